@@ -1,0 +1,57 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let upcoming: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "smartcity",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "smartcity", targets: ["smartcity"]),
+        .library(name: "MQTT", targets: ["MQTT"]),
+        .library(name: "IndexEngine", targets: ["IndexEngine"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CMosquitto",
+            pkgConfig: "libmosquitto",
+            providers: [.apt(["libmosquitto-dev"])]
+        ),
+        // Plain C publisher/subscriber over libmosquitto: the baseline `bench mqtt` measures against.
+        .target(
+            name: "CMosquittoBaseline",
+            linkerSettings: [.linkedLibrary("mosquitto")]
+        ),
+        // fork/exec with a parent-death signal, so a child broker never outlives the tool.
+        .target(name: "CSystem"),
+        .target(
+            name: "MQTT",
+            dependencies: ["CMosquitto", "CSystem"],
+            swiftSettings: upcoming
+        ),
+        .target(name: "Telemetry", swiftSettings: upcoming),
+        .target(name: "Simulator", dependencies: ["Telemetry", "MQTT"], swiftSettings: upcoming),
+        .target(name: "Gateway", dependencies: ["Telemetry", "MQTT"], swiftSettings: upcoming),
+        .target(name: "IndexEngine", dependencies: ["Yams"], swiftSettings: upcoming),
+        .executableTarget(
+            name: "smartcity",
+            dependencies: [
+                "MQTT", "Telemetry", "Simulator", "Gateway", "IndexEngine", "CMosquittoBaseline", "CSystem",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .testTarget(name: "MQTTTests", dependencies: ["MQTT"], swiftSettings: upcoming),
+        .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"], swiftSettings: upcoming),
+        .testTarget(name: "IndexEngineTests", dependencies: ["IndexEngine"], swiftSettings: upcoming),
+    ]
+)

@@ -1,0 +1,24 @@
+#ifndef CSYSTEM_H
+#define CSYSTEM_H
+#include <sys/types.h>
+
+/// Starts `path` with `argv` (NULL-terminated). The child's stdout and stderr go to
+/// `output_fd` (or /dev/null when -1), its stdin is /dev/null, and it receives SIGTERM
+/// when the parent process dies, so it never outlives us. Returns the pid, or -1 with errno.
+pid_t cprocess_spawn(const char *path, char *const argv[], int output_fd);
+
+#include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+
+/// epoll without its packed struct, which Swift cannot import cleanly.
+int csys_epoll_create(void);
+int csys_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data);
+/// Waits like epoll_wait and unpacks up to `max` events into two parallel arrays.
+int csys_epoll_wait(int epfd, uint32_t *events, uint64_t *data, int max, int timeout_ms);
+
+/// Makes stdout line-buffered, so progress shows at once when it is a pipe or a file.
+void csys_line_buffer_stdout(void);
+
+#endif

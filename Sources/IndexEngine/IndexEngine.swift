@@ -1,0 +1,2 @@
+/// Composite-indicator pipeline.
+public enum IndexEngine {}

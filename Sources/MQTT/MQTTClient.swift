@@ -1,0 +1,506 @@
+import CMosquitto
+import Dispatch
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An MQTT client over libmosquitto.
+///
+/// ```swift
+/// let client = try MQTTClient(ConnectionOptions(port: 1883, clientID: "alm-tf-0042"))
+/// try await client.connect()
+/// try await client.subscribe("city/#", qos: .atLeastOnce)
+/// try await client.publish("city/almaty/mobility/d1/alm-tf-0042/attrs", payload: bytes, qos: .atLeastOnce)
+/// for await message in client.messages { ... }
+/// await client.disconnect()
+/// ```
+///
+/// Messages arrive either in `messages` or, when a handler is given, in the handler, called on
+/// the network thread (the fast path: no buffering, no task hop). At QoS 1 and 2, `publish`
+/// waits while `inflightWindow` messages are unacknowledged: that is the backpressure. A lost
+/// connection is re-established by the `reconnect` policy; `events` tells what happened.
+public final class MQTTClient: @unchecked Sendable {
+    public typealias MessageHandler = @Sendable (MQTTMessage) -> Void
+
+    private enum Phase { case idle, connecting, connected, reconnecting, closing, closed }
+
+    private struct State {
+        var phase = Phase.idle
+        var connectWaiter: CheckedContinuation<Bool, any Error>?
+        var everConnected = false
+        var attempt = 0
+        var inflight = 0
+        var windowWaiters: [CheckedContinuation<Void, any Error>] = []
+        var windowHead = 0
+        var drainWaiters: [CheckedContinuation<Void, Never>] = []
+        var acks = AckTable()
+        var subscriptions: [String: QoS] = [:]
+    }
+
+    public let options: ConnectionOptions
+    public let messages: AsyncStream<MQTTMessage>
+    public let events: AsyncStream<MQTTEvent>
+
+    let handle: OpaquePointer
+    // Owned by the loop thread.
+    var registeredFD: Int32 = -1
+    var watchingWrite = false
+
+    private let loop: NetworkLoop
+    private let ownsLoop: Bool
+    private let state = Mutex(State())
+    private let handler: MessageHandler?
+    private let messageSink: AsyncStream<MQTTMessage>.Continuation
+    private let eventSink: AsyncStream<MQTTEvent>.Continuation
+    private let window: Int
+
+    /// - Parameters:
+    ///   - loop: the network loop to run on; nil gives the client a loop of its own.
+    ///   - onMessage: called on the network thread for every message; `messages` stays empty then.
+    public init(_ options: ConnectionOptions, loop: NetworkLoop? = nil, onMessage: MessageHandler? = nil) throws(MQTTError) {
+        MosquittoLibrary.ensureInitialised()
+        guard options.cleanSession || !options.clientID.isEmpty else {
+            throw MQTTError(.invalidArgument, "a persistent session (clean session off) needs a client id; set one")
+        }
+        guard let handle = mosquitto_new(options.clientID.isEmpty ? nil : options.clientID, options.cleanSession, nil) else {
+            throw MQTTError(.outOfMemory, "cannot create MQTT client '\(options.clientID)': out of memory")
+        }
+        self.handle = handle
+        self.options = options
+        self.handler = onMessage
+        self.window = max(1, options.inflightWindow)
+        if let loop {
+            self.loop = loop
+            ownsLoop = false
+        } else {
+            do {
+                self.loop = try NetworkLoop(name: "mqtt-\(options.clientID)")
+            } catch {
+                mosquitto_destroy(handle)
+                throw error
+            }
+            ownsLoop = true
+        }
+        (messages, messageSink) = AsyncStream.makeStream(of: MQTTMessage.self, bufferingPolicy: .unbounded)
+        (events, eventSink) = AsyncStream.makeStream(of: MQTTEvent.self, bufferingPolicy: .bufferingNewest(1024))
+        mosquitto_user_data_set(handle, Unmanaged.passUnretained(self).toOpaque())
+        do {
+            try configure()
+        } catch {
+            mosquitto_destroy(handle)
+            if ownsLoop { self.loop.shutdown() }
+            throw error
+        }
+        installCallbacks()
+    }
+
+    deinit {
+        mosquitto_destroy(handle)
+        if ownsLoop { loop.shutdown() }
+        messageSink.finish()
+        eventSink.finish()
+    }
+
+    private func configure() throws(MQTTError) {
+        let who = "client '\(options.clientID)'"
+        func check(_ rc: Int32, _ what: String) throws(MQTTError) {
+            if rc != MOSQ_ERR_SUCCESS.rawValue { throw MQTTError.mosquitto(rc, "\(who): \(what)") }
+        }
+        let version = options.protocolVersion == .v5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311
+        try check(mosquitto_int_option(handle, MOSQ_OPT_PROTOCOL_VERSION, Int32(version)), "protocol version")
+        if options.protocolVersion == .v5 {
+            try check(mosquitto_int_option(handle, MOSQ_OPT_SEND_MAXIMUM, Int32(min(window, 65535))), "send maximum")
+        } else {
+            try check(mosquitto_max_inflight_messages_set(handle, UInt32(window)), "in-flight window")
+        }
+        if options.username != nil || options.password != nil {
+            try check(mosquitto_username_pw_set(handle, options.username, options.password), "username/password")
+        }
+        if let will = options.will {
+            let rc = will.payload.withUnsafeBytes { bytes in
+                mosquitto_will_set(handle, will.topic, Int32(bytes.count), bytes.baseAddress, will.qos.rawValue, will.retain)
+            }
+            try check(rc, "last will on '\(will.topic)' (no + or # allowed in its topic)")
+        }
+        if let tls = options.tls {
+            if tls.useSystemCertificates {
+                try check(mosquitto_int_option(handle, MOSQ_OPT_TLS_USE_OS_CERTS, 1), "TLS system certificates")
+            }
+            if tls.caFile != nil || tls.certificateFile != nil {
+                let rc = mosquitto_tls_set(handle, tls.caFile, nil, tls.certificateFile, tls.keyFile, nil)
+                if rc != MOSQ_ERR_SUCCESS.rawValue {
+                    throw MQTTError(.tls, "\(who): TLS files not usable (CA '\(tls.caFile ?? "-")', certificate '\(tls.certificateFile ?? "-")', key '\(tls.keyFile ?? "-")'); check that they exist, are PEM, and that certificate and key come as a pair", code: rc)
+                }
+            }
+            try check(mosquitto_tls_opts_set(handle, 1, tls.version, nil), "TLS version '\(tls.version ?? "")' (use tlsv1.2 or tlsv1.3)")
+            if tls.insecureSkipHostnameCheck {
+                try check(mosquitto_tls_insecure_set(handle, true), "TLS insecure")
+            }
+        }
+    }
+
+    private func installCallbacks() {
+        mosquitto_connect_v5_callback_set(handle) { _, obj, rc, flags, _ in
+            MQTTClient.from(obj).didConnect(rc: rc, sessionPresent: flags & 1 != 0)
+        }
+        mosquitto_disconnect_v5_callback_set(handle) { _, obj, rc, _ in
+            MQTTClient.from(obj).didDisconnect(rc: rc)
+        }
+        mosquitto_publish_v5_callback_set(handle) { _, obj, mid, reason, _ in
+            MQTTClient.from(obj).didPublish(mid: mid, reason: reason)
+        }
+        mosquitto_subscribe_v5_callback_set(handle) { _, obj, mid, count, granted, _ in
+            let code = count > 0 && granted != nil ? granted![0] : 0x80
+            MQTTClient.from(obj).didAcknowledge(mid: mid, code: code)
+        }
+        mosquitto_unsubscribe_v5_callback_set(handle) { _, obj, mid, _ in
+            MQTTClient.from(obj).didAcknowledge(mid: mid, code: 0)
+        }
+        mosquitto_message_v5_callback_set(handle) { _, obj, message, _ in
+            guard let message else { return }
+            MQTTClient.from(obj).didReceive(message.pointee)
+        }
+    }
+
+    private static func from(_ obj: UnsafeMutableRawPointer?) -> MQTTClient {
+        Unmanaged<MQTTClient>.fromOpaque(obj!).takeUnretainedValue()
+    }
+
+    // MARK: Connecting
+
+    /// Connects and waits for the broker's CONNACK (at most `connectTimeout`).
+    /// Returns whether the broker resumed a persistent session.
+    @discardableResult
+    public func connect() async throws(MQTTError) -> Bool {
+        do {
+            return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Bool, any Error>) in
+                let ok = state.withLock { state -> Bool in
+                    guard state.phase == .idle || state.phase == .closed else { return false }
+                    state.phase = .connecting
+                    state.connectWaiter = continuation
+                    return true
+                }
+                guard ok else {
+                    continuation.resume(throwing: MQTTError(.invalidArgument, "client '\(options.clientID)' is already connected or connecting"))
+                    return
+                }
+                DispatchQueue.global().async { self.open(initial: true) }
+                DispatchQueue.global().asyncAfter(deadline: .now() + options.connectTimeout.seconds) {
+                    self.failConnect(MQTTError(.timeout, "connect to \(self.options.endpoint): no CONNACK within \(self.options.connectTimeout); check that a broker listens there and is not overloaded"))
+                }
+            }
+        } catch let error as MQTTError {
+            throw error
+        } catch {
+            throw MQTTError(.other, "\(error)")
+        }
+    }
+
+    /// Opens the TCP (and TLS) connection and sends CONNECT; the CONNACK arrives on the loop.
+    private func open(initial: Bool) {
+        errno = 0
+        let rc = initial
+            ? mosquitto_connect_bind_v5(handle, options.host, Int32(options.port), Int32(options.keepAlive), nil, nil)
+            : mosquitto_reconnect(handle)
+        let saved = errno
+        guard rc == MOSQ_ERR_SUCCESS.rawValue else {
+            let error = MQTTError.mosquitto(rc, "connect to \(options.endpoint)", errno: saved)
+            if initial { failConnect(error) } else { scheduleReconnect(after: error) }
+            return
+        }
+        loop.send(.register(self))
+    }
+
+    /// Called by the loop when a reconnect timer is due.
+    func reopen() {
+        let go = state.withLock { $0.phase == .reconnecting }
+        if go { DispatchQueue.global().async { self.open(initial: false) } }
+    }
+
+    private func failConnect(_ error: MQTTError) {
+        let waiter = state.withLock { state -> CheckedContinuation<Bool, any Error>? in
+            guard state.phase == .connecting, let waiter = state.connectWaiter else { return nil }
+            state.connectWaiter = nil
+            state.phase = .closed
+            return waiter
+        }
+        guard let waiter else { return }
+        mosquitto_disconnect(handle)
+        loop.send(.unregister(self))
+        waiter.resume(throwing: error)
+    }
+
+    private func didConnect(rc: Int32, sessionPresent: Bool) {
+        if rc != 0 {
+            let error = MQTTError.connack(rc, "connect to \(options.endpoint) as '\(options.clientID)'")
+            failConnect(error)
+            eventSink.yield(.disconnected(error))
+            return
+        }
+        let (waiter, resubscribe) = state.withLock { state -> (CheckedContinuation<Bool, any Error>?, [String: QoS]) in
+            let waiter = state.connectWaiter
+            state.connectWaiter = nil
+            let wasReconnect = state.everConnected
+            state.phase = .connected
+            state.everConnected = true
+            state.attempt = 0
+            return (waiter, wasReconnect && !sessionPresent ? state.subscriptions : [:])
+        }
+        for (filter, qos) in resubscribe {
+            _ = mosquitto_subscribe(handle, nil, filter, qos.rawValue)
+        }
+        eventSink.yield(.connected(sessionPresent: sessionPresent))
+        waiter?.resume(returning: sessionPresent)
+    }
+
+    private func didDisconnect(rc: Int32) {
+        let requested = state.withLock { $0.phase == .closing || $0.phase == .closed }
+        eventSink.yield(.disconnected(requested ? nil : MQTTError.mosquitto(rc == 0 ? Int32(MOSQ_ERR_CONN_LOST.rawValue) : rc, "connection to \(options.endpoint)")))
+    }
+
+    /// Called by the loop when the socket failed.
+    func connectionLost(_ rc: Int32) {
+        let error = MQTTError.mosquitto(rc, "connection to \(options.endpoint)")
+        let phase = state.withLock { $0.phase }
+        switch phase {
+        case .connecting:
+            failConnect(error)
+        case .connected, .reconnecting:
+            scheduleReconnect(after: error)
+        case .idle, .closing, .closed:
+            break
+        }
+    }
+
+    private func scheduleReconnect(after error: MQTTError) {
+        let policy = options.reconnect
+        let attempt = state.withLock { state -> Int? in
+            guard state.phase == .connected || state.phase == .reconnecting else { return nil }
+            guard policy.enabled else {
+                state.phase = .closed
+                return nil
+            }
+            state.phase = .reconnecting
+            state.attempt += 1
+            return state.attempt
+        }
+        guard let attempt else {
+            if !policy.enabled { failPending(error) }
+            return
+        }
+        let delay = policy.delay(attempt: attempt, unit: Double.random(in: 0..<1))
+        eventSink.yield(.reconnecting(attempt: attempt, delay: delay))
+        loop.send(.reconnect(self, after: delay))
+    }
+
+    /// Sends DISCONNECT (so no last will is published) and stops reconnecting.
+    public func disconnect() async {
+        let wasOpen = state.withLock { state -> Bool in
+            let open = state.phase != .idle && state.phase != .closed
+            state.phase = .closing
+            return open
+        }
+        if wasOpen { _ = mosquitto_disconnect(handle) }
+        loop.send(.unregister(self))
+        state.withLock { $0.phase = .closed }
+        failPending(MQTTError(.notConnected, "client '\(options.clientID)' disconnected before the broker acknowledged"))
+        failConnect(MQTTError(.notConnected, "client '\(options.clientID)' disconnected while connecting"))
+        eventSink.yield(.disconnected(nil))
+    }
+
+    /// Closes the socket without DISCONNECT, as a device that loses power or network does: the
+    /// broker publishes the last will, and the client reconnects if its policy says so.
+    public func dropConnection() {
+        let fd = mosquitto_socket(handle)
+        if fd >= 0 { shutdown(fd, Int32(SHUT_RDWR)) }
+    }
+
+    /// Stops and finishes the `messages` and `events` streams. Call after `disconnect()`.
+    public func finishStreams() {
+        messageSink.finish()
+        eventSink.finish()
+    }
+
+    private func failPending(_ error: MQTTError) {
+        let (acks, windowWaiters, drains) = state.withLock { state in
+            let acks = state.acks.failAll()
+            let waiters = Array(state.windowWaiters[state.windowHead...])
+            state.windowWaiters.removeAll()
+            state.windowHead = 0
+            state.inflight = 0
+            let drains = state.drainWaiters
+            state.drainWaiters.removeAll()
+            return (acks, waiters, drains)
+        }
+        for ack in acks { ack.resume(throwing: error) }
+        for waiter in windowWaiters { waiter.resume(throwing: error) }
+        for drain in drains { drain.resume() }
+    }
+
+    // MARK: Publishing
+
+    /// Publishes a message. At QoS 1/2 this waits while the in-flight window is full; with
+    /// `awaitDelivery` it also waits for the broker's PUBACK (QoS 1) or PUBCOMP (QoS 2), or
+    /// for the write to the socket at QoS 0. Returns the message id.
+    @discardableResult
+    public func publish(_ topic: String, payload: [UInt8], qos: QoS = .atMostOnce, retain: Bool = false,
+                        awaitDelivery: Bool = false) async throws(MQTTError) -> Int32 {
+        try await acquireSlot()
+        if awaitDelivery { state.withLock { $0.acks.expect() } }
+        var mid: Int32 = 0
+        let rc = payload.withUnsafeBytes { bytes in
+            mosquitto_publish(handle, &mid, topic, Int32(bytes.count), bytes.baseAddress, qos.rawValue, retain)
+        }
+        guard rc == MOSQ_ERR_SUCCESS.rawValue else {
+            releaseSlot()
+            if awaitDelivery { state.withLock { $0.acks.abandon() } }
+            throw MQTTError.mosquitto(rc, "publish to '\(topic)' via \(options.endpoint)")
+        }
+        if mosquitto_want_write(handle) { loop.send(.watch(self)) }
+        if awaitDelivery {
+            let code = try await waitForAck(mid)
+            if code >= 0x80 {
+                throw MQTTError(.rejected, "publish to '\(topic)': the broker refused it (\(String(cString: mosquitto_reason_string(code)))); check its ACL and limits", code: code)
+            }
+        }
+        return mid
+    }
+
+    /// Waits until every message published so far has been acknowledged (QoS 1/2) or written (QoS 0).
+    public func drain() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { state -> Bool in
+                if state.inflight == 0 { return true }
+                state.drainWaiters.append(continuation)
+                return false
+            }
+            if now { continuation.resume() }
+        }
+    }
+
+    /// Messages handed to the broker connection but not yet acknowledged or written.
+    public var inflight: Int { state.withLock { $0.inflight } }
+
+    private func acquireSlot() async throws(MQTTError) {
+        let fast = state.withLock { state -> Bool in
+            guard state.inflight < window else { return false }
+            state.inflight += 1
+            return true
+        }
+        if fast { return }
+        do {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let now = state.withLock { state -> Bool in
+                    if state.inflight < window {
+                        state.inflight += 1
+                        return true
+                    }
+                    state.windowWaiters.append(continuation)
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        } catch let error as MQTTError {
+            throw error
+        } catch {
+            throw MQTTError(.other, "\(error)")
+        }
+    }
+
+    private func releaseSlot() {
+        let (next, drains) = state.withLock { state -> (CheckedContinuation<Void, any Error>?, [CheckedContinuation<Void, Never>]) in
+            if state.windowHead < state.windowWaiters.count {
+                let next = state.windowWaiters[state.windowHead]
+                state.windowHead += 1
+                if state.windowHead > 64, state.windowHead * 2 > state.windowWaiters.count {
+                    state.windowWaiters.removeFirst(state.windowHead)
+                    state.windowHead = 0
+                }
+                return (next, [])
+            }
+            state.inflight = max(0, state.inflight - 1)
+            guard state.inflight == 0, !state.drainWaiters.isEmpty else { return (nil, []) }
+            defer { state.drainWaiters.removeAll() }
+            return (nil, state.drainWaiters)
+        }
+        next?.resume()
+        for drain in drains { drain.resume() }
+    }
+
+    private func didPublish(mid: Int32, reason: Int32) {
+        releaseSlot()
+        didAcknowledge(mid: mid, code: reason)
+    }
+
+    private func didAcknowledge(mid: Int32, code: Int32) {
+        let waiter = state.withLock { $0.acks.complete(mid, code: code) }
+        waiter?.resume(returning: code)
+    }
+
+    private func waitForAck(_ mid: Int32) async throws(MQTTError) -> Int32 {
+        do {
+            return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Int32, any Error>) in
+                if let code = state.withLock({ $0.acks.wait(for: mid, continuation) }) {
+                    continuation.resume(returning: code)
+                }
+            }
+        } catch let error as MQTTError {
+            throw error
+        } catch {
+            throw MQTTError(.other, "\(error)")
+        }
+    }
+
+    // MARK: Subscribing
+
+    /// Subscribes and waits for the SUBACK. Returns the QoS the broker granted. The client
+    /// subscribes again by itself after a reconnect that did not resume the session.
+    @discardableResult
+    public func subscribe(_ filter: String, qos: QoS = .atLeastOnce) async throws(MQTTError) -> QoS {
+        state.withLock { $0.acks.expect() }
+        var mid: Int32 = 0
+        let rc = mosquitto_subscribe(handle, &mid, filter, qos.rawValue)
+        guard rc == MOSQ_ERR_SUCCESS.rawValue else {
+            state.withLock { $0.acks.abandon() }
+            throw MQTTError.mosquitto(rc, "subscribe to '\(filter)' via \(options.endpoint)")
+        }
+        if mosquitto_want_write(handle) { loop.send(.watch(self)) }
+        let code = try await waitForAck(mid)
+        guard let granted = QoS(rawValue: code) else {
+            throw MQTTError(.rejected, "subscribe to '\(filter)': the broker refused it (code \(code)); check the filter and the broker's ACL", code: code)
+        }
+        state.withLock { $0.subscriptions[filter] = qos }
+        return granted
+    }
+
+    public func unsubscribe(_ filter: String) async throws(MQTTError) {
+        state.withLock { $0.acks.expect() }
+        var mid: Int32 = 0
+        let rc = mosquitto_unsubscribe(handle, &mid, filter)
+        guard rc == MOSQ_ERR_SUCCESS.rawValue else {
+            state.withLock { $0.acks.abandon() }
+            throw MQTTError.mosquitto(rc, "unsubscribe from '\(filter)' via \(options.endpoint)")
+        }
+        if mosquitto_want_write(handle) { loop.send(.watch(self)) }
+        _ = try await waitForAck(mid)
+        state.withLock { _ = $0.subscriptions.removeValue(forKey: filter) }
+    }
+
+    private func didReceive(_ raw: mosquitto_message) {
+        let payload: [UInt8]
+        if let bytes = raw.payload, raw.payloadlen > 0 {
+            payload = [UInt8](UnsafeRawBufferPointer(start: bytes, count: Int(raw.payloadlen)))
+        } else {
+            payload = []
+        }
+        let message = MQTTMessage(
+            topic: raw.topic.map { String(cString: $0) } ?? "",
+            payload: payload, qos: QoS(rawValue: raw.qos) ?? .atMostOnce, retain: raw.retain)
+        if let handler { handler(message) } else { messageSink.yield(message) }
+    }
+
+    /// Called by the loop after it read or wrote for this client.
+    func loopServiced() {}
+}

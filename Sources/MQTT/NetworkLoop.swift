@@ -1,0 +1,224 @@
+import CMosquitto
+import CSystem
+import Dispatch
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One thread that drives the sockets of many MQTT clients with epoll and libmosquitto's
+/// `mosquitto_loop_read`, `mosquitto_loop_write` and `mosquitto_loop_misc`, instead of one
+/// thread per client. A client made without a loop gets a private one; a fleet of clients
+/// shares one:
+///
+/// ```swift
+/// let loop = try NetworkLoop()
+/// let devices = try (0..<2000).map { try MQTTClient(ConnectionOptions(port: port, clientID: "dev-\($0)"), loop: loop) }
+/// ```
+public final class NetworkLoop: @unchecked Sendable {
+    enum Command {
+        case register(MQTTClient)
+        case unregister(MQTTClient)
+        case watch(MQTTClient)
+        case reconnect(MQTTClient, after: Duration)
+    }
+
+    private struct Inbox {
+        var commands: [Command] = []
+        var stopping = false
+        var wakePending = false
+    }
+
+    private let epfd: Int32
+    private let wakeFD: Int32
+    private let inbox = Mutex(Inbox())
+    private let stopped = DispatchSemaphore(value: 0)
+    private let name: String
+
+    // Owned by the loop thread only.
+    private var clients: [Int32: MQTTClient] = [:]
+    private var timers: [(due: ContinuousClock.Instant, client: MQTTClient)] = []
+    /// How often keep-alive and retry housekeeping runs for every connection.
+    private let housekeeping = Duration.milliseconds(500)
+
+    public init(name: String = "mqtt-loop") throws(MQTTError) {
+        MosquittoLibrary.ensureInitialised()
+        self.name = name
+        epfd = csys_epoll_create()
+        wakeFD = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
+        guard epfd >= 0, wakeFD >= 0 else {
+            throw MQTTError.errnoError(errno, "network loop")
+        }
+        _ = csys_epoll_ctl(epfd, EPOLL_CTL_ADD, wakeFD, EPOLLIN.rawValue, UInt64(UInt32(bitPattern: wakeFD)))
+        let thread = Thread { [self] in run() }
+        thread.name = name
+        thread.stackSize = 1 << 20
+        thread.start()
+    }
+
+    deinit {
+        close(epfd)
+        close(wakeFD)
+    }
+
+    /// Stops the loop thread and waits for it. Clients still on it are left as they are.
+    public func shutdown() {
+        let first = inbox.withLock { inbox -> Bool in
+            defer { inbox.stopping = true }
+            return !inbox.stopping
+        }
+        guard first else { return }
+        wake()
+        stopped.wait()
+    }
+
+    func send(_ command: Command) {
+        let needsWake = inbox.withLock { inbox -> Bool in
+            inbox.commands.append(command)
+            defer { inbox.wakePending = true }
+            return !inbox.wakePending
+        }
+        if needsWake { wake() }
+    }
+
+    private func wake() {
+        var one: UInt64 = 1
+        _ = write(wakeFD, &one, 8)
+    }
+
+    private func run() {
+        var events = [UInt32](repeating: 0, count: 256)
+        var datas = [UInt64](repeating: 0, count: 256)
+        let clock = ContinuousClock()
+        var nextHousekeeping = clock.now + housekeeping
+        while true {
+            let now = clock.now
+            var until = nextHousekeeping
+            for timer in timers where timer.due < until { until = timer.due }
+            let timeoutMs = max(0, Int32(((until - now).seconds * 1000).rounded(.up)))
+            let n = csys_epoll_wait(epfd, &events, &datas, 256, timeoutMs)
+            if n > 0 {
+                for i in 0..<Int(n) {
+                    let fd = Int32(truncatingIfNeeded: datas[i])
+                    if fd == wakeFD {
+                        var value: UInt64 = 0
+                        _ = read(wakeFD, &value, 8)
+                        continue
+                    }
+                    guard let client = clients[fd] else { continue }
+                    service(client, fd: fd, events: events[i])
+                }
+            }
+            let (commands, stopping) = inbox.withLock { inbox in
+                defer {
+                    inbox.commands.removeAll(keepingCapacity: true)
+                    inbox.wakePending = false
+                }
+                return (inbox.commands, inbox.stopping)
+            }
+            for command in commands { apply(command, now: clock.now) }
+            if stopping { break }
+            let after = clock.now
+            if after >= nextHousekeeping {
+                nextHousekeeping = after + housekeeping
+                for (fd, client) in clients {
+                    let rc = mosquitto_loop_misc(client.handle)
+                    if rc != MOSQ_ERR_SUCCESS.rawValue || mosquitto_socket(client.handle) != fd {
+                        lost(client, fd: fd, rc: rc == 0 ? Int32(MOSQ_ERR_CONN_LOST.rawValue) : rc)
+                    } else {
+                        updateInterest(client, fd: fd)
+                    }
+                }
+            }
+            if !timers.isEmpty {
+                var due: [MQTTClient] = []
+                timers.removeAll { timer in
+                    if timer.due <= after { due.append(timer.client); return true }
+                    return false
+                }
+                for client in due { client.reopen() }
+            }
+        }
+        stopped.signal()
+    }
+
+    private func service(_ client: MQTTClient, fd: Int32, events: UInt32) {
+        var rc = MOSQ_ERR_SUCCESS.rawValue
+        if events & (EPOLLIN.rawValue | EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 {
+            rc = mosquitto_loop_read(client.handle, 1)
+        }
+        if rc == MOSQ_ERR_SUCCESS.rawValue, events & EPOLLOUT.rawValue != 0 {
+            rc = mosquitto_loop_write(client.handle, 1)
+        }
+        if rc != MOSQ_ERR_SUCCESS.rawValue || mosquitto_socket(client.handle) != fd {
+            lost(client, fd: fd, rc: rc == 0 ? Int32(MOSQ_ERR_CONN_LOST.rawValue) : rc)
+        } else {
+            updateInterest(client, fd: fd)
+            client.loopServiced()
+        }
+    }
+
+    private func updateInterest(_ client: MQTTClient, fd: Int32) {
+        let want = mosquitto_want_write(client.handle)
+        if want != client.watchingWrite {
+            client.watchingWrite = want
+            let mask = EPOLLIN.rawValue | (want ? EPOLLOUT.rawValue : 0)
+            _ = csys_epoll_ctl(epfd, EPOLL_CTL_MOD, fd, mask, UInt64(UInt32(bitPattern: fd)))
+        }
+    }
+
+    private func lost(_ client: MQTTClient, fd: Int32, rc: Int32) {
+        forget(client, fd: fd)
+        client.connectionLost(rc)
+    }
+
+    private func forget(_ client: MQTTClient, fd: Int32) {
+        guard clients[fd] === client else { return }
+        clients[fd] = nil
+        client.registeredFD = -1
+        _ = csys_epoll_ctl(epfd, EPOLL_CTL_DEL, fd, 0, 0)
+    }
+
+    private func apply(_ command: Command, now: ContinuousClock.Instant) {
+        switch command {
+        case .register(let client):
+            let fd = mosquitto_socket(client.handle)
+            guard fd >= 0 else {
+                client.connectionLost(Int32(MOSQ_ERR_NO_CONN.rawValue))
+                return
+            }
+            if client.registeredFD >= 0, client.registeredFD != fd { forget(client, fd: client.registeredFD) }
+            if let other = clients[fd], other !== client { other.registeredFD = -1 }
+            clients[fd] = client
+            client.registeredFD = fd
+            let want = mosquitto_want_write(client.handle)
+            client.watchingWrite = want
+            let mask = EPOLLIN.rawValue | (want ? EPOLLOUT.rawValue : 0)
+            if csys_epoll_ctl(epfd, EPOLL_CTL_ADD, fd, mask, UInt64(UInt32(bitPattern: fd))) != 0 {
+                _ = csys_epoll_ctl(epfd, EPOLL_CTL_MOD, fd, mask, UInt64(UInt32(bitPattern: fd)))
+            }
+        case .unregister(let client):
+            timers.removeAll { $0.client === client }
+            if client.registeredFD >= 0 { forget(client, fd: client.registeredFD) }
+        case .watch(let client):
+            if client.registeredFD >= 0 { updateInterest(client, fd: client.registeredFD) }
+        case .reconnect(let client, let delay):
+            timers.append((now + delay, client))
+        }
+    }
+}
+
+/// libmosquitto's process-wide set-up, done once.
+enum MosquittoLibrary {
+    private static let initialised: Bool = {
+        mosquitto_lib_init()
+        signal(SIGPIPE, SIG_IGN)
+        return true
+    }()
+
+    static func ensureInitialised() {
+        _ = initialised
+    }
+}

@@ -1,0 +1,41 @@
+import ArgumentParser
+
+/// A subcommand that is part of the tool's plan but not in this build yet: it says so and
+/// fails, rather than pretending to work.
+protocol PlannedCommand: ParsableCommand {}
+
+extension PlannedCommand {
+    func run() throws {
+        throw ValidationError("'smartcity \(Self.configuration.commandName ?? "")' is not available in this build yet; see README.md for the subcommands that are")
+    }
+}
+
+struct Run: PlannedCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "(planned) Simulate a city, aggregate it through the gateway, compute the index and write a report.")
+    @Argument(help: "Scenario file.") var scenario: String?
+}
+
+struct Simulate: PlannedCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "(planned) Run a scenario's devices and publish them, or write them to a file.")
+    @Argument(help: "Scenario file.") var scenario: String?
+}
+
+struct GatewayCommand: PlannedCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gateway",
+        abstract: "(planned) Ingest city telemetry, aggregate it into indicators and serve them.")
+}
+
+struct Validate: PlannedCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "(planned) Check a scenario file and summarise it.")
+    @Argument(help: "Scenario file.") var scenario: String?
+}
+
+struct IndexCommand: PlannedCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "index",
+        abstract: "(planned) Compute a composite index from indicator tables.")
+}

@@ -1,0 +1,32 @@
+import ArgumentParser
+import CSystem
+import Foundation
+
+@main
+struct SmartCity: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "smartcity",
+        abstract: "Smart-city IoT sensor simulator, telemetry gateway and index engine.",
+        discussion: """
+            Simulated city devices publish over MQTT to a gateway that aggregates readings into
+            ISO 37120/37122 indicators; an index engine turns indicators into a composite
+            smart-city index. Without --broker, commands start a private mosquitto broker.
+            """,
+        subcommands: [Run.self, Simulate.self, GatewayCommand.self, IndexCommand.self, Bench.self, Validate.self]
+    )
+
+    static func main() async {
+        // Progress lines must show up at once even when stdout is a pipe or a file.
+        csys_line_buffer_stdout()
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
+}
