@@ -1,0 +1,42 @@
+import Foundation
+import MQTT
+import XCTest
+
+final class NetworkLoopTests: XCTestCase {
+    func testOneLoopDrivesTwoThousandConnectionsThatAllPublish() async throws {
+        let connections = 2000
+        let broker = try await EmbeddedBroker.start()
+        let sink = try MQTTClient(options(broker, "fleet-sink"))
+        try await sink.connect()
+        try await sink.subscribe("city/fleet/+/+/+/attrs", qos: .atLeastOnce)
+
+        let loop = try NetworkLoop(name: "fleet")
+        let devices = try (0..<connections).map { i in
+            var deviceOptions = options(broker, "fleet-\(i)")
+            deviceOptions.will = Will(topic: "city/fleet/mobility/d\(i % 8)/dev-\(i)/status", payload: Array("offline".utf8))
+            return try MQTTClient(deviceOptions, loop: loop)
+        }
+        // Connect in batches, as a fleet coming online does.
+        for batch in stride(from: 0, to: connections, by: 200) {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for device in devices[batch..<min(batch + 200, connections)] {
+                    group.addTask { try await device.connect() }
+                }
+                try await group.waitForAll()
+            }
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (i, device) in devices.enumerated() {
+                group.addTask {
+                    try await device.publish("city/fleet/mobility/d\(i % 8)/dev-\(i)/attrs", payload: Array("dev-\(i)".utf8),
+                                             qos: .atLeastOnce, awaitDelivery: true)
+                }
+            }
+            try await group.waitForAll()
+        }
+        let received = try await sink.messages.take(connections, within: 30)
+        XCTAssertEqual(Set(received.map(\.text)), Set((0..<connections).map { "dev-\($0)" }))
+        for device in devices { await device.disconnect() }
+        loop.shutdown()
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+import MQTT
+import XCTest
+
+final class TLSTests: XCTestCase {
+    /// A CA, and a server certificate it signs for 127.0.0.1, made with openssl for this test.
+    private func makeCertificates(in directory: URL) throws {
+        try shell("""
+            openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca -keyout ca.key -out ca.crt 2>&1 &&
+            openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server.key -out server.csr 2>&1 &&
+            printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > san.ext &&
+            openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile san.ext -out server.crt 2>&1 &&
+            openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=other-ca -keyout other.key -out other.crt 2>&1
+            """, in: directory)
+    }
+
+    func testConnectsWithTheSigningCAAndFailsWithout() async throws {
+        let directory = try temporaryDirectory()
+        try makeCertificates(in: directory)
+        let broker = try await EmbeddedBroker.start(.init(extraLines: [
+            "cafile \(directory.path)/ca.crt",
+            "certfile \(directory.path)/server.crt",
+            "keyfile \(directory.path)/server.key",
+        ]))
+
+        var trusted = options(broker, "tls-ok")
+        trusted.tls = TLSOptions(caFile: directory.appendingPathComponent("ca.crt").path, version: "tlsv1.2")
+        let client = try MQTTClient(trusted)
+        try await client.connect()
+        try await client.subscribe("tls/#")
+        try await client.publish("tls/x", payload: Array("secret".utf8), qos: .atLeastOnce, awaitDelivery: true)
+        let message = try await client.messages.take(1)
+        XCTAssertEqual(message.first?.text, "secret")
+        await client.disconnect()
+
+        var wrongCA = options(broker, "tls-wrong-ca")
+        wrongCA.tls = TLSOptions(caFile: directory.appendingPathComponent("other.crt").path)
+        wrongCA.reconnect = .never
+        do {
+            try await MQTTClient(wrongCA).connect()
+            XCTFail("a broker certificate from an untrusted CA must be refused")
+        } catch {
+            XCTAssertEqual(error.kind, .tls, error.message)
+            XCTAssertTrue(error.message.contains("--cafile"), error.message)
+        }
+
+        var plain = options(broker, "tls-plain")
+        plain.reconnect = .never
+        plain.connectTimeout = .seconds(3)
+        do {
+            try await MQTTClient(plain).connect()
+            XCTFail("plain MQTT to a TLS listener must fail")
+        } catch is MQTTError {}
+    }
+
+    func testMissingCAFileIsAClearError() throws {
+        var bad = ConnectionOptions(clientID: "tls-missing")
+        bad.tls = TLSOptions(caFile: "/nonexistent/ca.crt")
+        XCTAssertThrowsError(try MQTTClient(bad)) { error in
+            XCTAssertTrue("\(error)".contains("/nonexistent/ca.crt"), "\(error)")
+        }
+    }
+}
