@@ -1,2 +1,0 @@
-/// Composite-indicator pipeline.
-public enum IndexEngine {}
