@@ -33,9 +33,3 @@ struct Validate: PlannedCommand {
         abstract: "(planned) Check a scenario file and summarise it.")
     @Argument(help: "Scenario file.") var scenario: String?
 }
-
-struct IndexCommand: PlannedCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "index",
-        abstract: "(planned) Compute a composite index from indicator tables.")
-}
