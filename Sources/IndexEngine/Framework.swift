@@ -11,6 +11,21 @@ public struct Framework: Sendable {
         public var target: Double?
         public var goalLow: Double?
         public var goalHigh: Double?
+
+        public init(code: String, name: String? = nil, level: Int, direction: Double = 1, weight: Double = 1,
+                    parent: String?, denominator: String? = nil, target: Double? = nil,
+                    goalLow: Double? = nil, goalHigh: Double? = nil) {
+            self.code = code
+            self.name = name ?? code
+            self.level = level
+            self.direction = direction
+            self.weight = weight
+            self.parent = parent
+            self.denominator = denominator
+            self.target = target
+            self.goalLow = goalLow
+            self.goalHigh = goalHigh
+        }
     }
 
     /// Indicators in file order.
