@@ -13,13 +13,14 @@ final class NetworkLoopTests: XCTestCase {
         let loop = try NetworkLoop(name: "fleet")
         let devices = try (0..<connections).map { i in
             var deviceOptions = options(broker, "fleet-\(i)")
+            deviceOptions.connectTimeout = .seconds(30)
             deviceOptions.will = Will(topic: "city/fleet/mobility/d\(i % 8)/dev-\(i)/status", payload: Array("offline".utf8))
             return try MQTTClient(deviceOptions, loop: loop)
         }
-        // Connect in batches, as a fleet coming online does.
-        for batch in stride(from: 0, to: connections, by: 200) {
+        // Connect in batches no larger than the broker's listen backlog, as a fleet coming online does.
+        for batch in stride(from: 0, to: connections, by: 100) {
             try await withThrowingTaskGroup(of: Void.self) { group in
-                for device in devices[batch..<min(batch + 200, connections)] {
+                for device in devices[batch..<min(batch + 100, connections)] {
                     group.addTask { try await device.connect() }
                 }
                 try await group.waitForAll()
