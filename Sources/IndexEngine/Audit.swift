@@ -27,6 +27,8 @@ public struct Audit: Sendable {
     public var alpha: [(code: String, value: Double)]
     /// Pairs of siblings that correlate negatively: they pull their parent in opposite directions.
     public var negativeCorrelations: [NegativeCorrelation]
+    /// Pearson correlations between all normalised indicators, [i][j] in framework order.
+    public var indicatorCorrelations: [[Double]]
 
     public init(_ index: CompositeIndex) {
         let framework = index.framework
@@ -56,6 +58,7 @@ public struct Audit: Sendable {
         }
         self.alpha = alpha
         negativeCorrelations = negatives
+        indicatorCorrelations = index.normalised.map { a in index.normalised.map { b in Statistics.correlation(a, b) } }
     }
 
     public func text() -> String {

@@ -62,9 +62,10 @@ struct IndexCommand: ParsableCommand {
                     data: dataset, framework: framework, pipeline: settings,
                     options: .init(replications: uncertainty, seed: seed, weightShare: weightShare), sensitivity: sensitivity)
             }
-            let output = format == .csv ? index.csv() : try json(index, analysis)
+            let audited = audit ? Audit(index) : nil
+            let output = format == .csv ? index.csv() : try json(index, analysis, audited)
             var report = ""
-            if audit { report += Audit(index).text() + "\n" }
+            if let audited, format == .csv { report += audited.text() + "\n" }
             if let analysis, format == .csv { report += uncertaintyText(analysis) }
             if let out {
                 try output.write(toFile: out, atomically: true, encoding: .utf8)
@@ -94,7 +95,7 @@ struct IndexCommand: ParsableCommand {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    private func json(_ index: CompositeIndex, _ analysis: UncertaintyAnalysis?) throws -> String {
+    private func json(_ index: CompositeIndex, _ analysis: UncertaintyAnalysis?, _ audit: Audit?) throws -> String {
         func clean(_ v: Double) -> Any { v.isNaN ? NSNull() : v }
         func stage(_ values: [[Double]]) -> [String: Any] {
             Dictionary(uniqueKeysWithValues: index.framework.indicators.enumerated().map { i, node in
@@ -117,6 +118,21 @@ struct IndexCommand: ParsableCommand {
             }),
             "availability": index.availability,
         ]
+        if let audit {
+            let codes = index.framework.indicators.map(\.code)
+            object["audit"] = [
+                "indicators": audit.indicators.map {
+                    ["code": $0.code, "parent": $0.parent, "availability": clean($0.availability), "mean": clean($0.mean),
+                     "sd": clean($0.sd), "skewness": clean($0.skewness), "kurtosis": clean($0.kurtosis),
+                     "treatment": $0.treatment.action.rawValue, "correlationWithParent": clean($0.correlationWithParent)] as [String: Any]
+                },
+                "cronbachAlpha": Dictionary(uniqueKeysWithValues: audit.alpha.map { ($0.code, clean($0.value)) }),
+                "negativeCorrelations": audit.negativeCorrelations.map { ["parent": $0.parent, "first": $0.first, "second": $0.second, "r": $0.r] as [String: Any] },
+                "correlations": Dictionary(uniqueKeysWithValues: codes.enumerated().map { i, code in
+                    (code, Dictionary(uniqueKeysWithValues: codes.enumerated().map { j, other in (other, clean(audit.indicatorCorrelations[i][j])) }))
+                }),
+            ] as [String: Any]
+        }
         if let analysis {
             object["uncertainty"] = analysis.ranks.map {
                 ["uCode": $0.unit, "nominal": clean($0.nominal), "median": clean($0.median), "p05": clean($0.p05), "p95": clean($0.p95)]

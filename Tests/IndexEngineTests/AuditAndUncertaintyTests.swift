@@ -19,6 +19,14 @@ final class AuditAndUncertaintyTests: XCTestCase {
             XCTAssertTrue(abs(s.skewness) < 2 || s.kurtosis < 3.5, "\(s.code) passes, so it must not be treated")
         }
         XCTAssertTrue(audit.indicators.allSatisfy { $0.correlationWithParent.isNaN || abs($0.correlationWithParent) <= 1 })
+        XCTAssertEqual(audit.indicatorCorrelations.count, 49)
+        for i in 0..<49 {
+            XCTAssertEqual(audit.indicatorCorrelations[i][i], 1, accuracy: 1e-9)
+            for j in 0..<49 where !audit.indicatorCorrelations[i][j].isNaN {
+                XCTAssertEqual(audit.indicatorCorrelations[i][j], audit.indicatorCorrelations[j][i], accuracy: 1e-12)
+            }
+        }
+        for pair in audit.negativeCorrelations { XCTAssertLessThan(pair.r, 0) }
     }
 
     func testUncertaintyIsReproducibleAndBracketsTheNominalRank() throws {
