@@ -500,7 +500,4 @@ public final class MQTTClient: @unchecked Sendable {
             payload: payload, qos: QoS(rawValue: raw.qos) ?? .atMostOnce, retain: raw.retain)
         if let handler { handler(message) } else { messageSink.yield(message) }
     }
-
-    /// Called by the loop after it read or wrote for this client.
-    func loopServiced() {}
 }

@@ -156,7 +156,6 @@ public final class NetworkLoop: @unchecked Sendable {
             lost(client, fd: fd, rc: rc == 0 ? Int32(MOSQ_ERR_CONN_LOST.rawValue) : rc)
         } else {
             updateInterest(client, fd: fd)
-            client.loopServiced()
         }
     }
 
