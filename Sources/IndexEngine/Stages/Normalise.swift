@@ -37,9 +37,9 @@ enum Normalise {
             return x.map { min(1, ($0 - low) / (t - low)) * 100 }
         case .distToMax:
             // Share of the best unit's value: x / max for "higher is better", min / x for "lower".
+            let best = node.direction > 0 ? high : -high  // max of the raw column, or its min when flipped
             return column.map { raw in
                 guard !raw.isNaN else { return .nan }
-                let best = node.direction > 0 ? Statistics.present(column).max()! : Statistics.present(column).min()!
                 if node.direction > 0 { return best == 0 ? .nan : raw / best * 100 }
                 return raw == 0 ? 100 : best / raw * 100
             }
