@@ -191,10 +191,8 @@ public final class MQTTClient: @unchecked Sendable {
                     self.failConnect(MQTTError(.timeout, "connect to \(self.options.endpoint): no CONNACK within \(self.options.connectTimeout); check that a broker listens there and is not overloaded"))
                 }
             }
-        } catch let error as MQTTError {
-            throw error
         } catch {
-            throw MQTTError(.other, "\(error)")
+            throw MQTTError.from(error)
         }
     }
 
@@ -256,8 +254,10 @@ public final class MQTTClient: @unchecked Sendable {
     }
 
     private func didDisconnect(rc: Int32) {
+        // A requested disconnect, or the close after a refused CONNACK, has reported itself already.
         let requested = state.withLock { $0.phase == .closing || $0.phase == .closed }
-        eventSink.yield(.disconnected(requested ? nil : MQTTError.mosquitto(rc == 0 ? Int32(MOSQ_ERR_CONN_LOST.rawValue) : rc, "connection to \(options.endpoint)")))
+        guard !requested else { return }
+        eventSink.yield(.disconnected(MQTTError.mosquitto(rc == 0 ? Int32(MOSQ_ERR_CONN_LOST.rawValue) : rc, "connection to \(options.endpoint)")))
     }
 
     /// Called by the loop when the socket failed.
@@ -402,10 +402,8 @@ public final class MQTTClient: @unchecked Sendable {
                 }
                 if now { continuation.resume() }
             }
-        } catch let error as MQTTError {
-            throw error
         } catch {
-            throw MQTTError(.other, "\(error)")
+            throw MQTTError.from(error)
         }
     }
 
@@ -446,10 +444,8 @@ public final class MQTTClient: @unchecked Sendable {
                     continuation.resume(returning: code)
                 }
             }
-        } catch let error as MQTTError {
-            throw error
         } catch {
-            throw MQTTError(.other, "\(error)")
+            throw MQTTError.from(error)
         }
     }
 

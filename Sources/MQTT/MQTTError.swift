@@ -38,6 +38,11 @@ public struct MQTTError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { message }
 
+    /// The error itself when it is one of ours (continuations can only throw `any Error`).
+    static func from(_ error: any Error) -> MQTTError {
+        error as? MQTTError ?? MQTTError(.other, "\(error)")
+    }
+
     /// Maps a libmosquitto return code (MOSQ_ERR_*) to an error. `context` names the operation
     /// and peer, for example "connect to 127.0.0.1:1883".
     public static func mosquitto(_ rc: Int32, _ context: String, errno savedErrno: Int32 = errno) -> MQTTError {
