@@ -38,7 +38,7 @@ let package = Package(
             swiftSettings: upcoming
         ),
         .target(name: "Telemetry", swiftSettings: upcoming),
-        .target(name: "Simulator", dependencies: ["Telemetry", "MQTT"], swiftSettings: upcoming),
+        .target(name: "Simulator", dependencies: ["Telemetry", "MQTT", "Yams"], swiftSettings: upcoming),
         .target(name: "Gateway", dependencies: ["Telemetry", "MQTT"], swiftSettings: upcoming),
         .target(name: "IndexEngine", dependencies: ["Yams"], swiftSettings: upcoming),
         .executableTarget(
@@ -52,6 +52,7 @@ let package = Package(
         ),
         .testTarget(name: "MQTTTests", dependencies: ["MQTT"], swiftSettings: upcoming),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"], swiftSettings: upcoming),
+        .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Telemetry", "MQTT"], swiftSettings: upcoming),
         .testTarget(name: "IndexEngineTests", dependencies: ["IndexEngine"], swiftSettings: upcoming),
     ]
 )

@@ -79,7 +79,8 @@ public struct ReconnectPolicy: Sendable, Equatable {
 }
 
 extension Duration {
-    var seconds: Double {
+    /// The duration in seconds as a floating-point number.
+    public var seconds: Double {
         let (s, attos) = components
         return Double(s) + Double(attos) * 1e-18
     }

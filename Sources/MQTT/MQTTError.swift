@@ -39,7 +39,7 @@ public struct MQTTError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String { message }
 
     /// The error itself when it is one of ours (continuations can only throw `any Error`).
-    static func from(_ error: any Error) -> MQTTError {
+    public static func from(_ error: any Error) -> MQTTError {
         error as? MQTTError ?? MQTTError(.other, "\(error)")
     }
 

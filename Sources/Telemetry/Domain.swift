@@ -6,3 +6,16 @@ public enum Domain: String, Sendable, Codable, CaseIterable {
     case water
     case environment
 }
+
+extension Domain {
+    /// The short code used in device identifiers (`alm-tf-000042`).
+    public var deviceCode: String {
+        switch self {
+        case .mobility: "tf"
+        case .lighting: "sl"
+        case .waste: "wc"
+        case .water: "wm"
+        case .environment: "aq"
+        }
+    }
+}

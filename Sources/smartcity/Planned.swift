@@ -16,20 +16,8 @@ struct Run: PlannedCommand {
     @Argument(help: "Scenario file.") var scenario: String?
 }
 
-struct Simulate: PlannedCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "(planned) Run a scenario's devices and publish them, or write them to a file.")
-    @Argument(help: "Scenario file.") var scenario: String?
-}
-
 struct GatewayCommand: PlannedCommand {
     static let configuration = CommandConfiguration(
         commandName: "gateway",
         abstract: "(planned) Ingest city telemetry, aggregate it into indicators and serve them.")
-}
-
-struct Validate: PlannedCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "(planned) Check a scenario file and summarise it.")
-    @Argument(help: "Scenario file.") var scenario: String?
 }

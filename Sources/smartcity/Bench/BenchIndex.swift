@@ -1,4 +1,5 @@
 import ArgumentParser
+import MQTT
 import Foundation
 import IndexEngine
 
@@ -78,8 +79,4 @@ struct BenchIndex: ParsableCommand {
         }
         return total.reduce(0, +) / Double(total.count * data.values.count)
     }
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }

@@ -1,0 +1,62 @@
+import Telemetry
+
+/// How one attribute of a family's message is written.
+public struct Attribute: Sendable {
+    public enum Kind: Sendable {
+        /// A measurement with this many decimals.
+        case measure(Int)
+        /// A cumulative meter total (SenML sum) with this many decimals.
+        case sum(Int)
+        case flag
+        /// One of these texts, by index.
+        case text([StaticBytes])
+    }
+
+    public let name: StaticBytes
+    public let unit: StaticBytes?
+    public let kind: Kind
+    /// Whether sensor faults (stuck, drifting, spiking) act on it.
+    public let sensed: Bool
+
+    public init(_ name: StaticBytes, _ unit: StaticBytes?, _ kind: Kind, sensed: Bool = true) {
+        self.name = name
+        self.unit = unit
+        self.kind = kind
+        self.sensed = sensed
+    }
+}
+
+/// One device as its model sees it.
+public struct DeviceInfo {
+    /// Index within its fleet (also the number in its id).
+    public let index: Int
+    /// Random-stream key from the seed and the device id.
+    public let key: UInt64
+    public let district: Int
+}
+
+/// A device family's behaviour. `State` is all a device remembers between reports (kept small:
+/// the fleet stores one per device); everything else is derived from the device key, the city
+/// context and the time, so any device can be computed alone.
+protocol DeviceModel {
+    associatedtype State
+    var domain: Domain { get }
+    var entityType: StaticBytes { get }
+    /// Two letters in device ids.
+    var code: String { get }
+    var attributes: [Attribute] { get }
+    /// Index of a battery level attribute (0-1), if the devices run on batteries.
+    var batteryAttribute: Int? { get }
+    func initialState(_ device: DeviceInfo, at time: Int64) -> State
+    /// Advances the state to `time` (the previous report was `interval` seconds earlier) and
+    /// writes one value per attribute.
+    func report(_ state: inout State, _ device: DeviceInfo, time: Int64, interval: Int64,
+                random: inout RandomStream, values: inout [Double])
+    /// A reboot that loses volatile registers (meter totals restart at zero).
+    func reboot(_ state: inout State)
+}
+
+extension DeviceModel {
+    var batteryAttribute: Int? { nil }
+    func reboot(_ state: inout State) {}
+}

@@ -1,0 +1,106 @@
+import Foundation
+import Telemetry
+
+/// A street-lighting pole with a lamp controller (Streetlight).
+///
+/// The lamp burns while the sun is below the switch elevation at the city's coordinates (an
+/// astronomical clock), dimmed between `dimFrom` and `dimTo` local time. Power is the lamp's
+/// rating (LED 60-150 W; high-pressure sodium 150 or 250 W plus 12 % ballast loss) times the
+/// dim level, and about 1.5 W of controller standby when off. The energy meter integrates that
+/// exactly over each reporting interval. Lamps fail at a rate per burning hour (sodium twice as
+/// often) and stay `defectiveLamp` until a repair crew comes one to five days later.
+struct Streetlight: DeviceModel {
+    struct State {
+        var energy: Double = 0
+        var failedUntil: Int64 = 0
+    }
+
+    let settings: Fleets.Lighting
+    let city: CityContext
+    let domain = Domain.lighting
+    let entityType: StaticBytes = "Streetlight"
+    let code = "sl"
+    static let statuses: [StaticBytes] = ["ok", "defectiveLamp"]
+    static let lampTypes: [StaticBytes] = ["LED", "HPS"]
+    let attributes = [
+        Attribute("powerState", nil, .flag, sensed: false),
+        Attribute("illuminanceLevel", "/", .measure(2), sensed: false),
+        Attribute("powerConsumption", "W", .measure(1)),
+        Attribute("energy", "kWh", .sum(3)),
+        Attribute("status", nil, .text(Streetlight.statuses), sensed: false),
+        Attribute("lampType", nil, .text(Streetlight.lampTypes), sensed: false),
+    ]
+    static let standby = 1.5
+
+    struct Lamp {
+        let led: Bool
+        let watts: Double
+    }
+
+    func lamp(_ device: DeviceInfo) -> Lamp {
+        let h = mix64(device.key ^ 0x6c61_6d70)
+        if h.unitInterval < settings.ledShare {
+            return Lamp(led: true, watts: [60, 80, 100, 120, 150][Int((h >> 3) % 5)])
+        }
+        return Lamp(led: false, watts: ((h >> 3) % 3 == 0 ? 250 : 150) * 1.12)
+    }
+
+    func initialState(_ device: DeviceInfo, at time: Int64) -> State {
+        // Meters installed at different times: totals start anywhere up to two years of burning.
+        State(energy: (mix64(device.key ^ 0x656e_6572).unitInterval * 8000 * lamp(device).watts / 1000).rounded())
+    }
+
+    /// Dim level at `time` while dark: 1, or `dimLevel` inside the dimming hours.
+    func level(_ time: Double) -> Double {
+        let hour = city.localHour(Int64(time.rounded(.down)))
+        let dimmed = settings.dimFrom <= settings.dimTo
+            ? (hour >= settings.dimFrom && hour < settings.dimTo)
+            : (hour >= settings.dimFrom || hour < settings.dimTo)
+        return dimmed ? settings.dimLevel : 1
+    }
+
+    /// Burning seconds and dim-weighted burning seconds in [from, to).
+    func burn(from: Int64, to: Int64) -> (seconds: Double, weighted: Double) {
+        // Split at dim boundaries (whole local hours are enough resolution for the schedule's
+        // edges, which sit on the quarter hour at finest) and integrate darkness exactly.
+        var seconds = 0.0
+        var weighted = 0.0
+        var cursor = Double(from)
+        let end = Double(to)
+        while cursor < end {
+            let next = min(end, (cursor / 900).rounded(.down) * 900 + 900)
+            let dark = city.darkSeconds(from: cursor, to: next)
+            seconds += dark
+            weighted += dark * level(cursor)
+            cursor = next
+        }
+        return (seconds, weighted)
+    }
+
+    func report(_ state: inout State, _ device: DeviceInfo, time: Int64, interval: Int64,
+                random: inout RandomStream, values: inout [Double]) {
+        let lamp = lamp(device)
+        let from = time - interval
+        let (burning, weighted) = burn(from: from, to: time)
+        // Failures happen while burning.
+        let failRate = settings.failuresPer1000h / 1000 * (lamp.led ? 1 : 2)
+        let wasFailed = from < state.failedUntil
+        if !wasFailed, random.chance(failRate * burning / 3600) {
+            state.failedUntil = time + Int64(random.uniform(86400, 5 * 86400))
+        }
+        let failed = time < state.failedUntil
+        let lampEnergy = failed && !wasFailed ? weighted * 0.5 : (wasFailed ? 0 : weighted)
+        state.energy += (lamp.watts * lampEnergy + Streetlight.standby * Double(interval)) / 3_600_000
+        let on = city.isDark(Double(time))
+        let dim = on ? level(Double(time)) : 0
+        let power = on && !failed ? lamp.watts * dim * (1 + 0.02 * random.normal()) + Streetlight.standby : Streetlight.standby
+        values[0] = on ? 1 : 0
+        values[1] = dim
+        values[2] = power
+        values[3] = state.energy
+        values[4] = failed ? 1 : 0
+        values[5] = lamp.led ? 0 : 1
+    }
+
+    func reboot(_ state: inout State) { state.energy = 0 }
+}

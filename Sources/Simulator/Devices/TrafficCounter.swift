@@ -1,0 +1,89 @@
+import Foundation
+import Telemetry
+
+/// Loop detectors and cameras counting vehicles on a road segment (TrafficFlowObserved).
+///
+/// Demand follows the city's weekday two-peak or weekend profile times a per-segment
+/// autocorrelated factor; flow is capped by the segment's capacity (lanes x 1,800 veh/h);
+/// counts are over-dispersed (negative binomial). Speed and occupancy follow Greenshields'
+/// linear speed-density relation: as flow nears capacity occupancy rises towards half the jam
+/// density and speed falls to half the free-flow speed; beyond it (queues, incidents) the
+/// segment is congested and speed collapses. Incidents cut capacity to 40 % for 20-90 minutes.
+struct TrafficCounter: DeviceModel {
+    struct State {
+        var factor: Float = 0
+        var incidentUntil: Int64 = 0
+    }
+
+    let settings: Fleets.Traffic
+    let city: CityContext
+    let domain = Domain.mobility
+    let entityType: StaticBytes = "TrafficFlowObserved"
+    let code = "tf"
+    let attributes = [
+        Attribute("intensity", "count", .measure(0)),
+        Attribute("occupancy", "/", .measure(3)),
+        Attribute("averageVehicleSpeed", "km/h", .measure(1)),
+        Attribute("congested", nil, .flag, sensed: false),
+        Attribute("laneCount", "count", .measure(0), sensed: false),
+    ]
+
+    struct Segment {
+        let lanes: Double
+        let freeFlow: Double
+        /// Peak demand as a share of capacity.
+        let loading: Double
+    }
+
+    func segment(_ device: DeviceInfo) -> Segment {
+        let h = mix64(device.key ^ 0x7365_676d)
+        let lanes = Double(1 + h % 4)
+        let freeFlow = 40 + Double((h >> 8) % 41)
+        let loading = 0.55 + 0.55 * ((h >> 20) & 0xFFFF).unitShare
+        return Segment(lanes: lanes, freeFlow: freeFlow, loading: loading)
+    }
+
+    func initialState(_ device: DeviceInfo, at time: Int64) -> State { State() }
+
+    func report(_ state: inout State, _ device: DeviceInfo, time: Int64, interval: Int64,
+                random: inout RandomStream, values: inout [Double]) {
+        let segment = segment(device)
+        let capacity = segment.lanes * 1800
+        // Autocorrelated demand factor (AR(1) in log space, 30-minute memory).
+        let phi = exp(-Double(interval) / 1800)
+        let factor = phi * Double(state.factor) + (1 - phi * phi).squareRoot() * 0.12 * random.normal()
+        state.factor = Float(factor)
+        // Incidents start at a rate per day and congest the segment for a while.
+        if time >= state.incidentUntil,
+           random.chance(settings.incidentsPerDay * Double(interval) / 86400) {
+            state.incidentUntil = time + Int64(random.uniform(1200, 5400))
+        }
+        let incident = time < state.incidentUntil
+        let effective = incident ? capacity * 0.4 : capacity
+        let demand = segment.loading * capacity * city.trafficDemand(time) * exp(factor)
+        let flow = min(demand, effective)
+        let hours = Double(interval) / 3600
+        let count = random.overdispersed(flow * hours, shape: 25)
+        // Greenshields: density share k/kj from the flow share, speed vf (1 - k/kj).
+        let load = min(1, count / hours / effective)
+        var density: Double
+        let congested = demand > effective
+        if congested {
+            density = 0.5 + 0.45 * (1 - effective / demand)
+        } else {
+            density = 0.5 * (1 - (1 - load).squareRoot())
+        }
+        density = min(0.95, max(0, density + 0.01 * random.normal()))
+        let speed = max(3, segment.freeFlow * (1 - density) + 1.5 * random.normal())
+        values[0] = count
+        values[1] = density * 0.9
+        values[2] = count == 0 ? segment.freeFlow : speed
+        values[3] = congested || speed < segment.freeFlow * 0.5 ? 1 : 0
+        values[4] = segment.lanes
+    }
+}
+
+extension UInt64 {
+    /// The low 16 bits as a share in [0, 1].
+    var unitShare: Double { Double(self & 0xFFFF) / 65535 }
+}

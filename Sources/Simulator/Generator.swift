@@ -1,0 +1,271 @@
+import Telemetry
+
+/// Produces a scenario's messages in send-time order, one at a time, without a broker.
+///
+/// Every device of this shard first announces `online` (retained); then the fleets' reports
+/// are merged by time (ties by fleet order, then by device phase); delayed and duplicated
+/// messages and fault statuses wait in a queue until their send time; at the end every device
+/// says `offline`. The output is a pure function of the scenario, its seed and the shard.
+public final class Generator {
+    public let scenario: Scenario
+    public let shard: Shard
+    /// The current message after `next()` returned true. Its buffers are reused by the next call.
+    public private(set) var message = SimMessage()
+    public private(set) var stats = SimulationStats()
+    /// Simulated time of the last message (seconds since 1970).
+    public private(set) var simulatedTime: Int64
+
+    let fleets: [FleetRunner]
+    let cities: [CityContext]
+    var values = [Double](repeating: 0, count: 16)
+    private var writer = SenMLWriter(capacity: 1024)
+    private var pending = PendingQueue()
+    private var phase = Phase.announce(fleet: 0, position: 0)
+    private let includeStatus: Bool
+
+    enum Phase {
+        case announce(fleet: Int, position: Int)
+        case run
+        case farewell(fleet: Int, position: Int)
+        case done
+    }
+
+    /// - Parameter includeStatus: whether to produce the `online`/`offline` status messages.
+    public init(scenario: Scenario, shard: Shard = .whole, includeStatus: Bool = true) {
+        self.scenario = scenario
+        self.shard = shard
+        self.includeStatus = includeStatus
+        simulatedTime = scenario.start
+        var cities: [CityContext] = []
+        var fleets: [FleetRunner] = []
+        for (cityIndex, city) in scenario.cities.enumerated() {
+            let context = CityContext(city: city, index: cityIndex, seed: scenario.seed)
+            cities.append(context)
+            fleets += Generator.makeFleets(context, scenario: scenario, shard: shard)
+        }
+        self.cities = cities
+        self.fleets = fleets
+        stats.devices = fleets.reduce(0) { $0 + $1.localCount }
+        if !includeStatus { phase = .run }
+    }
+
+    /// District boundaries for `count` devices spread by the districts' shares.
+    static func districtStarts(_ city: City, count: Int) -> [Int] {
+        let total = city.districts.reduce(0) { $0 + $1.share }
+        var starts = [0]
+        var cumulative = 0.0
+        for district in city.districts.dropLast() {
+            cumulative += district.share
+            starts.append(Int((Double(count) * cumulative / total).rounded()))
+        }
+        starts.append(count)
+        return starts
+    }
+
+    static func makeFleets(_ context: CityContext, scenario: Scenario, shard: Shard) -> [FleetRunner] {
+        let city = context.city
+        var fleets: [FleetRunner] = []
+        if let traffic = city.fleets.traffic {
+            fleets.append(Fleet(model: TrafficCounter(settings: traffic, city: context), city: context, settings: traffic.fleet,
+                                districtStarts: districtStarts(city, count: traffic.fleet.count), scenario: scenario, shard: shard))
+        }
+        if let lighting = city.fleets.lighting {
+            fleets.append(Fleet(model: Streetlight(settings: lighting, city: context), city: context, settings: lighting.fleet,
+                                districtStarts: districtStarts(city, count: lighting.fleet.count), scenario: scenario, shard: shard))
+        }
+        if let waste = city.fleets.waste {
+            fleets.append(Fleet(model: WasteContainer(settings: waste, city: context), city: context, settings: waste.fleet,
+                                districtStarts: districtStarts(city, count: waste.fleet.count), scenario: scenario, shard: shard))
+        }
+        if let water = city.fleets.water {
+            let meters = WaterMeter(settings: water, city: context)
+            let meterStarts = districtStarts(city, count: water.fleet.count)
+            let meterFleet = Fleet(model: meters, city: context, settings: water.fleet, districtStarts: meterStarts,
+                                   scenario: scenario, shard: shard)
+            fleets.append(meterFleet)
+            // The district inflow meters need every meter's size, whichever shard runs it.
+            var districtDaily = [Double](repeating: 0, count: city.districts.count)
+            for district in city.districts.indices {
+                for index in meterStarts[district]..<meterStarts[district + 1] {
+                    districtDaily[district] += meters.meanDaily * WaterMeter.size(meterFleet.deviceKey(index))
+                }
+            }
+            let perDistrict = water.networkSensorsPerDistrict
+            let network = FleetSettings(count: perDistrict * city.districts.count, interval: water.networkInterval,
+                                        connection: water.fleet.connection, perConnection: water.fleet.perConnection)
+            fleets.append(Fleet(model: WaterNetworkSensor(settings: water, city: context, districtDaily: districtDaily),
+                                city: context, settings: network,
+                                districtStarts: (0...city.districts.count).map { $0 * perDistrict }, scenario: scenario, shard: shard))
+        }
+        if let environment = city.fleets.environment {
+            fleets.append(Fleet(model: AirQualityStation(city: context), city: context, settings: environment.fleet,
+                                districtStarts: districtStarts(city, count: environment.fleet.count), scenario: scenario, shard: shard))
+        }
+        return fleets
+    }
+
+    /// Moves to the next message; false when the run is over.
+    public func next() -> Bool {
+        while true {
+            switch phase {
+            case .announce(let fleetIndex, let position):
+                guard fleetIndex < fleets.count else {
+                    phase = .run
+                    continue
+                }
+                let fleet = fleets[fleetIndex]
+                guard position < fleet.localCount else {
+                    phase = .announce(fleet: fleetIndex + 1, position: 0)
+                    continue
+                }
+                phase = .announce(fleet: fleetIndex, position: position + 1)
+                fleet.writeStatus(Int(fleet.order[position]), online: true, at: scenario.start, abrupt: false, into: &message)
+                message.fleet = fleetIndex
+                finish()
+                return true
+            case .run:
+                var earliest = Int64.max
+                var chosen = -1
+                for (i, fleet) in fleets.enumerated() where fleet.nextTime < earliest {
+                    earliest = fleet.nextTime
+                    chosen = i
+                }
+                if let due = pending.peekTime, chosen < 0 || due <= earliest &* 1000 {
+                    pending.pop(into: &message)
+                    finish()
+                    return true
+                }
+                guard chosen >= 0 else {
+                    phase = includeStatus ? .farewell(fleet: 0, position: 0) : .done
+                    continue
+                }
+                if fleets[chosen].emit(self) {
+                    message.fleet = chosen
+                    finish()
+                    return true
+                }
+            case .farewell(let fleetIndex, let position):
+                guard fleetIndex < fleets.count else {
+                    phase = .done
+                    continue
+                }
+                let fleet = fleets[fleetIndex]
+                guard position < fleet.localCount else {
+                    phase = .farewell(fleet: fleetIndex + 1, position: 0)
+                    continue
+                }
+                phase = .farewell(fleet: fleetIndex, position: position + 1)
+                let end = scenario.start + scenario.duration
+                fleet.writeStatus(Int(fleet.order[position]), online: false, at: end, abrupt: false, into: &message)
+                message.fleet = fleetIndex
+                finish()
+                return true
+            case .done:
+                return false
+            }
+        }
+    }
+
+    private func finish() {
+        simulatedTime = max(simulatedTime, message.sendTime / 1000)
+        stats.bytes += message.payload.count
+        if message.kind == .status { stats.statuses += 1 } else { stats.telemetry[message.domain, default: 0] += 1 }
+    }
+
+    // MARK: Called by the fleets
+
+    func count(_ kind: FaultKind) { stats.faults[kind, default: 0] += 1 }
+
+    /// Encodes a report into `message`.
+    func encode(fleet: FleetRunner, device: Int, time: Int64, sendMs: Int64, sequence: UInt32,
+                attributes: [Attribute], values: [Double]) {
+        writer.reset()
+        var id: [UInt8] = []
+        id.reserveCapacity(24)
+        fleet.writeDeviceID(device, into: &id)
+        writer.begin(entityType: fleet.entityType, deviceID: id, time: time)
+        for (i, attribute) in attributes.enumerated() {
+            let value = values[i]
+            if value.isNaN { continue }
+            switch attribute.kind {
+            case .measure(let decimals): writer.number(attribute.name, unit: attribute.unit, value, decimals: decimals)
+            case .sum(let decimals): writer.sum(attribute.name, unit: attribute.unit, value, decimals: decimals)
+            case .flag: writer.bool(attribute.name, value != 0)
+            case .text(let options): writer.string(attribute.name, options[min(options.count - 1, max(0, Int(value)))])
+            }
+        }
+        writer.number(Generator.sequenceName, unit: nil, Double(sequence), decimals: 0)
+        writer.number(Generator.sentName, unit: Generator.secondsUnit, Double(sendMs) / 1000, decimals: 3)
+        writer.end()
+        message.kind = .telemetry
+        fleet.writeTopic(device, status: false, into: &message.topic)
+        message.payload.removeAll(keepingCapacity: true)
+        message.payload.append(contentsOf: writer.bytes)
+        message.retain = false
+        message.eventTime = time
+        message.sendTime = sendMs
+        message.domain = fleet.domain
+        message.device = device
+        message.abrupt = false
+    }
+
+    static let sequenceName: StaticBytes = "seq"
+    static let sentName: StaticBytes = "sent"
+    static let secondsUnit: StaticBytes = "s"
+
+    /// Queues the current message for its send time (delayed), twice when duplicated.
+    func deferCurrent(duplicate: Bool) {
+        pending.push(message)
+        if duplicate { pending.push(message) }
+    }
+
+    func schedule(status online: Bool, fleet: FleetRunner, device: Int, at time: Int64, sendMs: Int64, abrupt: Bool) {
+        guard includeStatus else { return }
+        var status = SimMessage()
+        fleet.writeStatus(device, online: online, at: time, abrupt: abrupt, into: &status)
+        status.sendTime = sendMs
+        status.fleet = fleets.firstIndex { $0 === fleet } ?? 0
+        pending.push(status)
+    }
+}
+
+/// Messages waiting for their send time: a binary heap ordered by (send time, arrival).
+struct PendingQueue {
+    private var heap: [(time: Int64, order: Int, message: SimMessage)] = []
+    private var arrivals = 0
+
+    var peekTime: Int64? { heap.first?.time }
+
+    mutating func push(_ message: SimMessage) {
+        arrivals += 1
+        heap.append((message.sendTime, arrivals, message))
+        var child = heap.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard less(child, parent) else { break }
+            heap.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    mutating func pop(into message: inout SimMessage) {
+        message = heap[0].message
+        heap.swapAt(0, heap.count - 1)
+        heap.removeLast()
+        var parent = 0
+        while true {
+            let left = 2 * parent + 1
+            let right = left + 1
+            var smallest = parent
+            if left < heap.count, less(left, smallest) { smallest = left }
+            if right < heap.count, less(right, smallest) { smallest = right }
+            if smallest == parent { break }
+            heap.swapAt(parent, smallest)
+            parent = smallest
+        }
+    }
+
+    private func less(_ a: Int, _ b: Int) -> Bool {
+        (heap[a].time, heap[a].order) < (heap[b].time, heap[b].order)
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+
+/// Writes simulated messages to a file: one JSON object per line with the send time, topic,
+/// QoS, retain flag and payload (`jsonl`), or only the SenML payloads of telemetry (`senml`).
+/// The payload is embedded verbatim, so a reader recovers the exact bytes that would be published.
+public final class MessageFile {
+    public enum Format: String, Sendable, CaseIterable {
+        case jsonl, senml
+    }
+
+    public let path: String
+    public let format: Format
+    private let file: UnsafeMutablePointer<FILE>
+    private var line: [UInt8] = []
+    private let qos: UInt8
+    public private(set) var written = 0
+
+    public init(path: String, format: Format = .jsonl, qos: Int = 1) throws(SimulationError) {
+        self.path = path
+        self.format = format
+        self.qos = UInt8(48 + qos)
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) {
+            throw SimulationError("\(path): the directory \(directory) does not exist; create it or choose another --output")
+        }
+        guard let file = path == "-" ? fdopen(dup(1), "w") : fopen(path, "w") else {
+            throw SimulationError("\(path): cannot open for writing (\(String(cString: strerror(errno)))); check the path and permissions")
+        }
+        self.file = file
+        setvbuf(file, nil, _IOFBF, 1 << 20)
+        line.reserveCapacity(2048)
+    }
+
+    deinit { fclose(file) }
+
+    public func write(_ message: SimMessage) throws(SimulationError) {
+        line.removeAll(keepingCapacity: true)
+        switch format {
+        case .senml:
+            guard message.kind == .telemetry else { return }
+            line.append(contentsOf: message.payload)
+        case .jsonl:
+            line.append(contentsOf: #"{"at":"#.utf8)
+            appendDecimal(message.sendTime)
+            line.append(contentsOf: #","topic":""#.utf8)
+            line.append(contentsOf: message.topic)
+            line.append(contentsOf: #"","qos":"#.utf8)
+            line.append(qos)
+            line.append(contentsOf: message.retain ? #","retain":true,"payload":"#.utf8 : #","retain":false,"payload":"#.utf8)
+            if message.kind == .status {
+                line.append(UInt8(ascii: "\""))
+                line.append(contentsOf: message.payload)
+                line.append(UInt8(ascii: "\""))
+            } else {
+                line.append(contentsOf: message.payload)
+            }
+            line.append(UInt8(ascii: "}"))
+        }
+        line.append(UInt8(ascii: "\n"))
+        let count = line.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
+        guard count == line.count else { throw writeError() }
+        written += 1
+    }
+
+    public func close() throws(SimulationError) {
+        guard fflush(file) == 0 else { throw writeError() }
+    }
+
+    private func writeError() -> SimulationError {
+        let reason = String(cString: strerror(errno))
+        return SimulationError("\(path): writing failed after \(written) messages (\(reason)); free disk space or choose another --output. The \(written) messages before it are in the file.")
+    }
+
+    private func appendDecimal(_ value: Int64) {
+        if value < 0 { line.append(UInt8(ascii: "-")) }
+        let first = line.count
+        var n = value.magnitude
+        repeat {
+            line.append(UInt8(48 + n % 10))
+            n /= 10
+        } while n > 0
+        line[first...].reverse()
+    }
+}
+
+/// A simulation failure with what to do about it.
+public struct SimulationError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

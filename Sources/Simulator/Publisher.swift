@@ -1,0 +1,194 @@
+import Foundation
+import MQTT
+import Telemetry
+
+/// Publishes a generator's messages to a broker, through one connection per device or one per
+/// concentrator (district gateway, lighting cabinet), all on one network loop.
+///
+/// At a finite speed the scheduler is open-loop: each message is due at
+/// `start + (send time - simulated start) / speed` on the wall clock and is handed to its
+/// connection then, whether or not the broker has caught up; how far the scheduler falls
+/// behind is reported as lag. At `--speed max` it is closed-loop: each connection has at most
+/// the scenario's in-flight window unacknowledged, and publishing waits for the broker.
+public final class Publisher {
+    public struct Outcome: Sendable {
+        public var published = 0
+        /// Publishes refused because the device's connection was down (reconnect storms).
+        public var refused = 0
+        public var maximumLag = 0.0
+        public var unacknowledged = 0
+    }
+
+    let generator: Generator
+    let scenario: Scenario
+    let loop: NetworkLoop
+    /// One client per connection, and for each fleet the connection of each device.
+    private(set) var clients: [MQTTClient] = []
+    private var connectionOf: [[Int32]] = []
+    private let qos: QoS
+
+    public init(generator: Generator, broker: BrokerURL) throws(SimulationError) {
+        self.generator = generator
+        scenario = generator.scenario
+        qos = QoS(level: scenario.mqtt.qos) ?? .atLeastOnce
+        do { loop = try NetworkLoop(name: "sim-mqtt") } catch { throw SimulationError("cannot start the network loop: \(error)") }
+        let settings = scenario.mqtt
+        var tls: TLSOptions?
+        if broker.secure || settings.caFile != nil || settings.certificateFile != nil {
+            tls = TLSOptions(caFile: settings.caFile, useSystemCertificates: settings.caFile == nil,
+                             certificateFile: settings.certificateFile, keyFile: settings.keyFile,
+                             insecureSkipHostnameCheck: settings.insecure)
+        }
+        let openLoop: Bool = { if case .factor = scenario.speed { return true } else { return false } }()
+        var groups: [String: Int32] = [:]
+        var plans: [(id: String, will: Will)] = []
+        for fleet in generator.fleets {
+            var map = [Int32](repeating: -1, count: fleet.count)
+            for index in fleet.order.map(Int.init) {
+                let id: String
+                let willTopic: String
+                switch fleet.connection.connection {
+                case .device:
+                    id = "\(settings.clientPrefix)-\(fleet.deviceID(index))"
+                    var topic: [UInt8] = []
+                    fleet.writeTopic(index, status: true, into: &topic)
+                    willTopic = String(decoding: topic, as: UTF8.self)
+                case .concentrator:
+                    let (district, group) = fleet.concentrator(of: index)
+                    let name = "\(fleet.city.city.code)-\(fleet.code)-gw-\(fleet.city.city.districts[district].id)-\(group)"
+                    id = "\(settings.clientPrefix)-\(name)"
+                    willTopic = fleet.statusTopic(concentrator: name, district: district, template: settings.topic)
+                }
+                if let existing = groups[id] {
+                    map[index] = existing
+                } else {
+                    let number = Int32(plans.count)
+                    groups[id] = number
+                    plans.append((id, Will(topic: willTopic, payload: Array("offline".utf8), qos: .atLeastOnce, retain: true)))
+                    map[index] = number
+                }
+            }
+            connectionOf.append(map)
+        }
+        let limit = Publisher.fileLimit()
+        if plans.count + 64 > limit {
+            throw SimulationError("the scenario needs \(plans.count) MQTT connections but this process may open only \(limit) files; raise the limit (ulimit -n \(plans.count + 256)) or use 'connection: concentrator' for the large fleets")
+        }
+        for plan in plans {
+            var options = ConnectionOptions(url: broker, clientID: plan.id)
+            options.username = broker.username ?? settings.username
+            options.password = broker.password ?? settings.password
+            options.tls = tls
+            options.keepAlive = settings.keepAlive
+            options.protocolVersion = settings.protocolVersion == "5" ? .v5 : .v311
+            options.will = plan.will
+            options.inflightWindow = openLoop ? 1 << 20 : settings.inflight
+            options.reconnect = ReconnectPolicy(initialDelay: .milliseconds(200), maximumDelay: .seconds(10))
+            do { clients.append(try MQTTClient(options, loop: loop)) } catch {
+                throw SimulationError("cannot create the MQTT client '\(plan.id)': \(error)")
+            }
+        }
+    }
+
+    /// The soft limit on open files (raised to the hard limit first).
+    static func fileLimit() -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
+        if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+            _ = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
+        return Int(min(limit.rlim_cur, UInt(Int32.max)))
+    }
+
+    public var connectionCount: Int { clients.count }
+
+    /// Connects every client, at most 256 handshakes at a time.
+    public func connect() async throws(SimulationError) {
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (started, client) in clients.enumerated() {
+                    if started >= 256 { try await group.next() }
+                    group.addTask { try await client.connect() }
+                }
+                try await group.waitForAll()
+            }
+        } catch {
+            throw SimulationError("connecting the simulated devices failed: \(MQTTError.from(error)); check the broker URL, credentials and TLS settings")
+        }
+    }
+
+    /// Publishes every message of the generator. `progress` is called now and then with the
+    /// current scheduler lag in seconds (nil at --speed max).
+    public func run(progress: (Double?) -> Void) async throws(SimulationError) -> Outcome {
+        var outcome = Outcome()
+        let clock = ContinuousClock()
+        let began = clock.now
+        let startMs = scenario.start * 1000
+        let speed: Double? = { if case .factor(let x) = scenario.speed { return x } else { return nil } }()
+        var lag = 0.0
+        var count = 0
+        while generator.next() {
+            let message = generator.message
+            if let speed {
+                let due = began + .milliseconds(Int64(Double(message.sendTime - startMs) / speed))
+                let now = clock.now
+                if due > now + .milliseconds(1) {
+                    try? await Task.sleep(until: due, clock: clock)
+                } else if now > due {
+                    lag = (now - due).seconds
+                    outcome.maximumLag = max(outcome.maximumLag, lag)
+                }
+            }
+            let connection = Int(connectionOf[message.fleet][message.device])
+            let client = clients[connection]
+            count += 1
+            if count & 0x3FF == 0 { progress(speed == nil ? nil : lag) }
+            if message.abrupt, generator.fleets[message.fleet].connection.connection == .device {
+                // The device loses its link: the broker publishes its will.
+                client.dropConnection()
+                continue
+            }
+            do {
+                try await client.publish(message.topicString, payload: message.payload, qos: qos, retain: message.retain)
+                outcome.published += 1
+            } catch where error.kind == .notConnected || error.kind == .connectionLost {
+                outcome.refused += 1
+            } catch {
+                throw SimulationError("publishing \(message.topicString) failed: \(error)")
+            }
+        }
+        progress(speed == nil ? nil : lag)
+        for client in clients { await client.drain() }
+        outcome.unacknowledged = clients.reduce(0) { $0 + $1.inflight }
+        return outcome
+    }
+
+    /// Disconnects every client cleanly (no last wills) and stops the network loop.
+    public func close() async {
+        for client in clients {
+            await client.disconnect()
+            client.finishStreams()
+        }
+        loop.shutdown()
+    }
+}
+
+extension FleetRunner {
+    /// The concentrator of a device: its district and group number within the district.
+    func concentrator(of index: Int) -> (district: Int, group: Int) {
+        let district = district(of: index)
+        let per = connection.perConnection
+        return (district, per == 0 ? 0 : (index - districtStarts[district]) / per)
+    }
+
+    func statusTopic(concentrator name: String, district: Int, template: String) -> String {
+        template
+            .replacingOccurrences(of: "{city}", with: city.city.id)
+            .replacingOccurrences(of: "{domain}", with: domain.rawValue)
+            .replacingOccurrences(of: "{district}", with: city.city.districts[district].id)
+            .replacingOccurrences(of: "{device}", with: name)
+            .replacingOccurrences(of: "{kind}", with: "status")
+    }
+}

@@ -1,0 +1,290 @@
+import Telemetry
+
+/// A simulation run: which cities, which devices, which faults, when and how fast.
+/// Loaded from `Scenarios/*.yaml` by `Scenario(contentsOf:)`; every field is documented in
+/// README.md ("Scenario format").
+public struct Scenario: Sendable {
+    public var name: String
+    public var seed: UInt64
+    /// Simulated start, seconds since 1970 (UTC).
+    public var start: Int64
+    /// Simulated length in seconds.
+    public var duration: Int64
+    public var speed: Speed
+    public var mqtt: MQTTSettings
+    public var cities: [City]
+    public var faults: [FaultSpec]
+    /// FNV-1a 64 of the scenario file's bytes, in hex: names the exact scenario in summaries.
+    public var hash: String
+
+    public enum Speed: Sendable, Equatable, CustomStringConvertible {
+        /// As fast as the sink accepts.
+        case max
+        /// This many simulated seconds per wall-clock second.
+        case factor(Double)
+
+        public var description: String {
+            switch self {
+            case .max: "max"
+            case .factor(let x): "\(x)x"
+            }
+        }
+    }
+
+    public init(name: String, seed: UInt64, start: Int64, duration: Int64, speed: Speed = .max,
+                mqtt: MQTTSettings = MQTTSettings(), cities: [City], faults: [FaultSpec] = [], hash: String = "") {
+        self.name = name
+        self.seed = seed
+        self.start = start
+        self.duration = duration
+        self.speed = speed
+        self.mqtt = mqtt
+        self.cities = cities
+        self.faults = faults
+        self.hash = hash
+    }
+}
+
+public enum ConnectionMode: String, Sendable, CaseIterable {
+    /// One MQTT connection per device, each with its own last will.
+    case device
+    /// Devices behind a concentrator (district gateway, lighting cabinet): one connection per group.
+    case concentrator
+}
+
+public struct MQTTSettings: Sendable {
+    public var broker: String?
+    public var qos: Int = 1
+    public var protocolVersion = "3.1.1"
+    public var keepAlive = 60
+    public var username: String?
+    public var password: String?
+    public var caFile: String?
+    public var certificateFile: String?
+    public var keyFile: String?
+    public var insecure = false
+    public var clientPrefix = "sim"
+    /// Placeholders {city} {domain} {district} {device} {kind}; kind is `attrs` or `status`.
+    public var topic = "city/{city}/{domain}/{district}/{device}/{kind}"
+    /// Unacknowledged messages per connection at QoS 1/2 when running at --speed max.
+    public var inflight = 100
+    public init() {}
+}
+
+public struct District: Sendable, Equatable {
+    public var id: String
+    public var name: String
+    /// Share of the city's devices (normalised over the districts).
+    public var share: Double
+    public init(id: String, name: String, share: Double) {
+        self.id = id
+        self.name = name
+        self.share = share
+    }
+}
+
+/// Static attributes of a city that no sensor measures; they feed the index's non-telemetry pillars.
+public struct CityProfile: Sendable {
+    public var smes: Double?
+    public var hospitalVisits: Double?
+    public var schoolchildren: Double?
+    public var broadbandCoverage: Double?
+    public var mobile4GCoverage: Double?
+    public var g20Policies: [String] = []
+    public var sdgGovernance: [String] = []
+    public init() {}
+
+    public static let g20PolicyNames = ["privacy", "broadband", "cybersecurity", "open-data", "accessibility"]
+    public static let governanceSteps = ["monitors-sdg", "assesses-lagging-areas", "designated-department",
+                                         "high-level-support", "voluntary-local-review", "recognised-leader"]
+}
+
+/// The climate the air-quality and water models follow.
+public struct Climate: Sendable {
+    /// Monthly mean PM2.5 in January and July (ug/m3).
+    public var pm25January = 60.0
+    public var pm25July = 15.0
+    /// Mean air temperature in January and July (Celsius).
+    public var temperatureJanuary = -5.0
+    public var temperatureJuly = 25.0
+    /// Mean station pressure (hPa); lower at altitude.
+    public var pressure = 1013.0
+    /// Strength of winter heating smog in the evening and night (0 = none, 1 = Almaty).
+    public var heatingSmog = 1.0
+    /// Chance that a winter day has a temperature inversion trapping pollution.
+    public var inversionChance = 0.3
+    public init() {}
+}
+
+public struct City: Sendable {
+    public var id: String
+    public var name: String
+    /// Prefix of device identifiers (`alm` in `alm-sl-000042`).
+    public var code: String
+    /// True when the figures are made up for the simulation rather than taken from a source.
+    public var synthetic: Bool
+    public var latitude: Double
+    public var longitude: Double
+    /// Local time offset from UTC in hours (no daylight saving).
+    public var utcOffset: Double
+    public var population: Double
+    public var areaKm2: Double
+    public var roadKm: Double
+    public var majorStreetKm: Double
+    public var litStreetKm: Double
+    public var waterNetworkKm: Double
+    public var vehicles: Double
+    public var profile = CityProfile()
+    public var climate = Climate()
+    public var districts: [District]
+    public var fleets: Fleets
+
+    public init(id: String, name: String, code: String, synthetic: Bool = true, latitude: Double, longitude: Double,
+                utcOffset: Double, population: Double, areaKm2: Double, roadKm: Double, majorStreetKm: Double,
+                litStreetKm: Double, waterNetworkKm: Double, vehicles: Double, districts: [District], fleets: Fleets) {
+        self.id = id
+        self.name = name
+        self.code = code
+        self.synthetic = synthetic
+        self.latitude = latitude
+        self.longitude = longitude
+        self.utcOffset = utcOffset
+        self.population = population
+        self.areaKm2 = areaKm2
+        self.roadKm = roadKm
+        self.majorStreetKm = majorStreetKm
+        self.litStreetKm = litStreetKm
+        self.waterNetworkKm = waterNetworkKm
+        self.vehicles = vehicles
+        self.districts = districts
+        self.fleets = fleets
+    }
+}
+
+/// What every fleet has: how many devices, how often they report, how they connect.
+public struct FleetSettings: Sendable {
+    public var count: Int
+    /// Seconds between reports.
+    public var interval: Int64
+    public var connection: ConnectionMode
+    /// Devices per concentrator; 0 means one concentrator per district.
+    public var perConnection: Int
+    public init(count: Int, interval: Int64, connection: ConnectionMode = .concentrator, perConnection: Int = 0) {
+        self.count = count
+        self.interval = interval
+        self.connection = connection
+        self.perConnection = perConnection
+    }
+}
+
+public struct Fleets: Sendable {
+    public struct Traffic: Sendable {
+        public var fleet: FleetSettings
+        /// Incidents per counter per day (each congests its segment for 20-90 minutes).
+        public var incidentsPerDay = 0.05
+        public init(fleet: FleetSettings) { self.fleet = fleet }
+    }
+    public struct Lighting: Sendable {
+        public var fleet: FleetSettings
+        /// Share of LED lamps; the rest are high-pressure sodium.
+        public var ledShare = 0.5
+        /// Sun elevation (degrees) below which the lights are on.
+        public var switchElevation = -3.0
+        /// Local hours between which lights burn dimmed, and at what level.
+        public var dimFrom = 23.0
+        public var dimTo = 5.0
+        public var dimLevel = 0.5
+        /// Lamp failures per lamp per 1,000 burning hours (LED; sodium lamps fail twice as often).
+        public var failuresPer1000h = 0.02
+        public init(fleet: FleetSettings) { self.fleet = fleet }
+    }
+    public struct Waste: Sendable {
+        public var fleet: FleetSettings
+        /// Mean days for an empty container to fill.
+        public var fillDays = 3.0
+        public var collectionEveryDays = 2
+        /// Local hour the collection rounds start.
+        public var collectionHour = 6.0
+        public var capacityLitres = 1100.0
+        public init(fleet: FleetSettings) { self.fleet = fleet }
+    }
+    public struct Water: Sendable {
+        /// Building and household meters (cumulative consumption).
+        public var fleet: FleetSettings
+        /// Network sensors per district: the first meters the district inflow, the others pressure.
+        public var networkSensorsPerDistrict = 4
+        public var networkInterval: Int64 = 300
+        /// Share of the district inflow lost to leaks.
+        public var leakage = 0.2
+        public var litresPerCapitaDay = 200.0
+        /// Pipe bursts per district per year.
+        public var burstsPerDistrictYear = 6.0
+        public init(fleet: FleetSettings) { self.fleet = fleet }
+    }
+    public struct Environment: Sendable {
+        public var fleet: FleetSettings
+        public init(fleet: FleetSettings) { self.fleet = fleet }
+    }
+
+    public var traffic: Traffic?
+    public var lighting: Lighting?
+    public var waste: Waste?
+    public var water: Water?
+    public var environment: Environment?
+    public init() {}
+}
+
+public enum FaultKind: String, Sendable, CaseIterable {
+    case stuck, drifting, spiking, silent
+    case batterySag = "battery-sag"
+    case reboot
+    case reconnectStorm = "reconnect-storm"
+    case duplicate, delayed
+}
+
+/// A seeded fault: a share of a family's devices misbehaves in a time window.
+public struct FaultSpec: Sendable {
+    public var kind: FaultKind
+    public var family: Domain?
+    public var city: String?
+    /// Share of the matching devices affected (chosen by seed and device id).
+    public var share: Double
+    /// Window start as an offset from the scenario start, and its length (nil: to the end).
+    public var start: Int64
+    public var duration: Int64?
+    /// Per-message chance for spiking, duplicate and delayed.
+    public var probability: Double
+    /// Spike factor, drift per day (relative), or maximum delay in seconds.
+    public var magnitude: Double
+
+    public init(kind: FaultKind, family: Domain? = nil, city: String? = nil, share: Double, start: Int64 = 0,
+                duration: Int64? = nil, probability: Double? = nil, magnitude: Double? = nil) {
+        self.kind = kind
+        self.family = family
+        self.city = city
+        self.share = share
+        self.start = start
+        self.duration = duration
+        self.probability = probability ?? FaultSpec.defaultProbability(kind)
+        self.magnitude = magnitude ?? FaultSpec.defaultMagnitude(kind)
+    }
+
+    public static func defaultProbability(_ kind: FaultKind) -> Double {
+        switch kind {
+        case .spiking: 0.05
+        case .duplicate, .delayed: 0.1
+        default: 1
+        }
+    }
+
+    public static func defaultMagnitude(_ kind: FaultKind) -> Double {
+        switch kind {
+        case .spiking: 8
+        case .drifting: 0.1
+        case .delayed: 600
+        case .reconnectStorm, .reboot: 60
+        case .batterySag: 0.5
+        default: 0
+        }
+    }
+}

@@ -1,0 +1,306 @@
+import Foundation
+import Telemetry
+import Yams
+
+extension Scenario {
+    /// Loads and checks a scenario file. Every problem is a `ScenarioError` naming the file,
+    /// line, column and field.
+    public init(contentsOf path: String) throws(ScenarioError) {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ScenarioError(file: path, field: "", "cannot read the scenario file; check the path (scenarios live in Scenarios/)")
+        }
+        try self.init(yaml: String(decoding: data, as: UTF8.self), file: path)
+    }
+
+    public init(yaml: String, file: String = "scenario") throws(ScenarioError) {
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: yaml) else {
+                throw ScenarioError(file: file, field: "", "the file is empty; see Scenarios/almaty.yaml for a complete example")
+            }
+            root = node
+        } catch let error as ScenarioError {
+            throw error
+        } catch let error as YamlError {
+            throw ScenarioError(file: file, field: "", "not valid YAML: \(error)")
+        } catch {
+            throw ScenarioError(file: file, field: "", "not valid YAML: \(error)")
+        }
+        let top = try YAMLField(node: root, path: "", file: file)
+            .mapping(allowed: ["name", "seed", "start", "duration", "speed", "mqtt", "cities", "faults"])
+        name = try top["name"]?.identifier() ?? "scenario"
+        let seedField = try top.required("seed")
+        guard let seedText = seedField.node.string, let seed = UInt64(seedText.replacingOccurrences(of: "_", with: "")) else {
+            throw seedField.error("expected a whole number from 0 to \(UInt64.max)")
+        }
+        self.seed = seed
+        let startField = try top.required("start")
+        let startText = try startField.string()
+        guard let start = Timestamps.parse(startText) else {
+            throw startField.error("'\(startText)' is not a time; write it like 2026-01-15T00:00:00+05:00 (ISO 8601 with offset)")
+        }
+        self.start = start
+        duration = try top.required("duration").duration()
+        if let field = top["speed"] {
+            speed = try Scenario.parseSpeed(field)
+        } else {
+            speed = .max
+        }
+        mqtt = try top["mqtt"].map(Scenario.parseMQTT) ?? MQTTSettings()
+        let cityFields = try top.required("cities").list()
+        guard !cityFields.isEmpty else { throw try top.required("cities").error("at least one city is needed") }
+        var cities: [City] = []
+        for field in cityFields {
+            let city = try Scenario.parseCity(field)
+            if cities.contains(where: { $0.id == city.id }) { throw field.error("city id '\(city.id)' appears twice") }
+            if cities.contains(where: { $0.code == city.code }) {
+                throw field.error("city code '\(city.code)' appears twice; device ids would collide")
+            }
+            cities.append(city)
+        }
+        self.cities = cities
+        faults = try (top["faults"]?.list() ?? []).map { (field) throws(ScenarioError) in
+            try Scenario.parseFault(field, cities: cities)
+        }
+        hash = Scenario.fnv1a(Array(yaml.utf8))
+    }
+
+    static func parseSpeed(_ field: YAMLField) throws(ScenarioError) -> Speed {
+        let text = try field.string()
+        if let speed = Speed(parsing: text) { return speed }
+        throw field.error("'\(text)' is not a speed; write max, or a factor like 60 (one simulated minute per second)")
+    }
+
+    static func parseMQTT(_ field: YAMLField) throws(ScenarioError) -> MQTTSettings {
+        let map = try field.mapping(allowed: ["broker", "qos", "protocol", "keep-alive", "username", "password", "tls",
+                                              "client-prefix", "topic", "inflight"])
+        var settings = MQTTSettings()
+        settings.broker = try map["broker"]?.string()
+        settings.qos = try map["qos"]?.int(in: 0...2) ?? 1
+        if let protocolField = map["protocol"] {
+            let text = try protocolField.string()
+            guard ["3.1.1", "5"].contains(text) else { throw protocolField.error("'\(text)' is not supported; use \"3.1.1\" or \"5\"") }
+            settings.protocolVersion = text
+        }
+        settings.keepAlive = try map["keep-alive"]?.int(in: 5...65535) ?? 60
+        settings.username = try map["username"]?.string()
+        settings.password = try map["password"]?.string()
+        if let tlsField = map["tls"] {
+            let tls = try tlsField.mapping(allowed: ["ca", "cert", "key", "insecure"])
+            settings.caFile = try tls["ca"]?.string()
+            settings.certificateFile = try tls["cert"]?.string()
+            settings.keyFile = try tls["key"]?.string()
+            settings.insecure = try tls["insecure"]?.bool() ?? false
+            if (settings.certificateFile == nil) != (settings.keyFile == nil) {
+                throw tlsField.error("a client certificate needs both 'cert' and 'key'")
+            }
+        }
+        settings.clientPrefix = try map["client-prefix"]?.identifier() ?? "sim"
+        if let topicField = map["topic"] {
+            let template = try topicField.string()
+            for needed in ["{device}", "{kind}"] where !template.contains(needed) {
+                throw topicField.error("the topic template must contain \(needed) so each device has its own attrs and status topics")
+            }
+            if template.contains("+") || template.contains("#") || template.hasPrefix("/") {
+                throw topicField.error("the topic template must not contain wildcards or start with '/'")
+            }
+            settings.topic = template
+        }
+        settings.inflight = try map["inflight"]?.int(in: 1...65535) ?? 100
+        return settings
+    }
+
+    static func parseCity(_ field: YAMLField) throws(ScenarioError) -> City {
+        let map = try field.mapping(allowed: [
+            "id", "name", "code", "synthetic", "latitude", "longitude", "utc-offset", "population", "area-km2",
+            "road-km", "major-street-km", "lit-street-km", "water-network-km", "vehicles", "profile", "climate",
+            "districts", "fleets",
+        ])
+        let id = try map.required("id").identifier()
+        let districtFields = try map.required("districts").list()
+        guard !districtFields.isEmpty else { throw try map.required("districts").error("at least one district is needed") }
+        var districts: [District] = []
+        for districtField in districtFields {
+            let d = try districtField.mapping(allowed: ["id", "name", "share"])
+            let district = District(id: try d.required("id").identifier(), name: try d["name"]?.string() ?? "",
+                                    share: try d["share"]?.double(in: 0.000001...1e9) ?? 1)
+            if districts.contains(where: { $0.id == district.id }) { throw districtField.error("district id '\(district.id)' appears twice") }
+            districts.append(district)
+        }
+        var city = City(
+            id: id, name: try map["name"]?.string() ?? id, code: try map["code"]?.identifier() ?? String(id.prefix(3)),
+            synthetic: try map["synthetic"]?.bool() ?? true,
+            latitude: try map.required("latitude").double(in: -66...66),
+            longitude: try map.required("longitude").double(in: -180...180),
+            utcOffset: try map.required("utc-offset").double(in: -12...14),
+            population: try map.required("population").double(in: 1...1e9),
+            areaKm2: try map.required("area-km2").double(in: 0.01...1e6),
+            roadKm: try map.required("road-km").double(in: 0...1e7),
+            majorStreetKm: try map["major-street-km"]?.double(in: 0...1e7) ?? 0,
+            litStreetKm: try map["lit-street-km"]?.double(in: 0...1e7) ?? 0,
+            waterNetworkKm: try map["water-network-km"]?.double(in: 0...1e7) ?? 0,
+            vehicles: try map["vehicles"]?.double(in: 0...1e9) ?? 0,
+            districts: districts, fleets: Fleets())
+        if city.majorStreetKm == 0 { city.majorStreetKm = city.roadKm * 0.2 }
+        if city.litStreetKm == 0 { city.litStreetKm = city.roadKm * 0.8 }
+        if let profileField = map["profile"] { city.profile = try parseProfile(profileField) }
+        if let climateField = map["climate"] { city.climate = try parseClimate(climateField) }
+        city.fleets = try parseFleets(try map.required("fleets"))
+        return city
+    }
+
+    static func parseProfile(_ field: YAMLField) throws(ScenarioError) -> CityProfile {
+        let map = try field.mapping(allowed: ["smes", "hospital-visits", "schoolchildren", "broadband-coverage",
+                                              "mobile-4g-coverage", "g20-policies", "sdg-governance"])
+        var profile = CityProfile()
+        profile.smes = try map["smes"]?.double(in: 0...1e9)
+        profile.hospitalVisits = try map["hospital-visits"]?.double(in: 0...1e10)
+        profile.schoolchildren = try map["schoolchildren"]?.double(in: 0...1e9)
+        profile.broadbandCoverage = try map["broadband-coverage"]?.double(in: 0...1)
+        profile.mobile4GCoverage = try map["mobile-4g-coverage"]?.double(in: 0...1)
+        func names(_ key: String, _ allowed: [String]) throws(ScenarioError) -> [String] {
+            guard let listField = map[key] else { return [] }
+            var out: [String] = []
+            for item in try listField.list() {
+                let name = try item.string()
+                guard allowed.contains(name) else { throw item.error("'\(name)' is not one of \(allowed.joined(separator: ", "))") }
+                if !out.contains(name) { out.append(name) }
+            }
+            return out
+        }
+        profile.g20Policies = try names("g20-policies", CityProfile.g20PolicyNames)
+        profile.sdgGovernance = try names("sdg-governance", CityProfile.governanceSteps)
+        return profile
+    }
+
+    static func parseClimate(_ field: YAMLField) throws(ScenarioError) -> Climate {
+        let map = try field.mapping(allowed: ["pm25-january", "pm25-july", "temperature-january", "temperature-july",
+                                              "pressure", "heating-smog", "inversion-chance"])
+        var climate = Climate()
+        climate.pm25January = try map["pm25-january"]?.double(in: 0...1000) ?? climate.pm25January
+        climate.pm25July = try map["pm25-july"]?.double(in: 0...1000) ?? climate.pm25July
+        climate.temperatureJanuary = try map["temperature-january"]?.double(in: -60...50) ?? climate.temperatureJanuary
+        climate.temperatureJuly = try map["temperature-july"]?.double(in: -60...50) ?? climate.temperatureJuly
+        climate.pressure = try map["pressure"]?.double(in: 500...1100) ?? climate.pressure
+        climate.heatingSmog = try map["heating-smog"]?.double(in: 0...5) ?? climate.heatingSmog
+        climate.inversionChance = try map["inversion-chance"]?.double(in: 0...1) ?? climate.inversionChance
+        return climate
+    }
+
+    static let fleetKeys = ["count", "interval", "connection", "per-connection"]
+
+    static func parseFleet(_ map: YAMLMapping, defaultInterval: Int64) throws(ScenarioError) -> FleetSettings {
+        FleetSettings(count: try map.required("count").int(in: 0...50_000_000),
+                      interval: try map["interval"]?.duration() ?? defaultInterval,
+                      connection: try map["connection"]?.choice(ConnectionMode.self) ?? .concentrator,
+                      perConnection: try map["per-connection"]?.int(in: 0...1_000_000) ?? 0)
+    }
+
+    static func parseFleets(_ field: YAMLField) throws(ScenarioError) -> Fleets {
+        let map = try field.mapping(allowed: Domain.allCases.map(\.rawValue))
+        var fleets = Fleets()
+        if let f = map["mobility"] {
+            let m = try f.mapping(allowed: fleetKeys + ["incidents-per-day"])
+            var traffic = Fleets.Traffic(fleet: try parseFleet(m, defaultInterval: 300))
+            traffic.incidentsPerDay = try m["incidents-per-day"]?.double(in: 0...100) ?? traffic.incidentsPerDay
+            fleets.traffic = traffic
+        }
+        if let f = map["lighting"] {
+            let m = try f.mapping(allowed: fleetKeys + ["led-share", "switch-elevation", "dim-from", "dim-to", "dim-level",
+                                                         "failures-per-1000h"])
+            var lighting = Fleets.Lighting(fleet: try parseFleet(m, defaultInterval: 3600))
+            lighting.ledShare = try m["led-share"]?.double(in: 0...1) ?? lighting.ledShare
+            lighting.switchElevation = try m["switch-elevation"]?.double(in: -18...10) ?? lighting.switchElevation
+            lighting.dimFrom = try m["dim-from"]?.double(in: 0...24) ?? lighting.dimFrom
+            lighting.dimTo = try m["dim-to"]?.double(in: 0...24) ?? lighting.dimTo
+            lighting.dimLevel = try m["dim-level"]?.double(in: 0...1) ?? lighting.dimLevel
+            lighting.failuresPer1000h = try m["failures-per-1000h"]?.double(in: 0...1000) ?? lighting.failuresPer1000h
+            fleets.lighting = lighting
+        }
+        if let f = map["waste"] {
+            let m = try f.mapping(allowed: fleetKeys + ["fill-days", "collection-every-days", "collection-hour", "capacity-litres"])
+            var waste = Fleets.Waste(fleet: try parseFleet(m, defaultInterval: 3600))
+            waste.fillDays = try m["fill-days"]?.double(in: 0.1...365) ?? waste.fillDays
+            waste.collectionEveryDays = try m["collection-every-days"]?.int(in: 1...60) ?? waste.collectionEveryDays
+            waste.collectionHour = try m["collection-hour"]?.double(in: 0...23.99) ?? waste.collectionHour
+            waste.capacityLitres = try m["capacity-litres"]?.double(in: 10...40000) ?? waste.capacityLitres
+            fleets.waste = waste
+        }
+        if let f = map["water"] {
+            let m = try f.mapping(allowed: fleetKeys + ["network-sensors-per-district", "network-interval", "leakage",
+                                                         "litres-per-capita-day", "bursts-per-district-year"])
+            var water = Fleets.Water(fleet: try parseFleet(m, defaultInterval: 3600))
+            water.networkSensorsPerDistrict = try m["network-sensors-per-district"]?.int(in: 1...1000) ?? water.networkSensorsPerDistrict
+            water.networkInterval = try m["network-interval"]?.duration() ?? water.networkInterval
+            water.leakage = try m["leakage"]?.double(in: 0...0.9) ?? water.leakage
+            water.litresPerCapitaDay = try m["litres-per-capita-day"]?.double(in: 1...2000) ?? water.litresPerCapitaDay
+            water.burstsPerDistrictYear = try m["bursts-per-district-year"]?.double(in: 0...10000) ?? water.burstsPerDistrictYear
+            fleets.water = water
+        }
+        if let f = map["environment"] {
+            let m = try f.mapping(allowed: fleetKeys)
+            fleets.environment = Fleets.Environment(fleet: try parseFleet(m, defaultInterval: 300))
+        }
+        return fleets
+    }
+
+    static func parseFault(_ field: YAMLField, cities: [City]) throws(ScenarioError) -> FaultSpec {
+        let map = try field.mapping(allowed: ["kind", "family", "city", "share", "start", "duration", "probability", "magnitude"])
+        let kind = try map.required("kind").choice(FaultKind.self)
+        var city: String?
+        if let cityField = map["city"] {
+            let id = try cityField.string()
+            guard cities.contains(where: { $0.id == id }) else {
+                throw cityField.error("no city '\(id)' in this scenario; cities: \(cities.map(\.id).joined(separator: ", "))")
+            }
+            city = id
+        }
+        return FaultSpec(kind: kind, family: try map["family"]?.choice(Domain.self), city: city,
+                         share: try map.required("share").double(in: 0...1),
+                         start: try map["start"]?.duration(minimum: 0) ?? 0,
+                         duration: try map["duration"]?.duration(),
+                         probability: try map["probability"]?.double(in: 0...1),
+                         magnitude: try map["magnitude"]?.double(in: 0...1e6))
+    }
+
+    static func fnv1a(_ bytes: [UInt8]) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        let hex = String(hash, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+}
+
+extension Scenario.Speed {
+    /// `max`, `60`, `60x`.
+    public init?(parsing text: String) {
+        let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
+        if trimmed == "max" {
+            self = .max
+            return
+        }
+        let number = trimmed.hasSuffix("x") ? String(trimmed.dropLast()) : trimmed
+        guard let value = Double(number), value.isFinite, value > 0 else { return nil }
+        self = .factor(value)
+    }
+}
+
+public enum Timestamps {
+    /// Seconds since 1970 from ISO 8601 with an offset or Z (`2026-01-15T00:00:00+05:00`), or a date (UTC midnight).
+    public static func parse(_ text: String) -> Int64? {
+        let formatter = ISO8601DateFormatter()
+        if let date = formatter.date(from: text) { return Int64(date.timeIntervalSince1970.rounded()) }
+        formatter.formatOptions = [.withFullDate]
+        if let date = formatter.date(from: text) { return Int64(date.timeIntervalSince1970.rounded()) }
+        return nil
+    }
+
+    /// `2026-01-15T05:00:00Z`.
+    public static func format(_ seconds: Int64) -> String {
+        let formatter = ISO8601DateFormatter()
+        return formatter.string(from: Date(timeIntervalSince1970: Double(seconds)))
+    }
+}

@@ -1,0 +1,181 @@
+import ArgumentParser
+import Foundation
+import MQTT
+import Simulator
+import Telemetry
+
+/// Options every command that runs a scenario shares.
+struct ScenarioOptions: ParsableArguments {
+    @Argument(help: "Scenario file.")
+    var scenario: String = "Scenarios/almaty.yaml"
+
+    @Option(help: "Simulated length, e.g. 6h, 1d, 1w (overrides the scenario).")
+    var duration: String?
+
+    @Option(help: "Simulated seconds per wall second, or max (overrides the scenario).")
+    var speed: String?
+
+    @Option(help: "Master seed (overrides the scenario).")
+    var seed: UInt64?
+
+    @Option(help: "Simulated start, ISO 8601 with offset, e.g. 2025-07-01T00:00:00+05:00 (overrides the scenario; a past period is a backfill).")
+    var start: String?
+
+    @Option(help: "Run part i of n of the fleet, e.g. 0/4 (devices are split by id; the union of all parts is the whole run).")
+    var shard: String = "0/1"
+
+    func load() throws -> (Scenario, Shard) {
+        var loaded = try Scenario(contentsOf: scenario)
+        if let duration {
+            guard let seconds = Durations.parse(duration), seconds > 0 else {
+                throw ValidationError("--duration '\(duration)' is not a duration; write it like 6h, 1d or 1w")
+            }
+            loaded.duration = seconds
+        }
+        if let speed {
+            guard let value = Scenario.Speed(parsing: speed) else {
+                throw ValidationError("--speed '\(speed)' is not a speed; write max or a factor like 60")
+            }
+            loaded.speed = value
+        }
+        if let seed { loaded.seed = seed }
+        if let start {
+            guard let value = Timestamps.parse(start) else {
+                throw ValidationError("--start '\(start)' is not a time; write it like 2025-07-01T00:00:00+05:00")
+            }
+            loaded.start = value
+        }
+        guard let part = Shard(parsing: shard) else {
+            throw ValidationError("--shard '\(shard)' must be i/n with 0 <= i < n, e.g. 0/4")
+        }
+        return (loaded, part)
+    }
+}
+
+/// `smartcity simulate`: runs a scenario's devices and writes their messages to a file or
+/// publishes them to a broker.
+struct Simulate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a scenario's devices: write their messages to a file (--output) or publish them (--broker).")
+
+    @OptionGroup var options: ScenarioOptions
+
+    @Option(help: "Write the messages to this file ('-' for standard output) instead of publishing them.")
+    var output: String?
+
+    @Option(help: "File format: jsonl (send time, topic, QoS, retain, payload per line) or senml (payloads only).")
+    var format: String = "jsonl"
+
+    @Option(help: "Broker URL (mqtt://host:port, mqtts://user:pass@host:8883); default: the scenario's, else a private embedded mosquitto.")
+    var broker: String?
+
+    @Option(help: "QoS 0, 1 or 2 (overrides the scenario).")
+    var qos: Int?
+
+    @Flag(help: "Leave out the online/offline status messages.")
+    var noStatus = false
+
+    @Option(help: "Also write the run summary as JSON to this file.")
+    var summary: String?
+
+    @Option(help: "Seconds between progress lines (0: none).")
+    var progress: Double = 2
+
+    func validate() throws {
+        guard MessageFile.Format(rawValue: format) != nil else {
+            throw ValidationError("--format must be jsonl or senml, got '\(format)'")
+        }
+        if let qos, !(0...2).contains(qos) { throw ValidationError("--qos must be 0, 1 or 2, got \(qos)") }
+        if output != nil, broker != nil { throw ValidationError("use either --output (a file) or --broker (publish), not both") }
+    }
+
+    func run() async throws {
+        var (scenario, shard) = try options.load()
+        if let qos { scenario.mqtt.qos = qos }
+        let clock = ContinuousClock()
+        let began = clock.now
+        let generator = Generator(scenario: scenario, shard: shard, includeStatus: !noStatus)
+        var report = ProgressReporter(every: progress, scenario: scenario)
+        var result: RunSummary
+        if let output {
+            let file = try MessageFile(path: output, format: MessageFile.Format(rawValue: format)!, qos: scenario.mqtt.qos)
+            while generator.next() {
+                try file.write(generator.message)
+                if file.written & 0xFFF == 0 { report.tick(generator: generator, lag: nil) }
+            }
+            try file.close()
+            result = RunSummary(scenario: scenario, shard: shard, stats: generator.stats, wallSeconds: (clock.now - began).seconds)
+        } else {
+            var embedded: EmbeddedBroker?
+            let url: BrokerURL
+            if let address = broker ?? scenario.mqtt.broker {
+                url = try BrokerURL(parsing: address)
+            } else {
+                let started = try await EmbeddedBroker.start()
+                embedded = started
+                url = started.url
+                print("started a private mosquitto on \(url)")
+            }
+            let publisher = try Publisher(generator: generator, broker: url)
+            try await publisher.connect()
+            let outcome = try await publisher.run { lag in report.tick(generator: generator, lag: lag) }
+            await publisher.close()
+            result = RunSummary(scenario: scenario, shard: shard, stats: generator.stats, wallSeconds: (clock.now - began).seconds)
+            result.maximumLagSeconds = outcome.maximumLag
+            result.unacknowledged = outcome.unacknowledged
+            embedded?.stop()
+        }
+        report.finish()
+        printSummary(result)
+        if let summary { try result.json().write(toFile: summary, atomically: true, encoding: .utf8) }
+    }
+
+    private func printSummary(_ summary: RunSummary) {
+        print("scenario \(summary.scenario) (hash \(summary.scenarioHash)), seed \(summary.seed), shard \(summary.shard)")
+        print("simulated \(summary.start) to \(summary.end) at speed \(summary.speed): \(summary.devices) devices")
+        let domains = summary.telemetryByDomain.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        print("messages: \(summary.messages) (\(domains); status \(summary.statusMessages)), \(summary.payloadBytes) payload bytes")
+        if !summary.faults.isEmpty {
+            print("faults: " + summary.faults.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        }
+        var line = "wall time \(Self.fixed(summary.wallSeconds, 2)) s, \(Int(summary.messagesPerSecond)) msg/s"
+        if let lag = summary.maximumLagSeconds { line += ", maximum scheduler lag \(Self.fixed(lag, 3)) s" }
+        if let open = summary.unacknowledged { line += ", unacknowledged at the end \(open)" }
+        print(line)
+    }
+
+    static func fixed(_ value: Double, _ decimals: Int) -> String { String(format: "%.\(decimals)f", value) }
+}
+
+/// A progress line every few seconds on long runs: simulated time, messages, msg/s, lag.
+struct ProgressReporter {
+    let every: Double
+    let scenario: Scenario
+    private let clock = ContinuousClock()
+    private let began: ContinuousClock.Instant
+    private var last: ContinuousClock.Instant
+    private var printed = false
+
+    init(every: Double, scenario: Scenario) {
+        self.every = every
+        self.scenario = scenario
+        began = clock.now
+        last = began
+    }
+
+    mutating func tick(generator: Generator, lag: Double?) {
+        guard every > 0 else { return }
+        let now = clock.now
+        guard (now - last).seconds >= every else { return }
+        last = now
+        printed = true
+        let elapsed = (now - began).seconds
+        let messages = generator.stats.messages
+        let done = Double(generator.simulatedTime - scenario.start) / Double(max(1, scenario.duration)) * 100
+        var line = "sim \(Timestamps.format(generator.simulatedTime)) (\(Int(done))%)  \(messages) messages  \(Int(Double(messages) / max(elapsed, 1e-9))) msg/s"
+        if let lag { line += "  lag \(Simulate.fixed(lag, 2)) s" }
+        print(line)
+    }
+
+    mutating func finish() {}
+}
