@@ -15,6 +15,8 @@ class FleetRunner {
     let fleetKey: UInt64
     let seed: UInt64
     let connection: FleetSettings
+    /// Position of this fleet in its generator.
+    var slot = 0
     /// Devices of this shard, in the order they report within a period, and their phases.
     var order: [UInt32] = []
     var phases: [UInt32] = []
@@ -149,6 +151,7 @@ class FleetRunner {
         message.eventTime = time
         message.sendTime = time * 1000
         message.domain = domain
+        message.fleet = slot
         message.device = index
         message.abrupt = abrupt
     }
@@ -196,7 +199,8 @@ final class Fleet<Model: DeviceModel>: FleetRunner {
         var delayMs: Int64 = 0
         var duplicate = false
         var reconnectAt: Int64?
-        for fault in faults where time >= fault.from && time < fault.to {
+        // (A reboot late in the window shows at the first report after it, possibly past the window.)
+        for fault in faults where time >= fault.from && time - interval < fault.to {
             guard mix64(device.key ^ fault.salt).unitInterval < fault.spec.share else { continue }
             switch fault.spec.kind {
             case .reboot, .reconnectStorm:
@@ -213,7 +217,7 @@ final class Fleet<Model: DeviceModel>: FleetRunner {
                     generator.count(fault.spec.kind)
                 }
             case .silent:
-                silent = true
+                if time < fault.to { silent = true }
             default:
                 break
             }

@@ -44,6 +44,7 @@ public final class Generator {
             fleets += Generator.makeFleets(context, scenario: scenario, shard: shard)
         }
         self.cities = cities
+        for (slot, fleet) in fleets.enumerated() { fleet.slot = slot }
         self.fleets = fleets
         stats.devices = fleets.reduce(0) { $0 + $1.localCount }
         if !includeStatus { phase = .run }
@@ -120,7 +121,6 @@ public final class Generator {
                 }
                 phase = .announce(fleet: fleetIndex, position: position + 1)
                 fleet.writeStatus(Int(fleet.order[position]), online: true, at: scenario.start, abrupt: false, into: &message)
-                message.fleet = fleetIndex
                 finish()
                 return true
             case .run:
@@ -140,7 +140,6 @@ public final class Generator {
                     continue
                 }
                 if fleets[chosen].emit(self) {
-                    message.fleet = chosen
                     finish()
                     return true
                 }
@@ -157,7 +156,6 @@ public final class Generator {
                 phase = .farewell(fleet: fleetIndex, position: position + 1)
                 let end = scenario.start + scenario.duration
                 fleet.writeStatus(Int(fleet.order[position]), online: false, at: end, abrupt: false, into: &message)
-                message.fleet = fleetIndex
                 finish()
                 return true
             case .done:
@@ -205,6 +203,7 @@ public final class Generator {
         message.eventTime = time
         message.sendTime = sendMs
         message.domain = fleet.domain
+        message.fleet = fleet.slot
         message.device = device
         message.abrupt = false
     }
@@ -224,7 +223,6 @@ public final class Generator {
         var status = SimMessage()
         fleet.writeStatus(device, online: online, at: time, abrupt: abrupt, into: &status)
         status.sendTime = sendMs
-        status.fleet = fleets.firstIndex { $0 === fleet } ?? 0
         pending.push(status)
     }
 }

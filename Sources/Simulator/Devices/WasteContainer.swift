@@ -90,7 +90,8 @@ struct WasteContainer: DeviceModel {
         } else {
             fill += growth(from, time, &random)
         }
-        let overflowing = fill >= 1
+        // Full as the sensor reports it (three decimals): the lid no longer closes.
+        let overflowing = fill >= 0.9995
         fill = min(1, fill)
         state.fill = Float(fill)
         // Rare alarms.

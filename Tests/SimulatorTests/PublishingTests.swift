@@ -1,0 +1,106 @@
+import Foundation
+import MQTT
+@testable import Simulator
+import Telemetry
+import Testing
+
+@Suite struct PublishingTests {
+    /// Every message of a run reaches a subscriber at QoS 1, through concentrators and
+    /// per-device connections, with the devices' statuses retained.
+    @Test func publishedRunDeliversEveryMessageAtQoS1() async throws {
+        let broker = try await EmbeddedBroker.start()
+        defer { broker.stop() }
+        let s = try scenario(testScenarioYAML(duration: "3h", faults: "  - {kind: duplicate, share: 0.5, probability: 0.2}"))
+        let expected = messages(s).filter { $0.kind == .telemetry }
+        let counter = Received()
+        let subscriber = try MQTTClient(ConnectionOptions(host: broker.host, port: broker.port, clientID: "observer")) { message in
+            counter.add(message)
+        }
+        try await subscriber.connect()
+        _ = try await subscriber.subscribe("city/#", qos: .atLeastOnce)
+
+        let generator = Generator(scenario: s)
+        let publisher = try Publisher(generator: generator, broker: broker.url)
+        // Concentrators: traffic 2 districts, lighting 2 + 1 cabinets of 10, waste 2, meters 2,
+        // network 2; air-quality stations one each.
+        #expect(publisher.connectionCount == 2 + 3 + 2 + 2 + 2 + 4)
+        try await publisher.connect()
+        let outcome = try await publisher.run { _ in }
+        #expect(outcome.unacknowledged == 0)
+        #expect(outcome.refused == 0)
+        await publisher.close()
+        // Wait until the subscriber has the last expected message.
+        try await counter.wait(for: expected.count, timeout: .seconds(30))
+        await subscriber.disconnect()
+        let got = counter.telemetry
+        #expect(got.count == expected.count)
+        #expect(got.sorted() == expected.map { $0.topicString + " " + $0.payloadString }.sorted())
+    }
+
+    @Test func unreachableBrokerFailsClearly() async throws {
+        let s = try scenario(testScenarioYAML(duration: "1h"))
+        let publisher = try Publisher(generator: Generator(scenario: s), broker: BrokerURL(host: "127.0.0.1", port: 1))
+        await #expect(throws: SimulationError.self) { try await publisher.connect() }
+        do {
+            try await publisher.connect()
+        } catch {
+            #expect(error.description.contains("check the broker URL"))
+        }
+        await publisher.close()
+    }
+}
+
+final class Received: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [String] = []
+    private var waiters: [(Int, CheckedContinuation<Void, Never>)] = []
+
+    func add(_ message: MQTTMessage) {
+        guard message.topic.hasSuffix("/attrs") else { return }
+        lock.lock()
+        items.append(message.topic + " " + message.text)
+        let count = items.count
+        let ready = waiters.filter { $0.0 <= count }
+        waiters.removeAll { $0.0 <= count }
+        lock.unlock()
+        for waiter in ready { waiter.1.resume() }
+    }
+
+    /// Wakes every waiter (on timeout); the caller then checks what arrived.
+    func releaseAll() {
+        lock.lock()
+        let all = waiters
+        waiters.removeAll()
+        lock.unlock()
+        for waiter in all { waiter.1.resume() }
+    }
+
+    var telemetry: [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return items
+    }
+
+    func wait(for count: Int, timeout: Duration) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await withCheckedContinuation { continuation in
+                    self.lock.lock()
+                    if self.items.count >= count {
+                        self.lock.unlock()
+                        continuation.resume()
+                    } else {
+                        self.waiters.append((count, continuation))
+                        self.lock.unlock()
+                    }
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                self.releaseAll()
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+}

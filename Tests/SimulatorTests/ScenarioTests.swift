@@ -1,0 +1,84 @@
+import Foundation
+@testable import Simulator
+import Testing
+
+@Suite struct ScenarioTests {
+    func failure(_ yaml: String) -> ScenarioError? {
+        do {
+            _ = try Scenario(yaml: yaml, file: "Scenarios/bad.yaml")
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test func shippedScenariosAreValid() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let almaty = try Scenario(contentsOf: root.appendingPathComponent("Scenarios/almaty.yaml").path)
+        let city = try #require(almaty.cities.first)
+        #expect(city.population == 2_000_000)
+        #expect(city.roadKm == 3096.8)
+        #expect(city.vehicles == 470_000)
+        #expect(city.fleets.lighting?.fleet.count == 165_000)
+        #expect(city.synthetic == false)
+        let pioneers = try Scenario(contentsOf: root.appendingPathComponent("Scenarios/pioneer-cities.yaml").path)
+        #expect(pioneers.cities.count >= 4)
+        #expect(Set(pioneers.cities.map(\.id)).count == pioneers.cities.count)
+    }
+
+    @Test func unknownFieldNamesFileLineAndField() throws {
+        let yaml = testScenarioYAML().replacingOccurrences(of: "population: 20000", with: "populaton: 20000")
+        let error = try #require(failure(yaml))
+        #expect(error.file == "Scenarios/bad.yaml")
+        #expect(error.line == 13)
+        #expect(error.field == "cities[0].populaton")
+        #expect(error.description.contains("Scenarios/bad.yaml:13:"))
+        #expect(error.description.contains("did you mean 'population'"))
+    }
+
+    @Test func wrongTypeNamesTheField() throws {
+        let yaml = testScenarioYAML(fleets: "      mobility: {count: many, interval: 5m}")
+        let error = try #require(failure(yaml))
+        #expect(error.field == "cities[0].fleets.mobility.count")
+        #expect(error.description.contains("expected a whole number, got 'many'"))
+        #expect(error.line != nil)
+    }
+
+    @Test func badValuesSayWhatIsAllowed() throws {
+        let cases: [(String, String, String)] = [
+            (testScenarioYAML(duration: "forever"), "duration", "write it like 30s"),
+            (testScenarioYAML(start: "yesterday"), "start", "ISO 8601"),
+            (testScenarioYAML(faults: "  - {kind: melting, share: 0.1}"), "faults[0].kind", "stuck, drifting"),
+            (testScenarioYAML(faults: "  - {kind: stuck, share: 2}"), "faults[0].share", "out of range"),
+            (testScenarioYAML(faults: "  - {kind: stuck, share: 0.1, city: paris}"), "faults[0].city", "no city 'paris'"),
+            (testScenarioYAML(fleets: "      mobility: {count: 3, connection: wifi}"), "cities[0].fleets.mobility.connection", "device, concentrator"),
+            (testScenarioYAML(fleets: "      trains: {count: 3}"), "cities[0].fleets.trains", "allowed here: mobility"),
+            (testScenarioYAML().replacingOccurrences(of: "seed: 7\n", with: ""), "", "the field 'seed' is missing"),
+            (testScenarioYAML().replacingOccurrences(of: "  - id: almaty", with: "  - id: Almaty City"), "cities[0].id", "lower-case"),
+        ]
+        for (yaml, field, hint) in cases {
+            let error = try #require(failure(yaml), "expected \(field) to fail")
+            #expect(error.field == field)
+            #expect(error.description.contains(hint), "\(error.description) should contain \(hint)")
+            #expect(error.line != nil, "\(error) has no line")
+        }
+    }
+
+    @Test func brokenYAMLIsReported() throws {
+        let error = try #require(failure("seed: [1, 2\nstart: x"))
+        #expect(error.description.contains("not valid YAML"))
+    }
+
+    @Test func durationsAndSpeeds() {
+        #expect(Durations.parse("90s") == 90)
+        #expect(Durations.parse("15m") == 900)
+        #expect(Durations.parse("1.5h") == 5400)
+        #expect(Durations.parse("1d") == 86400)
+        #expect(Durations.parse("2w") == 1_209_600)
+        #expect(Durations.parse("soon") == nil)
+        #expect(Durations.format(90061) == "1d1h1m1s")
+        #expect(Scenario.Speed(parsing: "max") == .max)
+        #expect(Scenario.Speed(parsing: "60x") == .factor(60))
+        #expect(Scenario.Speed(parsing: "-1") == nil)
+    }
+}
