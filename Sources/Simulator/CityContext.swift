@@ -9,7 +9,8 @@ final class CityContext {
     let key: UInt64
     let offsetSeconds: Int64
     private let switchElevation: Double
-    private var nights: [Int64: (rise: Double, set: Double)] = [:]
+    /// Sun times of recent local days, direct-mapped by day (runs move forward a day at a time).
+    private var nights = [(day: Int64, rise: Double, set: Double)](repeating: (Int64.min, 0, 0), count: 8)
 
     init(city: City, index: Int, seed: UInt64) {
         self.city = city
@@ -59,15 +60,15 @@ final class CityContext {
     /// Sun rise and set (at the lighting switch elevation) on the local day of `time`.
     func daylight(_ time: Int64) -> (rise: Double, set: Double) {
         let day = localDay(time)
-        if let cached = nights[day] { return cached }
+        let cached = nights[Int(day & 7)]
+        if cached.day == day { return (cached.rise, cached.set) }
         let start = day * 86400 - offsetSeconds
         let value = Solar.crossings(dayStart: start, utcOffset: city.utcOffset, latitude: city.latitude,
                                     longitude: city.longitude, elevation: switchElevation)
             // Polar day or night: decide by the sun at local noon.
             ?? (Solar.elevation(at: Double(start + 43200), latitude: city.latitude, longitude: city.longitude) > switchElevation
                 ? (Double(start), Double(start + 86400)) : (Double(start + 43200), Double(start + 43200)))
-        if nights.count > 64 { nights.removeAll(keepingCapacity: true) }
-        nights[day] = value
+        nights[Int(day & 7)] = (day, value.0, value.1)
         return value
     }
 

@@ -30,21 +30,37 @@ class FleetRunner {
     private let idPrefix: [UInt8]
     private let idDigits: Int
 
-    init(city: CityContext, domain: Domain, entityType: StaticBytes, code: String, settings: FleetSettings,
-         districtStarts: [Int], scenario: Scenario, shard: Shard) {
+    let faults: [(spec: FaultSpec, salt: UInt64, from: Int64, to: Int64)]
+    let hasStuck: Bool
+    var stuckValues: [Int: [Double]] = [:]
+    let sensed: [Int]
+    let scenarioStart: Int64
+
+    init<Model: DeviceModel>(model: Model, city: CityContext, settings: FleetSettings, districtStarts: [Int],
+                             scenario: Scenario, shard: Shard) {
         self.city = city
-        self.domain = domain
-        self.entityType = entityType
-        self.code = code
+        domain = model.domain
+        entityType = model.entityType
+        code = model.code
+        scenarioStart = scenario.start
+        faults = scenario.faults.enumerated().compactMap { offset, spec in
+            guard spec.family == nil || spec.family == model.domain, spec.city == nil || spec.city == city.city.id else { return nil }
+            let from = scenario.start + spec.start
+            let to = spec.duration.map { from + $0 } ?? Int64.max
+            return (spec, nameKey("fault/\(offset)/\(spec.kind.rawValue)"), from, to)
+        }
+        hasStuck = faults.contains { $0.spec.kind == .stuck }
+        sensed = model.attributes.indices.filter { model.attributes[$0].sensed }
         interval = settings.interval
         count = settings.count
         connection = settings
         self.districtStarts = districtStarts
-        fleetKey = nameKey("\(city.city.id)/\(code)")
+        fleetKey = nameKey("\(city.city.id)/\(model.code)")
         seed = scenario.seed
         end = scenario.start + scenario.duration
-        idPrefix = Array("\(city.city.code)-\(code)-".utf8)
+        idPrefix = Array("\(city.city.code)-\(model.code)-".utf8)
         idDigits = max(6, String(max(0, settings.count - 1)).count)
+        let domain = model.domain
         topicParts = city.city.districts.map { district in
             func split(_ kind: String) -> ([UInt8], [UInt8]) {
                 let text = scenario.mqtt.topic
@@ -111,15 +127,13 @@ class FleetRunner {
     /// The device id (`alm-sl-000042`) into `bytes`.
     final func writeDeviceID(_ index: Int, into bytes: inout [UInt8]) {
         bytes.append(contentsOf: idPrefix)
-        var digits = [UInt8](repeating: 48, count: idDigits)
+        let first = bytes.count
         var n = index
-        var at = idDigits - 1
-        while n > 0, at >= 0 {
-            digits[at] = UInt8(48 + n % 10)
+        for _ in 0..<idDigits {
+            bytes.append(UInt8(48 + n % 10))
             n /= 10
-            at -= 1
         }
-        bytes.append(contentsOf: digits)
+        bytes[first...].reverse()
     }
 
     public func deviceID(_ index: Int) -> String {
@@ -137,16 +151,19 @@ class FleetRunner {
         bytes.append(contentsOf: suffix)
     }
 
+    static let online = Array("online".utf8)
+    static let offline = Array("offline".utf8)
+
     /// Writes the report of the device at the cursor into the generator and advances; false when
-    /// the device sent nothing now (silent, or its message was delayed).
-    func emit(_ generator: Generator) -> Bool { fatalError("abstract") }
+    /// the device sent nothing now (silent, or its message was delayed). Each model's fleet overrides it.
+    func emit(_ generator: Generator) -> Bool { fatalError("FleetRunner.emit is implemented by each model's fleet") }
 
     /// Writes a status message for `index` into `message`.
     final func writeStatus(_ index: Int, online: Bool, at time: Int64, abrupt: Bool, into message: inout SimMessage) {
         message.kind = .status
         writeTopic(index, status: true, into: &message.topic)
         message.payload.removeAll(keepingCapacity: true)
-        message.payload.append(contentsOf: online ? Array("online".utf8) : Array("offline".utf8))
+        message.payload.append(contentsOf: online ? FleetRunner.online : FleetRunner.offline)
         message.retain = true
         message.eventTime = time
         message.sendTime = time * 1000
@@ -157,34 +174,86 @@ class FleetRunner {
     }
 }
 
-/// A fleet of one device model: the models' states for this shard's devices, and the faults
-/// that apply to them.
-final class Fleet<Model: DeviceModel>: FleetRunner {
-    let model: Model
-    var states: [Model.State] = []
-    let faults: [(spec: FaultSpec, salt: UInt64, from: Int64, to: Int64)]
-    private var stuckValues: [Int: [Double]] = [:]
-    private let sensed: [Int]
-    private let scenarioEnd: Int64
-
-    init(model: Model, city: CityContext, settings: FleetSettings, districtStarts: [Int], scenario: Scenario, shard: Shard) {
+/// One fleet per device model: the model and its devices' states. Each is a concrete class so
+/// that `report` below is specialised for the model (a generic class would look up the model's
+/// type metadata on every message).
+final class TrafficFleet: FleetRunner {
+    let model: TrafficCounter
+    var states: [TrafficCounter.State] = []
+    init(_ model: TrafficCounter, city: CityContext, settings: FleetSettings, districtStarts: [Int], scenario: Scenario, shard: Shard) {
         self.model = model
-        scenarioEnd = scenario.start + scenario.duration
-        faults = scenario.faults.enumerated().compactMap { offset, spec in
-            guard spec.family == nil || spec.family == model.domain, spec.city == nil || spec.city == city.city.id else { return nil }
-            let from = scenario.start + spec.start
-            let to = spec.duration.map { from + $0 } ?? Int64.max
-            return (spec, nameKey("fault/\(offset)/\(spec.kind.rawValue)"), from, to)
-        }
-        sensed = model.attributes.indices.filter { model.attributes[$0].sensed }
-        super.init(city: city, domain: model.domain, entityType: model.entityType, code: model.code, settings: settings,
-                   districtStarts: districtStarts, scenario: scenario, shard: shard)
-        let first = scenario.start - interval
-        states.reserveCapacity(order.count)
-        for index in order { states.append(model.initialState(info(Int(index)), at: first)) }
+        super.init(model: model, city: city, settings: settings, districtStarts: districtStarts, scenario: scenario, shard: shard)
+        states = makeStates(model)
+    }
+    override func emit(_ generator: Generator) -> Bool { report(model, &states, generator) }
+}
+
+final class LightingFleet: FleetRunner {
+    let model: Streetlight
+    var states: [Streetlight.State] = []
+    init(_ model: Streetlight, city: CityContext, settings: FleetSettings, districtStarts: [Int], scenario: Scenario, shard: Shard) {
+        self.model = model
+        super.init(model: model, city: city, settings: settings, districtStarts: districtStarts, scenario: scenario, shard: shard)
+        states = makeStates(model)
+    }
+    override func emit(_ generator: Generator) -> Bool { report(model, &states, generator) }
+}
+
+final class WasteFleet: FleetRunner {
+    let model: WasteContainer
+    var states: [WasteContainer.State] = []
+    init(_ model: WasteContainer, city: CityContext, settings: FleetSettings, districtStarts: [Int], scenario: Scenario, shard: Shard) {
+        self.model = model
+        super.init(model: model, city: city, settings: settings, districtStarts: districtStarts, scenario: scenario, shard: shard)
+        states = makeStates(model)
+    }
+    override func emit(_ generator: Generator) -> Bool { report(model, &states, generator) }
+}
+
+final class WaterMeterFleet: FleetRunner {
+    let model: WaterMeter
+    var states: [WaterMeter.State] = []
+    init(_ model: WaterMeter, city: CityContext, settings: FleetSettings, districtStarts: [Int], scenario: Scenario, shard: Shard) {
+        self.model = model
+        super.init(model: model, city: city, settings: settings, districtStarts: districtStarts, scenario: scenario, shard: shard)
+        states = makeStates(model)
+    }
+    override func emit(_ generator: Generator) -> Bool { report(model, &states, generator) }
+}
+
+final class WaterNetworkFleet: FleetRunner {
+    let model: WaterNetworkSensor
+    var states: [WaterNetworkSensor.State] = []
+    init(_ model: WaterNetworkSensor, city: CityContext, settings: FleetSettings, districtStarts: [Int], scenario: Scenario, shard: Shard) {
+        self.model = model
+        super.init(model: model, city: city, settings: settings, districtStarts: districtStarts, scenario: scenario, shard: shard)
+        states = makeStates(model)
+    }
+    override func emit(_ generator: Generator) -> Bool { report(model, &states, generator) }
+}
+
+final class AirQualityFleet: FleetRunner {
+    let model: AirQualityStation
+    var states: [AirQualityStation.State] = []
+    init(_ model: AirQualityStation, city: CityContext, settings: FleetSettings, districtStarts: [Int], scenario: Scenario, shard: Shard) {
+        self.model = model
+        super.init(model: model, city: city, settings: settings, districtStarts: districtStarts, scenario: scenario, shard: shard)
+        states = makeStates(model)
+    }
+    override func emit(_ generator: Generator) -> Bool { report(model, &states, generator) }
+}
+
+extension FleetRunner {
+    /// Every device's state just before the first report.
+    func makeStates<Model: DeviceModel>(_ model: Model) -> [Model.State] {
+        let first = scenarioStart - interval
+        return order.map { model.initialState(info(Int($0)), at: first) }
     }
 
-    override func emit(_ generator: Generator) -> Bool {
+    /// Writes the report of the device at the cursor into the generator and advances; false when
+    /// the device sent nothing now (silent, or its message was delayed).
+    @inline(__always)
+    func report<Model: DeviceModel>(_ model: Model, _ states: inout [Model.State], _ generator: Generator) -> Bool {
         let time = nextTime
         let at = position
         position += 1
@@ -205,7 +274,7 @@ final class Fleet<Model: DeviceModel>: FleetRunner {
             switch fault.spec.kind {
             case .reboot, .reconnectStorm:
                 // One moment per device inside the window (storms: all within the first seconds).
-                let length = min(fault.to, scenarioEnd) - fault.from
+                let length = min(fault.to, end) - fault.from
                 let spread = fault.spec.kind == .reboot ? Double(max(1, length)) : min(5, Double(length))
                 let moment = fault.from + Int64(mix64(device.key ^ fault.salt ^ 0x6d6f_6d).unitInterval * spread)
                 if moment > time - interval && moment <= time {
@@ -267,7 +336,7 @@ final class Fleet<Model: DeviceModel>: FleetRunner {
                 break
             }
         }
-        if stuckValues[index] != nil, !faults.contains(where: { $0.spec.kind == .stuck && time >= $0.from && time < $0.to }) {
+        if hasStuck, stuckValues[index] != nil, !faults.contains(where: { $0.spec.kind == .stuck && time >= $0.from && time < $0.to }) {
             stuckValues[index] = nil
         }
         if silent {

@@ -18,7 +18,8 @@ public final class Generator {
     let fleets: [FleetRunner]
     let cities: [CityContext]
     var values = [Double](repeating: 0, count: 16)
-    private var writer = SenMLWriter(capacity: 1024)
+    private let writer = SenMLWriter(capacity: 1024)
+    private var deviceID: [UInt8] = []
     private var pending = PendingQueue()
     private var phase = Phase.announce(fleet: 0, position: 0)
     private let includeStatus: Bool
@@ -67,21 +68,21 @@ public final class Generator {
         let city = context.city
         var fleets: [FleetRunner] = []
         if let traffic = city.fleets.traffic {
-            fleets.append(Fleet(model: TrafficCounter(settings: traffic, city: context), city: context, settings: traffic.fleet,
+            fleets.append(TrafficFleet(TrafficCounter(settings: traffic, city: context), city: context, settings: traffic.fleet,
                                 districtStarts: districtStarts(city, count: traffic.fleet.count), scenario: scenario, shard: shard))
         }
         if let lighting = city.fleets.lighting {
-            fleets.append(Fleet(model: Streetlight(settings: lighting, city: context), city: context, settings: lighting.fleet,
+            fleets.append(LightingFleet(Streetlight(settings: lighting, city: context), city: context, settings: lighting.fleet,
                                 districtStarts: districtStarts(city, count: lighting.fleet.count), scenario: scenario, shard: shard))
         }
         if let waste = city.fleets.waste {
-            fleets.append(Fleet(model: WasteContainer(settings: waste, city: context), city: context, settings: waste.fleet,
+            fleets.append(WasteFleet(WasteContainer(settings: waste, city: context), city: context, settings: waste.fleet,
                                 districtStarts: districtStarts(city, count: waste.fleet.count), scenario: scenario, shard: shard))
         }
         if let water = city.fleets.water {
             let meters = WaterMeter(settings: water, city: context)
             let meterStarts = districtStarts(city, count: water.fleet.count)
-            let meterFleet = Fleet(model: meters, city: context, settings: water.fleet, districtStarts: meterStarts,
+            let meterFleet = WaterMeterFleet(meters, city: context, settings: water.fleet, districtStarts: meterStarts,
                                    scenario: scenario, shard: shard)
             fleets.append(meterFleet)
             // The district inflow meters need every meter's size, whichever shard runs it.
@@ -94,12 +95,12 @@ public final class Generator {
             let perDistrict = water.networkSensorsPerDistrict
             let network = FleetSettings(count: perDistrict * city.districts.count, interval: water.networkInterval,
                                         connection: water.fleet.connection, perConnection: water.fleet.perConnection)
-            fleets.append(Fleet(model: WaterNetworkSensor(settings: water, city: context, districtDaily: districtDaily),
+            fleets.append(WaterNetworkFleet(WaterNetworkSensor(settings: water, city: context, districtDaily: districtDaily),
                                 city: context, settings: network,
                                 districtStarts: (0...city.districts.count).map { $0 * perDistrict }, scenario: scenario, shard: shard))
         }
         if let environment = city.fleets.environment {
-            fleets.append(Fleet(model: AirQualityStation(city: context), city: context, settings: environment.fleet,
+            fleets.append(AirQualityFleet(AirQualityStation(city: context), city: context, settings: environment.fleet,
                                 districtStarts: districtStarts(city, count: environment.fleet.count), scenario: scenario, shard: shard))
         }
         return fleets
@@ -167,7 +168,7 @@ public final class Generator {
     private func finish() {
         simulatedTime = max(simulatedTime, message.sendTime / 1000)
         stats.bytes += message.payload.count
-        if message.kind == .status { stats.statuses += 1 } else { stats.telemetry[message.domain, default: 0] += 1 }
+        if message.kind == .status { stats.statuses += 1 } else { stats.perDomain[message.domain.ordinal] += 1 }
     }
 
     // MARK: Called by the fleets
@@ -178,10 +179,9 @@ public final class Generator {
     func encode(fleet: FleetRunner, device: Int, time: Int64, sendMs: Int64, sequence: UInt32,
                 attributes: [Attribute], values: [Double]) {
         writer.reset()
-        var id: [UInt8] = []
-        id.reserveCapacity(24)
-        fleet.writeDeviceID(device, into: &id)
-        writer.begin(entityType: fleet.entityType, deviceID: id, time: time)
+        deviceID.removeAll(keepingCapacity: true)
+        fleet.writeDeviceID(device, into: &deviceID)
+        writer.begin(entityType: fleet.entityType, deviceID: deviceID, time: time)
         for (i, attribute) in attributes.enumerated() {
             let value = values[i]
             if value.isNaN { continue }

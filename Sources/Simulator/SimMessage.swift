@@ -56,11 +56,16 @@ public struct Shard: Sendable, Equatable, CustomStringConvertible {
 
 /// What a run produced, by domain and by fault.
 public struct SimulationStats: Sendable {
-    public var telemetry: [Domain: Int] = [:]
+    /// Telemetry messages per domain, in `Domain.allCases` order.
+    var perDomain = [Int](repeating: 0, count: Domain.allCases.count)
     public var statuses = 0
     public var faults: [FaultKind: Int] = [:]
     public var bytes = 0
     public var devices = 0
 
-    public var messages: Int { telemetry.values.reduce(0, +) + statuses }
+    public var telemetry: [Domain: Int] {
+        Dictionary(uniqueKeysWithValues: Domain.allCases.enumerated().filter { perDomain[$0.offset] > 0 }.map { ($0.element, perDomain[$0.offset]) })
+    }
+
+    public var messages: Int { perDomain.reduce(0, +) + statuses }
 }

@@ -3,102 +3,157 @@
 /// of decimals and no trailing zeros, so the same values always give the same bytes.
 ///
 /// A message is `[{"bn":…,"bt":…,"n":…,…},{"n":…},…]`: call `begin`, then one `number`,
-/// `sum`, `bool` or `string` per record, then `end`.
-public struct SenMLWriter: Sendable {
-    public private(set) var bytes: [UInt8] = []
+/// `sum`, `bool` or `string` per record, then `end`. `bytes` is valid until the next `reset`.
+public final class SenMLWriter {
+    private var storage: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+    public private(set) var count = 0
     private var records = 0
 
-    public init(capacity: Int = 1024) { bytes.reserveCapacity(capacity) }
+    public init(capacity: Int = 1024) {
+        self.capacity = max(64, capacity)
+        storage = .allocate(capacity: self.capacity)
+    }
 
-    public mutating func reset() {
-        bytes.removeAll(keepingCapacity: true)
+    deinit { storage.deallocate() }
+
+    /// The message written so far.
+    public var bytes: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: storage, count: count) }
+
+    public func reset() {
+        count = 0
         records = 0
+    }
+
+    @inline(__always)
+    private func reserve(_ extra: Int) {
+        if count + extra > capacity { grow(count + extra) }
+    }
+
+    private func grow(_ needed: Int) {
+        var size = capacity * 2
+        while size < needed { size *= 2 }
+        let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: size)
+        bigger.update(from: storage, count: count)
+        storage.deallocate()
+        storage = bigger
+        capacity = size
+    }
+
+    @inline(__always)
+    private func put(_ text: StaticString) {
+        let n = text.utf8CodeUnitCount
+        reserve(n)
+        (storage + count).update(from: text.utf8Start, count: n)
+        count += n
+    }
+
+    @inline(__always)
+    private func put(_ raw: UnsafeBufferPointer<UInt8>) {
+        reserve(raw.count)
+        (storage + count).update(from: raw.baseAddress!, count: raw.count)
+        count += raw.count
+    }
+
+    @inline(__always)
+    private func put(_ byte: UInt8) {
+        reserve(1)
+        storage[count] = byte
+        count += 1
     }
 
     /// Opens a message whose first record carries the base name (`urn:ngsi-ld:{type}:{id}:`)
     /// and the base time (event time, seconds since 1970).
-    public mutating func begin(entityType: StaticBytes, deviceID: some Collection<UInt8>, time: Int64) {
+    public func begin(entityType: StaticBytes, deviceID: UnsafeBufferPointer<UInt8>, time: Int64) {
         records = 0
-        bytes.append(contentsOf: #"[{"bn":"urn:ngsi-ld:"#.utf8)
-        bytes.append(contentsOf: entityType.bytes)
-        bytes.append(UInt8(ascii: ":"))
-        bytes.append(contentsOf: deviceID)
-        bytes.append(contentsOf: #":","bt":"#.utf8)
+        put(#"[{"bn":"urn:ngsi-ld:"#)
+        put(entityType.buffer)
+        put(UInt8(ascii: ":"))
+        put(deviceID)
+        put(#":","bt":"#)
         appendInteger(time)
     }
 
-    private mutating func open(_ name: StaticBytes) {
-        if records > 0 { bytes.append(contentsOf: #"},{"n":""#.utf8) } else { bytes.append(contentsOf: #","n":""#.utf8) }
-        records += 1
-        bytes.append(contentsOf: name.bytes)
-        bytes.append(UInt8(ascii: "\""))
+    public func begin(entityType: StaticBytes, deviceID: [UInt8], time: Int64) {
+        deviceID.withUnsafeBufferPointer { begin(entityType: entityType, deviceID: $0, time: time) }
     }
 
-    private mutating func unit(_ unit: StaticBytes?) {
+    @inline(__always)
+    private func open(_ name: StaticBytes) {
+        if records > 0 { put(#"},{"n":""#) } else { put(#","n":""#) }
+        records += 1
+        put(name.buffer)
+        put(UInt8(ascii: "\""))
+    }
+
+    @inline(__always)
+    private func unit(_ unit: StaticBytes?) {
         guard let unit else { return }
-        bytes.append(contentsOf: #","u":""#.utf8)
-        bytes.append(contentsOf: unit.bytes)
-        bytes.append(UInt8(ascii: "\""))
+        put(#","u":""#)
+        put(unit.buffer)
+        put(UInt8(ascii: "\""))
     }
 
     /// A measurement: `{"n":name,"u":unit,"v":value}`.
-    public mutating func number(_ name: StaticBytes, unit: StaticBytes?, _ value: Double, decimals: Int) {
+    public func number(_ name: StaticBytes, unit: StaticBytes?, _ value: Double, decimals: Int) {
         open(name)
         self.unit(unit)
-        bytes.append(contentsOf: #","v":"#.utf8)
+        put(#","v":"#)
         appendFixed(value, decimals: decimals)
     }
 
     /// A cumulative meter reading: `{"n":name,"u":unit,"s":value}` (SenML sum).
-    public mutating func sum(_ name: StaticBytes, unit: StaticBytes?, _ value: Double, decimals: Int) {
+    public func sum(_ name: StaticBytes, unit: StaticBytes?, _ value: Double, decimals: Int) {
         open(name)
         self.unit(unit)
-        bytes.append(contentsOf: #","s":"#.utf8)
+        put(#","s":"#)
         appendFixed(value, decimals: decimals)
     }
 
-    public mutating func bool(_ name: StaticBytes, _ value: Bool) {
+    public func bool(_ name: StaticBytes, _ value: Bool) {
         open(name)
-        bytes.append(contentsOf: value ? #","vb":true"#.utf8 : #","vb":false"#.utf8)
+        if value { put(#","vb":true"#) } else { put(#","vb":false"#) }
     }
 
     /// A string value; `value` must not need JSON escaping (names and enumerations do not).
-    public mutating func string(_ name: StaticBytes, _ value: StaticBytes) {
+    public func string(_ name: StaticBytes, _ value: StaticBytes) {
         open(name)
-        bytes.append(contentsOf: #","vs":""#.utf8)
-        bytes.append(contentsOf: value.bytes)
-        bytes.append(UInt8(ascii: "\""))
+        put(#","vs":""#)
+        put(value.buffer)
+        put(UInt8(ascii: "\""))
     }
 
-    public mutating func end() {
-        bytes.append(contentsOf: "}]".utf8)
+    public func end() {
+        put("}]")
     }
 
     // MARK: Numbers
 
-    public mutating func appendInteger(_ value: Int64) {
+    public func appendInteger(_ value: Int64) {
         if value < 0 {
-            bytes.append(UInt8(ascii: "-"))
-            appendUnsigned(value == .min ? UInt64(Int64.max) + 1 : UInt64(-value))
+            put(UInt8(ascii: "-"))
+            appendUnsigned(value.magnitude)
         } else {
             appendUnsigned(UInt64(value))
         }
     }
 
-    public mutating func appendUnsigned(_ value: UInt64) {
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                      UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    public func appendUnsigned(_ value: UInt64) {
+        reserve(20)
         var n = value
-        var count = 0
-        withUnsafeMutableBytes(of: &digits) { raw in
-            repeat {
-                raw[19 - count] = UInt8(truncatingIfNeeded: n % 10) &+ 48
-                n /= 10
-                count += 1
-            } while n > 0
-            bytes.append(contentsOf: raw[(20 - count)...])
-        }
+        var digits = 0
+        repeat {
+            digits += 1
+            n /= 10
+        } while n > 0
+        n = value
+        var at = count + digits - 1
+        repeat {
+            storage[at] = UInt8(truncatingIfNeeded: n % 10) &+ 48
+            n /= 10
+            at -= 1
+        } while n > 0
+        count += digits
     }
 
     private static let powers: [Double] = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9]
@@ -106,22 +161,22 @@ public struct SenMLWriter: Sendable {
                                                   10_000_000, 100_000_000, 1_000_000_000]
 
     /// `value` rounded half away from zero to `decimals` (0...9) places, trailing zeros dropped.
-    /// Values that are not finite are written as 0 would break JSON, so they are a programming
+    /// Values that are not finite cannot be written as JSON numbers, so they are a programming
     /// error here; values beyond 1e15 fall back to the shortest round-trip form.
-    public mutating func appendFixed(_ value: Double, decimals: Int) {
+    public func appendFixed(_ value: Double, decimals: Int) {
         precondition(value.isFinite, "SenML values must be finite")
         let decimals = min(max(decimals, 0), 9)
         let magnitude = abs(value)
         guard magnitude < 1e15 / SenMLWriter.powers[decimals] else {
-            bytes.append(contentsOf: value.description.utf8)
+            for byte in value.description.utf8 { put(byte) }
             return
         }
         let scaled = UInt64((magnitude * SenMLWriter.powers[decimals]).rounded())
         if scaled == 0 {
-            bytes.append(UInt8(ascii: "0"))
+            put(UInt8(ascii: "0"))
             return
         }
-        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        if value < 0 { put(UInt8(ascii: "-")) }
         let unit = SenMLWriter.integerPowers[decimals]
         appendUnsigned(scaled / unit)
         var fraction = scaled % unit
@@ -131,19 +186,34 @@ public struct SenMLWriter: Sendable {
             fraction /= 10
             places -= 1
         }
-        bytes.append(UInt8(ascii: "."))
-        var divisor = SenMLWriter.integerPowers[places - 1]
-        while divisor > 0 {
-            bytes.append(UInt8(truncatingIfNeeded: (fraction / divisor) % 10) &+ 48)
-            divisor /= 10
+        reserve(places + 1)
+        storage[count] = UInt8(ascii: ".")
+        var at = count + places
+        for _ in 0..<places {
+            storage[at] = UInt8(truncatingIfNeeded: fraction % 10) &+ 48
+            fraction /= 10
+            at -= 1
         }
+        count += places + 1
     }
 }
 
-/// An ASCII string kept as bytes, for names and units that are written millions of times.
-public struct StaticBytes: Sendable, Hashable, ExpressibleByStringLiteral, CustomStringConvertible {
-    public let bytes: [UInt8]
-    public init(_ text: String) { bytes = Array(text.utf8) }
+/// An ASCII string kept as bytes for the life of the program, for names and units that are
+/// written millions of times (no reference counting on the hot path).
+public struct StaticBytes: @unchecked Sendable, Hashable, ExpressibleByStringLiteral, CustomStringConvertible {
+    public let buffer: UnsafeBufferPointer<UInt8>
+
+    public init(_ text: String) {
+        let bytes = Array(text.utf8)
+        let storage = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(1, bytes.count))
+        _ = storage.initialize(from: bytes)
+        buffer = UnsafeBufferPointer(start: storage.baseAddress, count: bytes.count)
+    }
+
     public init(stringLiteral value: String) { self.init(value) }
-    public var description: String { String(decoding: bytes, as: UTF8.self) }
+
+    public var bytes: [UInt8] { Array(buffer) }
+    public var description: String { String(decoding: buffer, as: UTF8.self) }
+    public static func == (a: StaticBytes, b: StaticBytes) -> Bool { a.buffer.elementsEqual(b.buffer) }
+    public func hash(into hasher: inout Hasher) { hasher.combine(bytes: UnsafeRawBufferPointer(buffer)) }
 }

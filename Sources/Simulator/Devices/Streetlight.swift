@@ -59,22 +59,26 @@ struct Streetlight: DeviceModel {
         return dimmed ? settings.dimLevel : 1
     }
 
-    /// Burning seconds and dim-weighted burning seconds in [from, to).
+    /// Burning seconds and dim-weighted burning seconds in [from, to): darkness integrated
+    /// exactly, and the part of it inside the dimming hours weighted by the dim level.
     func burn(from: Int64, to: Int64) -> (seconds: Double, weighted: Double) {
-        // Split at dim boundaries (whole local hours are enough resolution for the schedule's
-        // edges, which sit on the quarter hour at finest) and integrate darkness exactly.
-        var seconds = 0.0
-        var weighted = 0.0
-        var cursor = Double(from)
+        let start = Double(from)
         let end = Double(to)
-        while cursor < end {
-            let next = min(end, (cursor / 900).rounded(.down) * 900 + 900)
-            let dark = city.darkSeconds(from: cursor, to: next)
-            seconds += dark
-            weighted += dark * level(cursor)
-            cursor = next
+        let dark = city.darkSeconds(from: start, to: end)
+        guard settings.dimLevel < 1, settings.dimFrom != settings.dimTo else { return (dark, dark) }
+        var dimmedDark = 0.0
+        // Dimming periods that start on the day before `from` through the day of `to`.
+        let wraps = settings.dimFrom > settings.dimTo
+        let length = ((wraps ? settings.dimTo + 24 : settings.dimTo) - settings.dimFrom) * 3600
+        var day = city.dayStart(from) - 86400
+        while Double(day) < end {
+            let periodStart = Double(day) + settings.dimFrom * 3600
+            let lower = max(start, periodStart)
+            let upper = min(end, periodStart + length)
+            if upper > lower { dimmedDark += city.darkSeconds(from: lower, to: upper) }
+            day += 86400
         }
-        return (seconds, weighted)
+        return (dark, dark - (1 - settings.dimLevel) * dimmedDark)
     }
 
     func report(_ state: inout State, _ device: DeviceInfo, time: Int64, interval: Int64,

@@ -1,0 +1,216 @@
+import ArgumentParser
+import CMosquittoBaseline
+import Foundation
+import MQTT
+import Simulator
+import Telemetry
+
+/// `smartcity bench sim`: the simulator's generation speed, memory per device and publish
+/// rate, each against a baseline measured in the same run.
+struct BenchSim: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sim",
+        abstract: "Measure offline generation (msg/s), model memory per device, and publishing against the C baseline.")
+
+    @Option(help: "Scenario whose fleets are generated.")
+    var scenario: String = "Scenarios/almaty.yaml"
+
+    @Option(help: "Simulated length for the offline generation run.")
+    var duration: String = "1d"
+
+    @Option(help: "Devices for the memory measurement.")
+    var devices: Int = 1_000_000
+
+    @Option(help: "Simulated length whose messages the publishing part sends.")
+    var publishDuration: String = "1h"
+
+    @Option(help: "Alternating rounds of the publishing part; the median ratio is reported.")
+    var rounds: Int = 3
+
+    @Option(help: "QoS levels for the publishing part, comma-separated.")
+    var qos: String = "0,1"
+
+    @Option(help: "Parts to run, comma-separated: generate, memory, publish.")
+    var parts: String = "generate,memory,publish"
+
+    func run() async throws {
+        let selected = Set(parts.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
+        var loaded = try Scenario(contentsOf: scenario)
+        guard let seconds = Durations.parse(duration) else { throw ValidationError("--duration '\(duration)' is not a duration") }
+        loaded.duration = seconds
+        if selected.contains("generate") { generate(loaded) }
+        if selected.contains("memory") { memory(loaded) }
+        if selected.contains("publish") { try await publish(loaded) }
+    }
+
+    // MARK: Offline generation
+
+    /// Generates the scenario without output; the baseline encodes the same SenML records with
+    /// Foundation's JSONEncoder, as a straightforward implementation would.
+    func generate(_ scenario: Scenario) {
+        let clock = ContinuousClock()
+        let began = clock.now
+        let generator = Generator(scenario: scenario, includeStatus: false)
+        let setup = clock.now - began
+        var bytes = 0
+        var sample: [[UInt8]] = []
+        while generator.next() {
+            bytes &+= generator.message.payload.count
+            if sample.count < 100_000, generator.stats.messages % 7 == 0 { sample.append(generator.message.payload) }
+        }
+        let elapsed = (clock.now - began).seconds
+        let count = generator.stats.messages
+        let rate = Double(count) / elapsed
+
+        // Baseline: decode the sampled payloads into records once, then time JSONEncoder on them.
+        struct Record: Codable {
+            var bn: String?
+            var bt: Double?
+            var n: String
+            var u: String?
+            var v: Double?
+            var s: Double?
+            var vb: Bool?
+            var vs: String?
+        }
+        let decoder = JSONDecoder()
+        let records = sample.compactMap { try? decoder.decode([Record].self, from: Data($0)) }
+        let encoder = JSONEncoder()
+        let baselineStart = clock.now
+        var baselineBytes = 0
+        for message in records { baselineBytes &+= (try? encoder.encode(message).count) ?? 0 }
+        let baselineRate = Double(records.count) / (clock.now - baselineStart).seconds
+
+        print("bench sim generate: \(scenario.name), \(Durations.format(scenario.duration)) simulated, \(generator.stats.devices) devices")
+        print("  generated \(count) messages (\(bytes / max(1, count)) B average SenML payload) in \(fmt(elapsed, 2)) s (setup \(fmt(setup.seconds, 2)) s): \(Int(rate)) msg/s")
+        print("  baseline JSONEncoder on \(records.count) of the same messages: \(Int(baselineRate)) msg/s")
+        print("  ratio generated / baseline: \(fmt(rate / baselineRate, 1))x")
+    }
+
+    // MARK: Memory
+
+    /// Resident memory added by a fleet of `devices` street lights (the largest family), per
+    /// device; the baseline allocates `devices` 64-byte blocks in one array the same way.
+    func memory(_ scenario: Scenario) {
+        var big = scenario
+        guard var city = big.cities.first else { return }
+        var fleets = Fleets()
+        var lighting = city.fleets.lighting ?? Fleets.Lighting(fleet: FleetSettings(count: devices, interval: 3600))
+        lighting.fleet.count = devices
+        fleets.lighting = lighting
+        city.fleets = fleets
+        big.cities = [city]
+        big.faults = []
+        big.duration = 3600
+
+        let before = residentBytes()
+        var generator: Generator? = Generator(scenario: big, includeStatus: false)
+        // Run a little so every state is touched.
+        for _ in 0..<10_000 { _ = generator!.next() }
+        let after = residentBytes()
+        let perDevice = Double(after - before) / Double(devices)
+        generator = nil
+
+        let baseBefore = residentBytes()
+        var blocks = [SIMD8<Double>](repeating: SIMD8(repeating: 1), count: devices)
+        blocks[devices / 2] = SIMD8(repeating: 2)
+        let baseAfter = residentBytes()
+        let basePerDevice = Double(baseAfter - baseBefore) / Double(devices)
+        print("bench sim memory: \(devices) devices")
+        print("  simulator: \(fmt(perDevice, 1)) B resident per device (model state, schedule and sequence number)")
+        print("  baseline 64 B per element array: \(fmt(basePerDevice, 1)) B per element (measurement check)")
+        print("  ratio: \(fmt(perDevice / basePerDevice, 2)) x a 64-byte record")
+        _ = blocks.count
+    }
+
+    func residentBytes() -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+        let fields = text.split(separator: " ")
+        return (Int(fields[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+
+    // MARK: Publishing
+
+    /// The scenario's first `publishDuration` of messages through its concentrators at --speed
+    /// max, received by one subscriber, against the C baseline publishing as many messages of
+    /// the same average size over one connection.
+    func publish(_ scenario: Scenario) async throws {
+        let levels = try qos.split(separator: ",").map { part -> QoS in
+            guard let n = Int(part), let level = QoS(level: n) else { throw ValidationError("--qos takes 0, 1 or 2 separated by commas") }
+            return level
+        }
+        guard let seconds = Durations.parse(publishDuration) else { throw ValidationError("--publish-duration '\(publishDuration)' is not a duration") }
+        var run = scenario
+        run.speed = .max
+        run.duration = seconds
+        let probe = Generator(scenario: run, includeStatus: false)
+        var bytes = 0
+        while probe.next() { bytes += probe.message.payload.count }
+        let count = probe.stats.messages
+        let payloadBytes = max(16, bytes / max(1, count))
+        let broker = try await EmbeddedBroker.start()
+        defer { broker.stop() }
+        print("bench sim publish: \(count) messages (\(Durations.format(seconds)) of \(run.name), \(payloadBytes) B average), embedded broker")
+        for level in levels {
+            run.mqtt.qos = Int(level.rawValue)
+            var rates: [(sim: Double, c: Double)] = []
+            for round in 0..<rounds {
+                var result = scb_result()
+                scb_run(broker.host, Int32(broker.port), "bench/c/\(level.rawValue)/\(round)", level.rawValue, count, payloadBytes,
+                        Int32(run.mqtt.inflight), 3000, nil, &result)
+                let cRate = Double(result.received) / (Double(result.elapsed_ns) / 1e9)
+
+                let received = ReceiptCounter()
+                let subscriber = try MQTTClient(ConnectionOptions(host: broker.host, port: broker.port, clientID: "bench-sim-sub")) { _ in
+                    received.record()
+                }
+                try await subscriber.connect()
+                _ = try await subscriber.subscribe("city/#", qos: level)
+                let publisher = try Publisher(generator: Generator(scenario: run, includeStatus: false), broker: broker.url)
+                try await publisher.connect()
+                let start = ContinuousClock.now
+                _ = try await publisher.run { _ in }
+                let (delivered, last) = received.wait(for: count, idleTimeout: .seconds(3))
+                await publisher.close()
+                await subscriber.disconnect()
+                let rate = Double(delivered) / (last - start).seconds
+                if level != .atMostOnce, delivered != count {
+                    throw ValidationError("QoS \(level.rawValue): \(count - delivered) of \(count) messages were lost")
+                }
+                rates.append((rate, cRate))
+                print("  QoS \(level.rawValue) round \(round + 1): simulator \(Int(rate)) msg/s over \(publisher.connectionCount) connections (\(delivered) of \(count) delivered); C baseline \(Int(cRate)) msg/s (\(result.received) delivered)")
+            }
+            let ratios = rates.map { $0.sim / $0.c }.sorted()
+            print("  QoS \(level.rawValue): median ratio simulator / C baseline \(fmt(ratios[ratios.count / 2], 2))")
+        }
+    }
+}
+
+/// Counts deliveries and remembers when the last one came.
+final class ReceiptCounter: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var count = 0
+    private var last = ContinuousClock.now
+
+    func record() {
+        condition.lock()
+        count += 1
+        last = ContinuousClock.now
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Waits until `target` arrived or nothing arrived for `idleTimeout`.
+    func wait(for target: Int, idleTimeout: Duration) -> (Int, ContinuousClock.Instant) {
+        condition.lock()
+        defer { condition.unlock() }
+        while count < target {
+            let seen = count
+            _ = condition.wait(until: Date().addingTimeInterval(idleTimeout.seconds))
+            if count == seen { break }
+        }
+        return (count, last)
+    }
+}
+
+func fmt(_ value: Double, _ decimals: Int) -> String { String(format: "%.\(decimals)f", value) }
