@@ -33,6 +33,7 @@ test: deps
 
 bench: release
 	$(SWIFT) run -c release smartcity bench mqtt --messages 200000
+	$(SWIFT) run -c release smartcity bench sim
 
 clean:
 	rm -rf .build

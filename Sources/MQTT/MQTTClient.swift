@@ -113,7 +113,8 @@ public final class MQTTClient: @unchecked Sendable {
         if options.protocolVersion == .v5 {
             try check(mosquitto_int_option(handle, MOSQ_OPT_SEND_MAXIMUM, Int32(min(window, 65535))), "send maximum")
         } else {
-            try check(mosquitto_max_inflight_messages_set(handle, UInt32(window)), "in-flight window")
+            // Above MQTT's 65,535 the library gets no limit of its own; ours still applies.
+            try check(mosquitto_max_inflight_messages_set(handle, window > 65535 ? 0 : UInt32(window)), "in-flight window")
         }
         if options.username != nil || options.password != nil {
             try check(mosquitto_username_pw_set(handle, options.username, options.password), "username/password")
@@ -347,22 +348,37 @@ public final class MQTTClient: @unchecked Sendable {
     @discardableResult
     public func publish(_ topic: String, payload: [UInt8], qos: QoS = .atMostOnce, retain: Bool = false,
                         awaitDelivery: Bool = false) async throws(MQTTError) -> Int32 {
+        var bytes = Array(topic.utf8)
+        bytes.append(0)
+        return try await publish(terminatedTopic: bytes, payload: payload, qos: qos, retain: retain, awaitDelivery: awaitDelivery)
+    }
+
+    /// `publish` with the topic as UTF-8 bytes ending in a 0 byte, for callers that build topics
+    /// as bytes and publish many messages a second.
+    @discardableResult
+    public func publish(terminatedTopic topic: [UInt8], payload: [UInt8], qos: QoS = .atMostOnce, retain: Bool = false,
+                        awaitDelivery: Bool = false) async throws(MQTTError) -> Int32 {
+        precondition(topic.last == 0, "terminatedTopic must end with a 0 byte")
         try await acquireSlot()
         if awaitDelivery { state.withLock { $0.acks.expect() } }
         var mid: Int32 = 0
-        let rc = payload.withUnsafeBytes { bytes in
-            mosquitto_publish(handle, &mid, topic, Int32(bytes.count), bytes.baseAddress, qos.rawValue, retain)
+        let rc = topic.withUnsafeBufferPointer { name in
+            payload.withUnsafeBytes { bytes in
+                name.baseAddress!.withMemoryRebound(to: CChar.self, capacity: name.count) { cName in
+                    mosquitto_publish(handle, &mid, cName, Int32(bytes.count), bytes.baseAddress, qos.rawValue, retain)
+                }
+            }
         }
         guard rc == MOSQ_ERR_SUCCESS.rawValue else {
             releaseSlot()
             if awaitDelivery { state.withLock { $0.acks.abandon() } }
-            throw MQTTError.mosquitto(rc, "publish to '\(topic)' via \(options.endpoint)")
+            throw MQTTError.mosquitto(rc, "publish to '\(String(decoding: topic.dropLast(), as: UTF8.self))' via \(options.endpoint)")
         }
         if mosquitto_want_write(handle) { loop.send(.watch(self)) }
         if awaitDelivery {
             let code = try await waitForAck(mid)
             if code >= 0x80 {
-                throw MQTTError(.rejected, "publish to '\(topic)': the broker refused it (\(String(cString: mosquitto_reason_string(code)))); check its ACL and limits", code: code)
+                throw MQTTError(.rejected, "publish to '\(String(decoding: topic.dropLast(), as: UTF8.self))': the broker refused it (\(String(cString: mosquitto_reason_string(code)))); check its ACL and limits", code: code)
             }
         }
         return mid

@@ -25,12 +25,15 @@ public final class Publisher {
     /// One client per connection, and for each fleet the connection of each device.
     private(set) var clients: [MQTTClient] = []
     private var connectionOf: [[Int32]] = []
+    /// Whether each fleet connects device by device (a lost link is the device's own).
+    private let perDevice: [Bool]
     private let qos: QoS
 
     public init(generator: Generator, broker: BrokerURL) throws(SimulationError) {
         self.generator = generator
         scenario = generator.scenario
         qos = QoS(level: scenario.mqtt.qos) ?? .atLeastOnce
+        perDevice = generator.fleets.map { $0.connection.connection == .device }
         do { loop = try NetworkLoop(name: "sim-mqtt") } catch { throw SimulationError("cannot start the network loop: \(error)") }
         let settings = scenario.mqtt
         var tls: TLSOptions?
@@ -91,7 +94,7 @@ public final class Publisher {
     }
 
     /// The soft limit on open files (raised to the hard limit first).
-    static func fileLimit() -> Int {
+    public static func fileLimit() -> Int {
         var limit = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
         if limit.rlim_cur < limit.rlim_max {
@@ -129,10 +132,11 @@ public final class Publisher {
         let speed: Double? = { if case .factor(let x) = scenario.speed { return x } else { return nil } }()
         var lag = 0.0
         var count = 0
+        var topic: [UInt8] = []
+        topic.reserveCapacity(128)
         while generator.next() {
-            let message = generator.message
             if let speed {
-                let due = began + .milliseconds(Int64(Double(message.sendTime - startMs) / speed))
+                let due = began + .milliseconds(Int64(Double(generator.message.sendTime - startMs) / speed))
                 let now = clock.now
                 if due > now + .milliseconds(1) {
                     try? await Task.sleep(until: due, clock: clock)
@@ -141,22 +145,26 @@ public final class Publisher {
                     outcome.maximumLag = max(outcome.maximumLag, lag)
                 }
             }
-            let connection = Int(connectionOf[message.fleet][message.device])
-            let client = clients[connection]
+            let fleet = generator.message.fleet
+            let client = clients[Int(connectionOf[fleet][generator.message.device])]
             count += 1
             if count & 0x3FF == 0 { progress(speed == nil ? nil : lag) }
-            if message.abrupt, generator.fleets[message.fleet].connection.connection == .device {
+            if generator.message.abrupt, perDevice[fleet] {
                 // The device loses its link: the broker publishes its will.
                 client.dropConnection()
                 continue
             }
+            topic.removeAll(keepingCapacity: true)
+            topic.append(contentsOf: generator.message.topic)
+            topic.append(0)
             do {
-                try await client.publish(message.topicString, payload: message.payload, qos: qos, retain: message.retain)
+                try await client.publish(terminatedTopic: topic, payload: generator.message.payload, qos: qos,
+                                         retain: generator.message.retain)
                 outcome.published += 1
             } catch where error.kind == .notConnected || error.kind == .connectionLost {
                 outcome.refused += 1
             } catch {
-                throw SimulationError("publishing \(message.topicString) failed: \(error)")
+                throw SimulationError("publishing \(generator.message.topicString) failed: \(error)")
             }
         }
         progress(speed == nil ? nil : lag)

@@ -171,7 +171,7 @@ struct ProgressReporter {
         printed = true
         let elapsed = (now - began).seconds
         let messages = generator.stats.messages
-        let done = Double(generator.simulatedTime - scenario.start) / Double(max(1, scenario.duration)) * 100
+        let done = min(100, Double(generator.simulatedTime - scenario.start) / Double(max(1, scenario.duration)) * 100)
         var line = "sim \(Timestamps.format(generator.simulatedTime)) (\(Int(done))%)  \(messages) messages  \(Int(Double(messages) / max(elapsed, 1e-9))) msg/s"
         if let lag { line += "  lag \(Simulate.fixed(lag, 2)) s" }
         print(line)

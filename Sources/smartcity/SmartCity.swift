@@ -1,6 +1,7 @@
 import ArgumentParser
 import CSystem
 import Foundation
+import Simulator
 
 @main
 struct SmartCity: AsyncParsableCommand {
@@ -18,6 +19,9 @@ struct SmartCity: AsyncParsableCommand {
     static func main() async {
         // Progress lines must show up at once even when stdout is a pipe or a file.
         csys_line_buffer_stdout()
+        // Simulated fleets open thousands of connections, and the broker the tool starts
+        // inherits the limit: take the hard limit on open files from the start.
+        _ = Publisher.fileLimit()
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {

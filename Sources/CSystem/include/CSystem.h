@@ -1,5 +1,6 @@
 #ifndef CSYSTEM_H
 #define CSYSTEM_H
+#include <stddef.h>
 #include <sys/types.h>
 
 /// Starts `path` with `argv` (NULL-terminated). The child's stdout and stderr go to
@@ -20,5 +21,8 @@ int csys_epoll_wait(int epfd, uint32_t *events, uint64_t *data, int max, int tim
 
 /// Makes stdout line-buffered, so progress shows at once when it is a pipe or a file.
 void csys_line_buffer_stdout(void);
+
+/// Bytes the C allocator has handed out and not taken back (small chunks and mmapped blocks).
+size_t csys_heap_bytes(void);
 
 #endif

@@ -90,24 +90,10 @@ struct BenchMQTT: AsyncParsableCommand {
     }
 
     private func runC(url: BrokerURL, topic: String, qos: QoS) async throws -> BenchResult {
-        let count = messages, bytes = payloadBytes, inflight = window, idle = Int32(idleTimeout * 1000)
-        return try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread {
-                var latencies = [UInt64](repeating: 0, count: count)
-                var result = scb_result()
-                latencies.withUnsafeMutableBufferPointer { buffer in
-                    scb_run(url.host, Int32(url.port), topic, qos.rawValue, count, bytes, Int32(inflight), idle, buffer.baseAddress, &result)
-                }
-                if result.rc != 0 {
-                    let message = withUnsafeBytes(of: result.error) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                    continuation.resume(throwing: ValidationError("C baseline failed against \(url): \(message)"))
-                    return
-                }
-                continuation.resume(returning: BenchResult(
-                    implementation: .c, qos: qos, sent: Int(result.sent), received: Int(result.received),
-                    elapsed: Double(result.elapsed_ns) / 1e9, latencies: Array(latencies.prefix(Int(result.received)))))
-            }
-        }
+        let run = try await CBaseline.run(url: url, topic: topic, qos: qos, messages: messages, payloadBytes: payloadBytes,
+                                          window: window, idleTimeout: idleTimeout, latencies: true)
+        return BenchResult(implementation: .c, qos: qos, sent: run.sent, received: run.received,
+                           elapsed: run.elapsed, latencies: run.latencies)
     }
 
     private func runSwift(url: BrokerURL, topic: String, qos: QoS) async throws -> BenchResult {
@@ -232,5 +218,38 @@ struct BenchResult {
                 row.rate, row.percentile(50), row.percentile(99), row.percentile(99.9)))
         }
         return lines.joined(separator: "\n")
+    }
+}
+
+/// The plain C libmosquitto publisher/subscriber, run on its own thread (it blocks while it
+/// waits for the broker, which must not happen on a Swift concurrency thread).
+enum CBaseline {
+    struct Run {
+        var sent: Int
+        var received: Int
+        var elapsed: Double
+        var latencies: [UInt64]
+    }
+
+    static func run(url: BrokerURL, topic: String, qos: QoS, messages: Int, payloadBytes: Int, window: Int,
+                    idleTimeout: Double, latencies: Bool) async throws -> Run {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                var samples = [UInt64](repeating: 0, count: latencies ? messages : 0)
+                var result = scb_result()
+                samples.withUnsafeMutableBufferPointer { buffer in
+                    scb_run(url.host, Int32(url.port), topic, qos.rawValue, messages, payloadBytes, Int32(window),
+                            Int32(idleTimeout * 1000), latencies ? buffer.baseAddress : nil, &result)
+                }
+                if result.rc != 0 {
+                    let message = withUnsafeBytes(of: result.error) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                    continuation.resume(throwing: ValidationError("C baseline failed against \(url): \(message)"))
+                    return
+                }
+                continuation.resume(returning: Run(sent: Int(result.sent), received: Int(result.received),
+                                                   elapsed: Double(result.elapsed_ns) / 1e9,
+                                                   latencies: Array(samples.prefix(Int(result.received)))))
+            }
+        }
     }
 }
