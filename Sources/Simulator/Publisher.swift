@@ -48,28 +48,34 @@ public final class Publisher {
         for fleet in generator.fleets {
             var map = [Int32](repeating: -1, count: fleet.count)
             for index in fleet.order.map(Int.init) {
+                // The connection's id; its will topic is worked out once per new connection.
                 let id: String
-                let willTopic: String
+                var concentrator: (name: String, district: Int)?
                 switch fleet.connection.connection {
                 case .device:
                     id = "\(settings.clientPrefix)-\(fleet.deviceID(index))"
-                    var topic: [UInt8] = []
-                    fleet.writeTopic(index, status: true, into: &topic)
-                    willTopic = String(decoding: topic, as: UTF8.self)
                 case .concentrator:
                     let (district, group) = fleet.concentrator(of: index)
                     let name = "\(fleet.city.city.code)-\(fleet.code)-gw-\(fleet.city.city.districts[district].id)-\(group)"
                     id = "\(settings.clientPrefix)-\(name)"
-                    willTopic = fleet.statusTopic(concentrator: name, district: district, template: settings.topic)
+                    concentrator = (name, district)
                 }
                 if let existing = groups[id] {
                     map[index] = existing
-                } else {
-                    let number = Int32(plans.count)
-                    groups[id] = number
-                    plans.append((id, Will(topic: willTopic, payload: Array("offline".utf8), qos: .atLeastOnce, retain: true)))
-                    map[index] = number
+                    continue
                 }
+                let willTopic: String
+                if let concentrator {
+                    willTopic = fleet.statusTopic(concentrator: concentrator.name, district: concentrator.district, template: settings.topic)
+                } else {
+                    var topic: [UInt8] = []
+                    fleet.writeTopic(index, status: true, into: &topic)
+                    willTopic = String(decoding: topic, as: UTF8.self)
+                }
+                let number = Int32(plans.count)
+                groups[id] = number
+                plans.append((id, Will(topic: willTopic, payload: Array("offline".utf8), qos: .atLeastOnce, retain: true)))
+                map[index] = number
             }
             connectionOf.append(map)
         }
