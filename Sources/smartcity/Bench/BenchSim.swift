@@ -152,8 +152,7 @@ struct BenchSim: AsyncParsableCommand {
         let broker = try await EmbeddedBroker.start()
         defer { broker.stop() }
         print("bench sim publish: \(count) messages (\(Durations.format(seconds)) of \(run.name), \(payloadBytes) B average), embedded broker")
-        // Every C baseline round first: the baseline's own clients fail to connect to a broker
-        // that has just served and dropped the simulator's thousands of connections.
+        // Every C baseline round first, on the fresh broker, then every simulator round.
         var baseline: [QoS: [Double]] = [:]
         for level in levels {
             for round in 0..<rounds {
