@@ -188,10 +188,7 @@ public final class MQTTClient: @unchecked Sendable {
                     return
                 }
                 DispatchQueue.global().async { self.open(initial: true) }
-                // Weak: a client connected long before its timeout must not be kept alive (with its
-                // sockets) until then.
-                DispatchQueue.global().asyncAfter(deadline: .now() + options.connectTimeout.seconds) { [weak self] in
-                    guard let self else { return }
+                DispatchQueue.global().asyncAfter(deadline: .now() + options.connectTimeout.seconds) {
                     self.failConnect(MQTTError(.timeout, "connect to \(self.options.endpoint): no CONNACK within \(self.options.connectTimeout); check that a broker listens there and is not overloaded"))
                 }
             }

@@ -141,11 +141,6 @@ public final class NetworkLoop: @unchecked Sendable {
                 for client in due { client.reopen() }
             }
         }
-        // Let go of the clients still here: each holds the loop, so keeping them would keep
-        // both, and their sockets, alive after the loop is gone.
-        for (fd, _) in clients { _ = csys_epoll_ctl(epfd, EPOLL_CTL_DEL, fd, 0, 0) }
-        clients.removeAll()
-        timers.removeAll()
         stopped.signal()
     }
 

@@ -3,26 +3,6 @@ import MQTT
 import XCTest
 
 final class NetworkLoopTests: XCTestCase {
-    /// Clients that are done are freed with their sockets well before their connect timeout,
-    /// so a process can run fleet after fleet without running out of file descriptors.
-    func testFinishedClientsAreReleasedWithTheirLoop() async throws {
-        let broker = try await EmbeddedBroker.start()
-        defer { broker.stop() }
-        let loop = try NetworkLoop(name: "release")
-        weak var released: MQTTClient?
-        do {
-            var clientOptions = options(broker, "released")
-            clientOptions.connectTimeout = .seconds(600)
-            let client = try MQTTClient(clientOptions, loop: loop)
-            released = client
-            try await client.connect()
-            await client.disconnect()
-            client.finishStreams()
-        }
-        loop.shutdown()
-        XCTAssertNil(released, "the client outlived its loop and its use")
-    }
-
     func testOneLoopDrivesTwoThousandConnectionsThatAllPublish() async throws {
         let connections = 2000
         let broker = try await EmbeddedBroker.start()
