@@ -26,7 +26,7 @@ class FleetRunner {
     var position = 0
     var nextTime = Int64.max
     let end: Int64
-    private let topicParts: [(attrs: ([UInt8], [UInt8]), status: ([UInt8], [UInt8]))]
+    let topicParts: [(attrs: ([UInt8], [UInt8]), status: ([UInt8], [UInt8]))]
     private let idPrefix: [UInt8]
     private let idDigits: Int
 

@@ -21,13 +21,13 @@ public final class Generator {
     private let writer = SenMLWriter(capacity: 1024)
     private var deviceID: [UInt8] = []
     private var pending = PendingQueue()
-    private var phase = Phase.announce(fleet: 0, position: 0)
+    private var phase = Phase.statuses(online: true, fleet: 0, position: 0)
     private let includeStatus: Bool
 
     enum Phase {
-        case announce(fleet: Int, position: Int)
+        /// Every device's `online` (before the run) or `offline` (after it), fleet by fleet.
+        case statuses(online: Bool, fleet: Int, position: Int)
         case run
-        case farewell(fleet: Int, position: Int)
         case done
     }
 
@@ -110,18 +110,19 @@ public final class Generator {
     public func next() -> Bool {
         while true {
             switch phase {
-            case .announce(let fleetIndex, let position):
+            case .statuses(let online, let fleetIndex, let position):
                 guard fleetIndex < fleets.count else {
-                    phase = .run
+                    phase = online ? .run : .done
                     continue
                 }
                 let fleet = fleets[fleetIndex]
                 guard position < fleet.localCount else {
-                    phase = .announce(fleet: fleetIndex + 1, position: 0)
+                    phase = .statuses(online: online, fleet: fleetIndex + 1, position: 0)
                     continue
                 }
-                phase = .announce(fleet: fleetIndex, position: position + 1)
-                fleet.writeStatus(Int(fleet.order[position]), online: true, at: scenario.start, abrupt: false, into: &message)
+                phase = .statuses(online: online, fleet: fleetIndex, position: position + 1)
+                let time = online ? scenario.start : scenario.start + scenario.duration
+                fleet.writeStatus(Int(fleet.order[position]), online: online, at: time, abrupt: false, into: &message)
                 finish()
                 return true
             case .run:
@@ -137,28 +138,13 @@ public final class Generator {
                     return true
                 }
                 guard chosen >= 0 else {
-                    phase = includeStatus ? .farewell(fleet: 0, position: 0) : .done
+                    phase = includeStatus ? .statuses(online: false, fleet: 0, position: 0) : .done
                     continue
                 }
                 if fleets[chosen].emit(self) {
                     finish()
                     return true
                 }
-            case .farewell(let fleetIndex, let position):
-                guard fleetIndex < fleets.count else {
-                    phase = .done
-                    continue
-                }
-                let fleet = fleets[fleetIndex]
-                guard position < fleet.localCount else {
-                    phase = .farewell(fleet: fleetIndex + 1, position: 0)
-                    continue
-                }
-                phase = .farewell(fleet: fleetIndex, position: position + 1)
-                let end = scenario.start + scenario.duration
-                fleet.writeStatus(Int(fleet.order[position]), online: false, at: end, abrupt: false, into: &message)
-                finish()
-                return true
             case .done:
                 return false
             }

@@ -66,7 +66,7 @@ public final class Publisher {
                 }
                 let willTopic: String
                 if let concentrator {
-                    willTopic = fleet.statusTopic(concentrator: concentrator.name, district: concentrator.district, template: settings.topic)
+                    willTopic = fleet.statusTopic(concentrator: concentrator.name, district: concentrator.district)
                 } else {
                     var topic: [UInt8] = []
                     fleet.writeTopic(index, status: true, into: &topic)
@@ -197,12 +197,9 @@ extension FleetRunner {
         return (district, per == 0 ? 0 : (index - districtStarts[district]) / per)
     }
 
-    func statusTopic(concentrator name: String, district: Int, template: String) -> String {
-        template
-            .replacingOccurrences(of: "{city}", with: city.city.id)
-            .replacingOccurrences(of: "{domain}", with: domain.rawValue)
-            .replacingOccurrences(of: "{district}", with: city.city.districts[district].id)
-            .replacingOccurrences(of: "{device}", with: name)
-            .replacingOccurrences(of: "{kind}", with: "status")
+    /// The status topic of a concentrator: the scenario's template with its name as the device.
+    func statusTopic(concentrator name: String, district: Int) -> String {
+        let (prefix, suffix) = topicParts[district].status
+        return String(decoding: prefix + Array(name.utf8) + suffix, as: UTF8.self)
     }
 }

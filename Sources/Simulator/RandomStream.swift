@@ -9,7 +9,7 @@ func mix64(_ x: UInt64) -> UInt64 {
     return z ^ (z >> 31)
 }
 
-/// FNV-1a 64 of a name: stable keys for cities, fleets and faults.
+/// FNV-1a 64 of a text: stable keys for cities, fleets and faults, and the scenario hash.
 func nameKey(_ text: String) -> UInt64 {
     var hash: UInt64 = 0xcbf2_9ce4_8422_2325
     for byte in text.utf8 {

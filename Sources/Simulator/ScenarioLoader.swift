@@ -62,7 +62,8 @@ extension Scenario {
         faults = try (top["faults"]?.list() ?? []).map { (field) throws(ScenarioError) in
             try Scenario.parseFault(field, cities: cities)
         }
-        hash = Scenario.fnv1a(Array(yaml.utf8))
+        let hex = String(nameKey(yaml), radix: 16)
+        hash = String(repeating: "0", count: 16 - hex.count) + hex
     }
 
     static func parseSpeed(_ field: YAMLField) throws(ScenarioError) -> Speed {
@@ -263,15 +264,6 @@ extension Scenario {
                          magnitude: try map["magnitude"]?.double(in: 0...1e6))
     }
 
-    static func fnv1a(_ bytes: [UInt8]) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in bytes {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x100_0000_01b3
-        }
-        let hex = String(hash, radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
-    }
 }
 
 extension Scenario.Speed {
