@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
     ],
     targets: [
         .systemLibrary(
@@ -43,7 +45,15 @@ let package = Package(
         ),
         .target(name: "Telemetry", swiftSettings: hotPath),
         .target(name: "Simulator", dependencies: ["Telemetry", "MQTT", "Yams"], swiftSettings: hotPath),
-        .target(name: "Gateway", dependencies: ["Telemetry", "MQTT"], swiftSettings: upcoming),
+        .target(
+            name: "Gateway",
+            dependencies: [
+                "Telemetry", "MQTT", "Yams",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "FlyingFox", package: "FlyingFox"),
+            ],
+            swiftSettings: hotPath
+        ),
         .target(name: "IndexEngine", dependencies: ["Yams"], swiftSettings: upcoming),
         .executableTarget(
             name: "smartcity",
@@ -57,6 +67,7 @@ let package = Package(
         .testTarget(name: "MQTTTests", dependencies: ["MQTT"], swiftSettings: upcoming),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"], swiftSettings: upcoming),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Telemetry", "MQTT"], swiftSettings: upcoming),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Telemetry", "MQTT", "Simulator"], swiftSettings: upcoming),
         .testTarget(name: "IndexEngineTests", dependencies: ["IndexEngine"], swiftSettings: upcoming),
     ]
 )

@@ -1,0 +1,132 @@
+import Telemetry
+
+/// What a device family may send: entity types, attribute names, value kinds, units and
+/// physical ranges. A message that breaks any of it is rejected with a reason, never half-used.
+public struct AttributeSchema: Sendable {
+    public enum Kind: String, Sendable {
+        /// `v`: a measurement, aggregated as a gauge.
+        case number
+        /// `s`: a cumulative meter; windows get per-device increments.
+        case sum
+        /// `vb`: aggregated as the share of true.
+        case bool
+        /// `vs`: one of `allowed`; not aggregated, but may mark the device as faulty.
+        case string
+    }
+    public var name: String
+    public var kind: Kind
+    public var unit: String?
+    public var range: ClosedRange<Double>
+    public var allowed: [String]
+    /// String values that put the device in fault.
+    public var faultValues: [String]
+    /// Numbers below this put the device in fault (battery levels).
+    public var faultBelow: Double?
+    /// Where a cumulative meter wraps to zero (a five-digit counter), if it does.
+    public var rollover: Double?
+
+    public init(_ name: String, _ kind: Kind, unit: String? = nil, range: ClosedRange<Double> = -1e12...1e12,
+                allowed: [String] = [], faultValues: [String] = [], faultBelow: Double? = nil, rollover: Double? = nil) {
+        self.name = name
+        self.kind = kind
+        self.unit = unit
+        self.range = range
+        self.allowed = allowed
+        self.faultValues = faultValues
+        self.faultBelow = faultBelow
+        self.rollover = rollover
+    }
+}
+
+public struct EntitySchema: Sendable {
+    public var type: String
+    public var domain: Domain
+    /// The device-code in device identifiers (`sl` in `alm-sl-000042`).
+    public var deviceCode: String
+    public var attributes: [AttributeSchema]
+}
+
+/// Every family's schema, and a dense numbering of (entity type, attribute) pairs that the
+/// aggregation uses as its series attribute.
+public struct TelemetrySchema: Sendable {
+    public let entities: [EntitySchema]
+    /// First global attribute id of each entity.
+    public let attributeBase: [Int]
+    public let attributeCount: Int
+
+    public init(entities: [EntitySchema]) {
+        self.entities = entities
+        var base: [Int] = []
+        var n = 0
+        for e in entities {
+            base.append(n)
+            n += e.attributes.count
+        }
+        attributeBase = base
+        attributeCount = n
+    }
+
+    public func entity(named type: String) -> Int? { entities.firstIndex { $0.type == type } }
+
+    /// Global attribute id of `name` in `entity`.
+    public func attributeID(entity: String, name: String) -> Int? {
+        guard let e = self.entity(named: entity), let a = entities[e].attributes.firstIndex(where: { $0.name == name }) else { return nil }
+        return attributeBase[e] + a
+    }
+
+    public func attribute(_ id: Int) -> (entity: EntitySchema, attribute: AttributeSchema) {
+        var e = entities.count - 1
+        while attributeBase[e] > id { e -= 1 }
+        return (entities[e], entities[e].attributes[id - attributeBase[e]])
+    }
+
+    /// The schema of the five families the simulator and the Smart Data Models define.
+    /// Ranges are physical limits (a spiking sensor stays inside them; a corrupt one does not).
+    public static let standard = TelemetrySchema(entities: [
+        EntitySchema(type: "TrafficFlowObserved", domain: .mobility, deviceCode: "tf", attributes: [
+            AttributeSchema("intensity", .number, unit: "count", range: 0...100_000),
+            AttributeSchema("occupancy", .number, unit: "/", range: 0...1),
+            AttributeSchema("averageVehicleSpeed", .number, unit: "km/h", range: 0...400),
+            AttributeSchema("congested", .bool),
+            AttributeSchema("laneCount", .number, unit: "count", range: 0...32),
+        ]),
+        EntitySchema(type: "Streetlight", domain: .lighting, deviceCode: "sl", attributes: [
+            AttributeSchema("powerState", .bool),
+            AttributeSchema("illuminanceLevel", .number, unit: "/", range: 0...1),
+            AttributeSchema("powerConsumption", .number, unit: "W", range: 0...10_000),
+            AttributeSchema("energy", .sum, unit: "kWh", range: 0...1e9),
+            AttributeSchema("status", .string, allowed: ["ok", "defectiveLamp", "columnIssue", "brokenConnector", "burningAtDaylight"],
+                            faultValues: ["defectiveLamp", "columnIssue", "brokenConnector", "burningAtDaylight"]),
+            AttributeSchema("lampType", .string, allowed: ["LED", "HPS", "LPS", "MH", "CFL", "incandescent"]),
+        ]),
+        EntitySchema(type: "WasteContainer", domain: .waste, deviceCode: "wc", attributes: [
+            AttributeSchema("fillingLevel", .number, unit: "/", range: 0...1),
+            AttributeSchema("cargoWeight", .number, unit: "kg", range: 0...50_000),
+            AttributeSchema("temperature", .number, unit: "Cel", range: -80...1_500),
+            AttributeSchema("status", .string, allowed: ["ok", "lidOpen", "burning", "dropped"], faultValues: ["burning", "dropped"]),
+            AttributeSchema("dateLastEmptying", .number, unit: "s", range: 0...1e11),
+            AttributeSchema("batteryLevel", .number, unit: "/", range: 0...1, faultBelow: 0.1),
+        ]),
+        EntitySchema(type: "WaterConsumptionObserved", domain: .water, deviceCode: "wm", attributes: [
+            AttributeSchema("waterConsumption", .sum, unit: "m3", range: 0...1e12, rollover: 100_000),
+            AttributeSchema("flow", .number, unit: "m3/h", range: 0...100_000),
+            AttributeSchema("batteryLevel", .number, unit: "/", range: 0...1, faultBelow: 0.1),
+        ]),
+        EntitySchema(type: "WaterObserved", domain: .water, deviceCode: "wn", attributes: [
+            AttributeSchema("inflow", .sum, unit: "m3", range: 0...1e12),
+            AttributeSchema("flow", .number, unit: "m3/h", range: 0...1e6),
+            AttributeSchema("pressure", .number, unit: "Pa", range: 0...5e6),
+            AttributeSchema("leakAlarm", .bool),
+        ]),
+        EntitySchema(type: "AirQualityObserved", domain: .environment, deviceCode: "aq", attributes: [
+            AttributeSchema("pm25", .number, unit: "ug/m3", range: 0...10_000),
+            AttributeSchema("pm10", .number, unit: "ug/m3", range: 0...20_000),
+            AttributeSchema("no2", .number, unit: "ug/m3", range: 0...10_000),
+            AttributeSchema("o3", .number, unit: "ug/m3", range: 0...10_000),
+            AttributeSchema("co", .number, unit: "mg/m3", range: 0...1_000),
+            AttributeSchema("temperature", .number, unit: "Cel", range: -90...70),
+            AttributeSchema("relativeHumidity", .number, unit: "/", range: 0...1),
+            AttributeSchema("atmosphericPressure", .number, unit: "hPa", range: 300...1_100),
+        ]),
+    ])
+}
