@@ -23,7 +23,7 @@ public enum RejectReason: String, Sendable, CaseIterable {
 }
 
 /// What happened to one message.
-public enum IngestOutcome: Equatable, Sendable {
+public enum IngestOutcome: Hashable, Sendable {
     case accepted
     /// Accepted, and it changed a window that had already been emitted.
     case acceptedLate
@@ -108,7 +108,7 @@ public struct WindowRecord: Sendable, Equatable {
     public var district: String
     /// `Entity.attribute`; `Entity.devices` (distinct devices reporting: `count`); or a derived
     /// series of the domain: `faulty` (distinct devices in fault), `collected` (kg emptied, in
-    /// `increment`), `travelTimeRatio` (free-flow over current speed per traffic reading).
+    /// `increment`), `freeFlowSpeed` (speeds of traffic readings at occupancy < 0.1).
     public var attribute: String
     public var resolution: Resolution
     /// Window bounds, ms since 1970.
@@ -136,14 +136,14 @@ enum Derived: Int, CaseIterable {
     case faulty = 0
     /// Kilograms emptied from waste containers (in `increment`).
     case collected
-    /// Per traffic reading: the counter's free-flow speed over its current speed.
-    case travelTimeRatio
+    /// Speeds of traffic readings at occupancy below 0.1 (free flow).
+    case freeFlowSpeed
 
     var name: String {
         switch self {
         case .faulty: "faulty"
         case .collected: "collected"
-        case .travelTimeRatio: "travelTimeRatio"
+        case .freeFlowSpeed: "freeFlowSpeed"
         }
     }
 }
@@ -167,8 +167,6 @@ struct DeviceState: BitwiseCopyable {
     var newest: Int64 = .min
     var lastEmptying = 0.0
     var lastCargo = 0.0
-    /// Free-flow speed estimate of a traffic counter (km/h).
-    var freeFlow = 0.0
 
     init(group: Int32) { self.group = group }
 }
@@ -586,14 +584,10 @@ public final class Aggregator {
             state.lastEmptying = emptied
             state.lastCargo = cargo
         case .mobility:
-            guard let speed = value(speedID) else { return }
-            let occupancy = value(occupancyID) ?? 1
-            // Free-flow speed: the fastest seen while the road was nearly empty.
-            if occupancy < 0.1 { state.freeFlow = max(state.freeFlow, min(speed, 130)) }
-            if state.freeFlow > 0, speed > 0 {
-                _ = add(series: derivedSeries(seriesBase, .travelTimeRatio),
-                        value: max(1, state.freeFlow / speed), time: time, city: city)
-            }
+            // Free-flow readings (a nearly empty road) form their own series: the travel time
+            // index of a window is their mean speed over the mean speed of all readings.
+            guard let speed = value(speedID), let occupancy = value(occupancyID), occupancy < 0.1 else { return }
+            _ = add(series: derivedSeries(seriesBase, .freeFlowSpeed), value: speed, time: time, city: city)
         default:
             break
         }

@@ -15,8 +15,12 @@ enum MobilityIndicators {
         IndicatorDefinition(
             code: "U4SSC:EC:I:T:5A", name: "Travel time index (travel time over free-flow travel time)", unit: "ratio",
             domain: .mobility,
-            formula: "mean over traffic readings of free-flow speed / averageVehicleSpeed (free-flow = a counter's fastest speed at occupancy < 0.1)",
+            formula: "mean speed of the window's free-flow readings (occupancy < 0.1) / mean averageVehicleSpeed of all its readings",
             needs: "TrafficFlowObserved.averageVehicleSpeed, occupancy",
-            higherIsBetter: false) { $0.partial("travelTimeRatio@mobility").mean },
+            higherIsBetter: false) { i in
+                guard let free = i.partial("freeFlowSpeed@mobility").mean, let speed = i.partial("TrafficFlowObserved.averageVehicleSpeed").mean,
+                      speed > 0 else { return nil }
+                return max(1, free / speed)
+            },
     ]
 }

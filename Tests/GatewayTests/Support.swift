@@ -1,0 +1,100 @@
+import Foundation
+@testable import Gateway
+import Simulator
+import Telemetry
+
+/// A small one-city scenario in the Almaty climate for the gateway tests.
+func gatewayScenario(seed: UInt64 = 7, duration: String = "1d", faults: String = "") throws -> Scenario {
+    let yaml = """
+    name: gateway-test
+    seed: \(seed)
+    start: 2026-01-12T00:00:00+05:00
+    duration: \(duration)
+    mqtt:
+      qos: 1
+    cities:
+      - id: almaty
+        code: alm
+        latitude: 43.24
+        longitude: 76.89
+        utc-offset: 5
+        population: 20000
+        area-km2: 10
+        road-km: 40
+        major-street-km: 12
+        lit-street-km: 25
+        water-network-km: 30
+        districts:
+          - {id: north, share: 2}
+          - {id: south, share: 1}
+        fleets:
+          mobility: {count: 12, interval: 5m}
+          lighting: {count: 30, interval: 15m, per-connection: 10}
+          waste: {count: 20, interval: 1h, collection-every-days: 1}
+          water: {count: 15, interval: 15m, network-sensors-per-district: 2, network-interval: 15m}
+          environment: {count: 4, interval: 10m, connection: device}
+    \(faults.isEmpty ? "" : "faults:\n" + faults)
+    """
+    return try Scenario(yaml: yaml, file: "gateway-test.yaml")
+}
+
+/// The gateway's view of a scenario's cities.
+func facts(_ scenario: Scenario) -> [CityFacts] {
+    scenario.cities.map { c in
+        var devices: [Domain: Int] = [:]
+        if let f = c.fleets.traffic { devices[.mobility] = f.fleet.count }
+        if let f = c.fleets.lighting { devices[.lighting] = f.fleet.count }
+        if let f = c.fleets.waste { devices[.waste] = f.fleet.count }
+        if let f = c.fleets.water { devices[.water] = f.fleet.count + f.networkSensorsPerDistrict * c.districts.count }
+        if let f = c.fleets.environment { devices[.environment] = f.fleet.count }
+        return CityFacts(id: c.id, name: c.name, utcOffset: c.utcOffset, population: c.population, areaKm2: c.areaKm2,
+                         litStreetKm: c.litStreetKm, majorStreetKm: c.majorStreetKm, waterNetworkKm: c.waterNetworkKm, devices: devices)
+    }
+}
+
+func gatewayConfig(_ scenario: Scenario, lateness: Int64 = 3600) -> GatewayConfig {
+    var config = GatewayConfig()
+    config.cities = facts(scenario)
+    config.lateness = lateness
+    return config
+}
+
+/// Every message the simulator sends for a scenario, in send order.
+func simulated(_ scenario: Scenario, status: Bool = true) -> [SimMessage] {
+    let generator = Generator(scenario: scenario, includeStatus: status)
+    var out: [SimMessage] = []
+    while generator.next() { out.append(generator.message) }
+    return out
+}
+
+extension Aggregator {
+    @discardableResult
+    func ingest(_ message: SimMessage, position: UInt64 = 0) -> IngestOutcome {
+        ingest(topic: message.topicString, payload: message.payload, position: position)
+    }
+
+    func ingest(_ topic: String, _ payload: String) -> IngestOutcome {
+        ingest(topic: topic, payload: Array(payload.utf8))
+    }
+}
+
+/// Closed windows by key, keeping the highest revision.
+func finalWindows(_ records: [WindowRecord]) -> [String: WindowRecord] {
+    var out: [String: WindowRecord] = [:]
+    for r in records {
+        let key = "\(r.city)|\(r.domain)|\(r.district)|\(r.attribute)|\(r.resolution)|\(r.start)"
+        if let old = out[key], old.revision > r.revision || (old.revision == r.revision && old.closed && !r.closed) { continue }
+        out[key] = r
+    }
+    return out
+}
+
+func finalIndicators(_ values: [IndicatorValue]) -> [String: IndicatorValue] {
+    var out: [String: IndicatorValue] = [:]
+    for v in values {
+        let key = "\(v.city)|\(v.code)|\(v.resolution)|\(v.start)"
+        if let old = out[key], old.revision > v.revision { continue }
+        out[key] = v
+    }
+    return out
+}
