@@ -51,6 +51,7 @@ let package = Package(
                 "Telemetry", "MQTT", "Yams",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "FlyingFox", package: "FlyingFox"),
+                .product(name: "FlyingSocks", package: "FlyingFox"),
             ],
             swiftSettings: hotPath
         ),

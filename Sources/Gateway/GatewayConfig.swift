@@ -166,18 +166,6 @@ public struct GatewayConfig: Sendable {
     }
 }
 
-/// Durations written as `90`, `15m`, `1h`, `2d` (seconds when no unit).
-enum Durations {
-    static func parse(_ text: String) -> Int64? {
-        let t = text.trimmingCharacters(in: .whitespaces)
-        guard let last = t.last else { return nil }
-        let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
-        if let unit = units[last], let n = Double(t.dropLast()), n >= 0 { return Int64(n * Double(unit)) }
-        if let n = Int64(t), n >= 0 { return n }
-        return nil
-    }
-}
-
 public enum GatewayError: Error, CustomStringConvertible {
     case config(String)
     case store(String)

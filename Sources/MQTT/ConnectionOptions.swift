@@ -106,6 +106,9 @@ public struct ConnectionOptions: Sendable {
     public var reconnect: ReconnectPolicy
     /// How long `connect` waits for the broker's CONNACK.
     public var connectTimeout: Duration
+    /// Send the acknowledgements of received messages only after the client's `beforeWrite`
+    /// hook ran (for a receiver that must persist a message before the broker forgets it).
+    public var acknowledgeAfterRead = false
 
     public init(
         host: String = "127.0.0.1", port: Int = 1883, clientID: String,

@@ -23,6 +23,9 @@ import Glibc
 /// connection is re-established by the `reconnect` policy; `events` tells what happened.
 public final class MQTTClient: @unchecked Sendable {
     public typealias MessageHandler = @Sendable (MQTTMessage) -> Void
+    /// Called on the network thread with the topic and payload bytes, valid only during the
+    /// call: no copy, no allocation.
+    public typealias RawMessageHandler = @Sendable (_ topic: UnsafeBufferPointer<UInt8>, _ payload: UnsafeBufferPointer<UInt8>, _ retained: Bool) -> Void
 
     private enum Phase { case idle, connecting, connected, reconnecting, closing, closed }
 
@@ -52,6 +55,10 @@ public final class MQTTClient: @unchecked Sendable {
     private let ownsLoop: Bool
     private let state = Mutex(State())
     private let handler: MessageHandler?
+    private let rawHandler: RawMessageHandler?
+    /// Called on the network thread before each write to the socket: with
+    /// `ConnectionOptions.acknowledgeAfterRead`, no acknowledgement leaves before it returned.
+    let beforeWrite: (@Sendable () -> Void)?
     private let messageSink: AsyncStream<MQTTMessage>.Continuation
     private let eventSink: AsyncStream<MQTTEvent>.Continuation
     private let window: Int
@@ -59,7 +66,11 @@ public final class MQTTClient: @unchecked Sendable {
     /// - Parameters:
     ///   - loop: the network loop to run on; nil gives the client a loop of its own.
     ///   - onMessage: called on the network thread for every message; `messages` stays empty then.
-    public init(_ options: ConnectionOptions, loop: NetworkLoop? = nil, onMessage: MessageHandler? = nil) throws(MQTTError) {
+    ///   - onRawMessage: like `onMessage`, with the bytes in place of a copy (takes precedence).
+    ///   - beforeWrite: called on the network thread before each socket write; with
+    ///     `acknowledgeAfterRead` set, PUBACKs of received messages go out only after it returns.
+    public init(_ options: ConnectionOptions, loop: NetworkLoop? = nil, onMessage: MessageHandler? = nil,
+                onRawMessage: RawMessageHandler? = nil, beforeWrite: (@Sendable () -> Void)? = nil) throws(MQTTError) {
         MosquittoLibrary.ensureInitialised()
         guard options.cleanSession || !options.clientID.isEmpty else {
             throw MQTTError(.invalidArgument, "a persistent session (clean session off) needs a client id; set one")
@@ -70,6 +81,8 @@ public final class MQTTClient: @unchecked Sendable {
         self.handle = handle
         self.options = options
         self.handler = onMessage
+        self.rawHandler = onRawMessage
+        self.beforeWrite = beforeWrite
         self.window = max(1, options.inflightWindow)
         if let loop {
             self.loop = loop
@@ -118,6 +131,11 @@ public final class MQTTClient: @unchecked Sendable {
         }
         if options.username != nil || options.password != nil {
             try check(mosquitto_username_pw_set(handle, options.username, options.password), "username/password")
+        }
+        if options.acknowledgeAfterRead {
+            // Nothing is written from inside the library's read path: acknowledgements wait for
+            // the loop's next write, after `beforeWrite` has run.
+            try check(mosquitto_threaded_set(handle, true), "deferred writes")
         }
         if let will = options.will {
             let rc = will.payload.withUnsafeBytes { bytes in
@@ -501,6 +519,14 @@ public final class MQTTClient: @unchecked Sendable {
     }
 
     private func didReceive(_ raw: mosquitto_message) {
+        if let rawHandler {
+            let topic = raw.topic.map { UnsafeBufferPointer(start: UnsafeRawPointer($0).assumingMemoryBound(to: UInt8.self), count: strlen($0)) }
+                ?? UnsafeBufferPointer(start: nil, count: 0)
+            let payload = raw.payload.map { UnsafeBufferPointer(start: $0.assumingMemoryBound(to: UInt8.self), count: Int(raw.payloadlen)) }
+                ?? UnsafeBufferPointer(start: nil, count: 0)
+            rawHandler(topic, payload, raw.retain)
+            return
+        }
         let payload: [UInt8]
         if let bytes = raw.payload, raw.payloadlen > 0 {
             payload = [UInt8](UnsafeRawBufferPointer(start: bytes, count: Int(raw.payloadlen)))

@@ -150,6 +150,7 @@ public final class NetworkLoop: @unchecked Sendable {
             rc = mosquitto_loop_read(client.handle, 1)
         }
         if rc == MOSQ_ERR_SUCCESS.rawValue, events & EPOLLOUT.rawValue != 0 {
+            client.beforeWrite?()
             rc = mosquitto_loop_write(client.handle, 1)
         }
         if rc != MOSQ_ERR_SUCCESS.rawValue || mosquitto_socket(client.handle) != fd {

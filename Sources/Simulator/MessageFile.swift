@@ -83,6 +83,50 @@ public final class MessageFile {
     }
 }
 
+extension MessageFile {
+    /// Reads a `jsonl` message file back: calls `body` with each line's topic and exact payload.
+    public static func read(_ path: String, _ body: (String, [UInt8]) throws -> Void) throws {
+        guard let file = fopen(path, "r") else {
+            throw SimulationError("\(path): cannot open (\(String(cString: strerror(errno)))); check the path")
+        }
+        defer { fclose(file) }
+        var buffer: UnsafeMutablePointer<CChar>?
+        var capacity = 0
+        defer { free(buffer) }
+        var number = 0
+        let topicKey = Array(#""topic":""#.utf8), payloadKey = Array(#","payload":"#.utf8)
+        while true {
+            let n = getline(&buffer, &capacity, file)
+            if n < 0 { break }
+            number += 1
+            let line = UnsafeBufferPointer(start: UnsafeRawPointer(buffer!).assumingMemoryBound(to: UInt8.self), count: n)
+            var end = n
+            while end > 0, line[end - 1] == 10 || line[end - 1] == 13 { end -= 1 }
+            if end == 0 { continue }
+            guard let t = find(topicKey, in: line, from: 0), let q = line[(t + topicKey.count)...].firstIndex(of: UInt8(ascii: "\"")),
+                  let p = find(payloadKey, in: line, from: q), line[end - 1] == UInt8(ascii: "}") else {
+                throw SimulationError("\(path):\(number): not a line of 'smartcity simulate --output' (jsonl)")
+            }
+            let topic = String(decoding: line[(t + topicKey.count)..<q], as: UTF8.self)
+            var payload = Array(line[(p + payloadKey.count)..<(end - 1)])
+            if payload.first == UInt8(ascii: "\""), payload.last == UInt8(ascii: "\""), payload.count >= 2 {
+                payload = Array(payload[1..<(payload.count - 1)])
+            }
+            try body(topic, payload)
+        }
+    }
+
+    private static func find(_ needle: [UInt8], in line: UnsafeBufferPointer<UInt8>, from: Int) -> Int? {
+        guard line.count >= needle.count else { return nil }
+        var i = from
+        while i + needle.count <= line.count {
+            if line[i] == needle[0], Array(line[i..<(i + needle.count)]) == needle { return i }
+            i += 1
+        }
+        return nil
+    }
+}
+
 /// A simulation failure with what to do about it.
 public struct SimulationError: Error, CustomStringConvertible, Sendable {
     public var description: String

@@ -288,3 +288,16 @@ public struct FaultSpec: Sendable {
         }
     }
 }
+
+extension City {
+    /// Devices installed per domain (water: meters and network sensors).
+    public var installedDevices: [Domain: Int] {
+        var devices: [Domain: Int] = [:]
+        if let f = fleets.traffic { devices[.mobility] = f.fleet.count }
+        if let f = fleets.lighting { devices[.lighting] = f.fleet.count }
+        if let f = fleets.waste { devices[.waste] = f.fleet.count }
+        if let f = fleets.water { devices[.water] = f.fleet.count + f.networkSensorsPerDistrict * districts.count }
+        if let f = fleets.environment { devices[.environment] = f.fleet.count }
+        return devices
+    }
+}

@@ -16,8 +16,3 @@ struct Run: PlannedCommand {
     @Argument(help: "Scenario file.") var scenario: String?
 }
 
-struct GatewayCommand: PlannedCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "gateway",
-        abstract: "(planned) Ingest city telemetry, aggregate it into indicators and serve them.")
-}

@@ -41,14 +41,9 @@ func gatewayScenario(seed: UInt64 = 7, duration: String = "1d", faults: String =
 /// The gateway's view of a scenario's cities.
 func facts(_ scenario: Scenario) -> [CityFacts] {
     scenario.cities.map { c in
-        var devices: [Domain: Int] = [:]
-        if let f = c.fleets.traffic { devices[.mobility] = f.fleet.count }
-        if let f = c.fleets.lighting { devices[.lighting] = f.fleet.count }
-        if let f = c.fleets.waste { devices[.waste] = f.fleet.count }
-        if let f = c.fleets.water { devices[.water] = f.fleet.count + f.networkSensorsPerDistrict * c.districts.count }
-        if let f = c.fleets.environment { devices[.environment] = f.fleet.count }
-        return CityFacts(id: c.id, name: c.name, utcOffset: c.utcOffset, population: c.population, areaKm2: c.areaKm2,
-                         litStreetKm: c.litStreetKm, majorStreetKm: c.majorStreetKm, waterNetworkKm: c.waterNetworkKm, devices: devices)
+        CityFacts(id: c.id, name: c.name, utcOffset: c.utcOffset, population: c.population, areaKm2: c.areaKm2,
+                  litStreetKm: c.litStreetKm, majorStreetKm: c.majorStreetKm, waterNetworkKm: c.waterNetworkKm,
+                  devices: c.installedDevices)
     }
 }
 

@@ -1,0 +1,342 @@
+import Foundation
+import MQTT
+import Telemetry
+
+/// The running gateway: MQTT ingest into the journal and the aggregator, periodic flushes and
+/// checkpoints to the store, indicators published back, an HTTP API, a console status line.
+///
+/// Durability: every message is appended to the journal before its PUBACK leaves (the client
+/// defers acknowledgements until the journal is in the kernel); a checkpoint stores the
+/// aggregation state with the journal position it covers. A restart restores the last
+/// checkpoint and replays the journal after it; the broker's persistent session redelivers
+/// what was never acknowledged, and deduplication by device and sequence number drops what
+/// was seen twice. So a SIGKILL at any moment loses no accepted reading and counts none twice.
+public final class GatewayService: @unchecked Sendable {
+    public let config: GatewayConfig
+    public let store: SQLiteStore
+    let journal: Journal
+    let aggregator: Aggregator
+    private let lock = NSLock()
+    private var client: MQTTClient?
+    private var publisher: MQTTClient?
+    private var worker: Thread?
+    private let stopSignal = NSCondition()
+    private var stopping = false
+    private var workerDone = false
+    private var retryBatch = StoreBatch()
+    private var lastCheckpointPosition: UInt64 = 0
+    private var lastCheckpointWall = Date()
+    private var lastStatusWall = Date()
+    private var lastStatusReceived: Int64 = 0
+    private var lastStoreError: String?
+    private var lastJournalError: String?
+    private var published: [String: Int64] = [:]
+    public private(set) var storeLatency = LatencySummary()
+    public private(set) var connected = false
+    private var lastMessageMs: Int64 = 0
+    public private(set) var replayed = 0
+    let log: @Sendable (String) -> Void
+
+    /// Opens the store and the journal, restores the last checkpoint and replays the journal.
+    public init(config: GatewayConfig, log: @escaping @Sendable (String) -> Void = { print($0) }) throws {
+        self.config = config
+        self.log = log
+        store = try SQLiteStore(path: config.store)
+        journal = try Journal(directory: config.journal ?? config.store + ".journal")
+        aggregator = Aggregator(config: config)
+        if let checkpoint = try store.latestCheckpoint() {
+            do { try aggregator.restore(checkpoint.state) } catch {
+                throw GatewayError.state("\(config.store): the last checkpoint cannot be read (\(error)); move the store and its journal aside to start afresh")
+            }
+            lastCheckpointPosition = checkpoint.position
+        }
+        var count = 0
+        try journal.replay(from: lastCheckpointPosition) { position, topic, payload, arrival in
+            aggregator.ingest(topic: topic, payload: payload, position: position, arrivalMs: arrival)
+            count += 1
+        }
+        replayed = count
+        if count > 0 { log("gateway: replayed \(count) journaled messages after the checkpoint at \(lastCheckpointPosition)") }
+        try flush(checkpoint: count > 0)
+    }
+
+    /// Connects to the broker with a persistent session and starts the flusher.
+    public func start(broker: ConnectionOptions) async throws {
+        var options = broker
+        options.cleanSession = false
+        options.acknowledgeAfterRead = true
+        if options.clientID.isEmpty { options.clientID = config.clientID }
+        let client = try MQTTClient(options, onRawMessage: { [unowned self] topic, payload, _ in
+            self.receive(topic: topic, payload: payload)
+        }, beforeWrite: { [unowned self] in
+            self.lock.lock()
+            defer { self.lock.unlock() }
+            do {
+                try self.journal.flush()
+                self.lastJournalError = nil
+            } catch {
+                // Without the journal on disk no acknowledgement may go out: drop the
+                // connection; the broker keeps the messages and redelivers them.
+                self.lastJournalError = "\(error)"
+                self.client?.dropConnection()
+            }
+        })
+        self.client = client
+        try await client.connect()
+        _ = try await client.subscribe(config.subscription, qos: .atLeastOnce)
+        connected = true
+        if config.publishIndicators {
+            var p = broker
+            p.clientID = options.clientID + "-indicators"
+            p.cleanSession = true
+            p.acknowledgeAfterRead = false
+            let publisher = try MQTTClient(p)
+            try await publisher.connect()
+            self.publisher = publisher
+        }
+        startWorker()
+    }
+
+    /// Runs without a broker: for replaying files and benchmarks.
+    public func startOffline() { startWorker() }
+
+    private func receive(topic: UnsafeBufferPointer<UInt8>, payload: UnsafeBufferPointer<UInt8>) {
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        lock.lock()
+        let position = journal.append(topic: topic, payload: payload, arrivalMs: now)
+        aggregator.ingest(topic: topic, payload: payload, position: position, arrivalMs: now)
+        lastMessageMs = now
+        lock.unlock()
+    }
+
+    /// Feeds one message as if it came from the broker (file replay, tests).
+    public func receive(topic: String, payload: [UInt8]) {
+        var t = topic
+        t.withUTF8 { tb in payload.withUnsafeBufferPointer { receive(topic: tb, payload: $0) } }
+    }
+
+    private func startWorker() {
+        let thread = Thread { [unowned self] in self.work() }
+        thread.name = "gateway-flush"
+        worker = thread
+        thread.start()
+    }
+
+    private func work() {
+        while true {
+            stopSignal.lock()
+            if !stopping { _ = stopSignal.wait(until: Date().addingTimeInterval(config.flushInterval)) }
+            let stop = stopping
+            stopSignal.unlock()
+            if stop { break }
+            let checkpointDue = Date().timeIntervalSince(lastCheckpointWall) >= config.checkpointInterval
+            do { try flush(checkpoint: checkpointDue) } catch {
+                if lastStoreError == nil { log("gateway: \(error)") }
+                lastStoreError = "\(error)"
+            }
+            if config.statusInterval > 0, Date().timeIntervalSince(lastStatusWall) >= config.statusInterval {
+                log(statusLine())
+            }
+        }
+        stopSignal.lock()
+        workerDone = true
+        stopSignal.broadcast()
+        stopSignal.unlock()
+    }
+
+    /// Writes what the aggregator emitted (and, with `checkpoint`, its whole state) to the store
+    /// in one transaction. A failed write keeps the batch for the next attempt.
+    public func flush(checkpoint: Bool, provisional: Bool = false) throws {
+        lock.lock()
+        aggregator.flushCorrections()
+        var batch = retryBatch
+        batch.windows += aggregator.pendingWindows
+        batch.indicators += aggregator.pendingIndicators
+        batch.deadLetters += aggregator.pendingDeadLetters
+        aggregator.pendingWindows.removeAll(keepingCapacity: true)
+        aggregator.pendingIndicators.removeAll(keepingCapacity: true)
+        aggregator.pendingDeadLetters.removeAll(keepingCapacity: true)
+        if checkpoint {
+            do { try journal.flush() } catch {
+                lock.unlock()
+                retryBatch = batch
+                throw error
+            }
+            batch.checkpoint = Checkpoint(position: journal.end, createdAtMs: Int64(Date().timeIntervalSince1970 * 1000),
+                                          accepted: aggregator.counters.accepted, state: aggregator.snapshot())
+        }
+        if provisional {
+            // After the checkpoint: the provisional rows are output, not state.
+            aggregator.emitOpenWindows()
+            batch.windows += aggregator.pendingWindows
+            batch.indicators += aggregator.pendingIndicators
+            aggregator.pendingWindows.removeAll()
+            aggregator.pendingIndicators.removeAll()
+        }
+        lock.unlock()
+        let started = ContinuousClock.now
+        do {
+            try store.write(batch)
+        } catch {
+            batch.checkpoint = nil
+            retryBatch = batch
+            throw error
+        }
+        storeLatency.add(ContinuousClock.now - started)
+        retryBatch = StoreBatch()
+        lastStoreError = nil
+        if let c = batch.checkpoint {
+            lock.lock()
+            try? journal.release(before: lastCheckpointPosition)
+            lock.unlock()
+            lastCheckpointPosition = c.position
+            lastCheckpointWall = Date()
+        }
+        publish(batch.indicators)
+    }
+
+    /// Publishes the newest value of each indicator as a retained message.
+    private func publish(_ values: [IndicatorValue]) {
+        guard let publisher, !values.isEmpty else { return }
+        let definitions = Dictionary(uniqueKeysWithValues: aggregator.indicators.map { ($0.code, $0) })
+        var messages: [(String, [UInt8])] = []
+        for v in values {
+            guard let d = definitions[v.code] else { continue }
+            let suffix = v.resolution == .base ? "" : "/\(v.resolution.name)"
+            let topic = "city/\(v.city)/indicators/\(d.slug)\(suffix)"
+            if let newest = published[topic], newest > v.start { continue }
+            published[topic] = v.start
+            messages.append((topic, Array(IndicatorMessage(v, d).json.utf8)))
+        }
+        Task {
+            for (topic, payload) in messages {
+                _ = try? await publisher.publish(topic, payload: payload, qos: .atLeastOnce, retain: true)
+            }
+        }
+    }
+
+    /// Stops taking messages, flushes, writes a checkpoint and the open windows (provisional).
+    public func stop() async {
+        if let client {
+            await client.disconnect()
+            connected = false
+        }
+        stopWorker()
+        do { try flush(checkpoint: true, provisional: true) } catch { log("gateway: final flush failed: \(error)") }
+        if let publisher {
+            await publisher.drain()
+            await publisher.disconnect()
+        }
+        log(statusLine())
+    }
+
+    private func stopWorker() {
+        stopSignal.lock()
+        stopping = true
+        stopSignal.broadcast()
+        if worker != nil { while !workerDone { stopSignal.wait() } }
+        stopSignal.unlock()
+    }
+
+    // MARK: status
+
+    public struct Status: Sendable, Codable {
+        public var ok: Bool
+        public var connected: Bool
+        public var received: Int64
+        public var accepted: Int64
+        public var duplicates: Int64
+        public var late: Int64
+        public var tooLate: Int64
+        public var rejected: Int64
+        public var openWindows: Int
+        public var devices: Int
+        public var journalPosition: UInt64
+        public var checkpointPosition: UInt64
+        public var secondsSinceLastMessage: Double?
+        public var storeError: String?
+        public var journalError: String?
+    }
+
+    public func status() -> Status {
+        lock.lock()
+        defer { lock.unlock() }
+        let c = aggregator.counters
+        return Status(ok: lastStoreError == nil && lastJournalError == nil, connected: connected, received: c.received,
+                      accepted: c.accepted, duplicates: c.duplicates, late: c.late, tooLate: c.tooLate, rejected: c.rejected,
+                      openWindows: aggregator.openWindows, devices: aggregator.knownDevices, journalPosition: journal.end,
+                      checkpointPosition: lastCheckpointPosition,
+                      secondsSinceLastMessage: lastMessageMs > 0 ? Date().timeIntervalSince1970 - Double(lastMessageMs) / 1000 : nil,
+                      storeError: lastStoreError, journalError: lastJournalError)
+    }
+
+    public func counters() -> (IngestCounters, openWindows: Int, devices: Int) {
+        lock.lock()
+        defer { lock.unlock() }
+        return (aggregator.counters, aggregator.openWindows, aggregator.knownDevices)
+    }
+
+    public func statusLine() -> String {
+        let (c, open, devices) = counters()
+        let now = Date()
+        let rate = Double(c.received - lastStatusReceived) / max(0.001, now.timeIntervalSince(lastStatusWall))
+        lastStatusReceived = c.received
+        lastStatusWall = now
+        return "gateway: \(c.received) msgs (\(Int(rate))/s) accepted \(c.accepted) dup \(c.duplicates) late \(c.late) too-late \(c.tooLate) "
+            + "invalid \(c.rejected) windows \(c.windowsEmitted)+\(c.corrections) corrections, open \(open), devices \(devices), "
+            + "store \(String(format: "%.1f", storeLatency.meanMs)) ms"
+    }
+}
+
+/// Mean and maximum of store transaction times.
+public struct LatencySummary: Sendable {
+    public var count = 0
+    public var totalSeconds = 0.0
+    public var maxSeconds = 0.0
+    mutating func add(_ d: Duration) {
+        let s = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+        count += 1
+        totalSeconds += s
+        maxSeconds = max(maxSeconds, s)
+    }
+    public var meanMs: Double { count > 0 ? totalSeconds / Double(count) * 1000 : 0 }
+}
+
+/// The retained message of an indicator on `city/{city}/indicators/{slug}[/hour|/day]`.
+struct IndicatorMessage: Encodable {
+    var city: String
+    var code: String
+    var name: String
+    var unit: String
+    var value: Double
+    var resolution: String
+    var start: String
+    var end: String
+    var revision: Int32
+    var closed: Bool
+
+    init(_ v: IndicatorValue, _ d: IndicatorDefinition) {
+        city = v.city
+        code = v.code
+        name = d.name
+        unit = d.unit
+        value = v.value
+        resolution = v.resolution.name
+        start = isoTime(v.start)
+        end = isoTime(v.end)
+        revision = v.revision
+        closed = v.closed
+    }
+
+    var json: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+}
+
+func isoTime(_ ms: Int64) -> String {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime]
+    return formatter.string(from: Date(timeIntervalSince1970: Double(ms) / 1000))
+}

@@ -1,0 +1,285 @@
+import Foundation
+import GRDB
+import Telemetry
+
+/// What one flush writes, in one transaction.
+public struct StoreBatch: Sendable {
+    public var windows: [WindowRecord] = []
+    public var indicators: [IndicatorValue] = []
+    public var deadLetters: [DeadLetter] = []
+    public var checkpoint: Checkpoint?
+    public init() {}
+    public var isEmpty: Bool { windows.isEmpty && indicators.isEmpty && deadLetters.isEmpty && checkpoint == nil }
+}
+
+/// The aggregation state as of a journal position.
+public struct Checkpoint: Sendable {
+    public var position: UInt64
+    public var createdAtMs: Int64
+    public var accepted: Int64
+    public var state: [UInt8]
+    public init(position: UInt64, createdAtMs: Int64, accepted: Int64, state: [UInt8]) {
+        self.position = position
+        self.createdAtMs = createdAtMs
+        self.accepted = accepted
+        self.state = state
+    }
+}
+
+/// One stored indicator value with its definition's name and unit.
+public struct IndicatorRow: Sendable, Codable, Equatable {
+    public var city: String
+    public var code: String
+    public var name: String
+    public var unit: String
+    public var domain: String
+    public var resolution: String
+    public var start: Int64
+    public var end: Int64
+    public var value: Double
+    public var revision: Int
+    public var closed: Bool
+}
+
+/// Where the gateway keeps windows, indicators, dead letters and checkpoints. SQLite is the
+/// default; a server database implements the same protocol.
+public protocol TelemetryStore: AnyObject, Sendable {
+    /// Writes a batch atomically. Rows are upserts by key and revision, so writing the same
+    /// batch again (a replay after a crash) changes nothing.
+    func write(_ batch: StoreBatch) throws
+    func latestCheckpoint() throws -> Checkpoint?
+    /// The newest value per city, indicator and resolution.
+    func latestIndicators(city: String?, domain: String?) throws -> [IndicatorRow]
+    func indicatorSeries(city: String, code: String, resolution: Resolution, from: Int64?, to: Int64?) throws -> [IndicatorRow]
+    func windows(city: String?, resolution: Resolution?) throws -> [WindowRecord]
+    func deadLetterCounts() throws -> [String: Int]
+}
+
+/// The SQLite store (WAL mode: the HTTP API reads while the gateway writes).
+///
+/// Schema (see README.md, "Store schema"):
+/// - `windows`: one row per (city, domain, district, attribute, resolution, start_ms), the
+///   mergeable partial and its revision; `closed` = 0 marks a provisional value;
+/// - `indicators`: one row per (city, code, resolution, start_ms);
+/// - `indicator_definitions`: code, name, unit, domain, formula, needs, direction;
+/// - `dead_letters`: rejected messages by journal position, with reason and raw payload;
+/// - `checkpoints`: the aggregation state blob and the journal position it covers.
+public final class SQLiteStore: TelemetryStore, @unchecked Sendable {
+    public let path: String
+    private let pool: DatabasePool
+
+    public init(path: String, definitions: [IndicatorDefinition] = IndicatorCatalog.all) throws {
+        self.path = path
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            try pool.write { db in
+                try db.execute(sql: SQLiteStore.schema)
+                for d in definitions {
+                    try db.execute(sql: """
+                        INSERT INTO indicator_definitions (code, slug, name, unit, domain, formula, needs, higher_is_better)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        ON CONFLICT(code) DO UPDATE SET slug = excluded.slug, name = excluded.name, unit = excluded.unit,
+                          domain = excluded.domain, formula = excluded.formula, needs = excluded.needs, higher_is_better = excluded.higher_is_better
+                        """, arguments: [d.code, d.slug, d.name, d.unit, d.domain.rawValue, d.formula, d.needs, d.higherIsBetter])
+                }
+            }
+        } catch {
+            throw GatewayError.store("\(path): cannot open the SQLite store (\(error)); check the path, permissions and free space")
+        }
+    }
+
+    static let schema = """
+        CREATE TABLE IF NOT EXISTS windows (
+          city TEXT NOT NULL, domain TEXT NOT NULL, district TEXT NOT NULL, attribute TEXT NOT NULL,
+          resolution TEXT NOT NULL, start_ms INTEGER NOT NULL, end_ms INTEGER NOT NULL,
+          count INTEGER NOT NULL, sum REAL NOT NULL, sum_squares REAL NOT NULL, min REAL, max REAL,
+          first_ms INTEGER, first_value REAL, last_ms INTEGER, last_value REAL, increment REAL NOT NULL,
+          revision INTEGER NOT NULL, closed INTEGER NOT NULL, written_ms INTEGER NOT NULL,
+          PRIMARY KEY (city, domain, district, attribute, resolution, start_ms)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS indicators (
+          city TEXT NOT NULL, code TEXT NOT NULL, resolution TEXT NOT NULL, start_ms INTEGER NOT NULL, end_ms INTEGER NOT NULL,
+          value REAL NOT NULL, revision INTEGER NOT NULL, closed INTEGER NOT NULL, written_ms INTEGER NOT NULL,
+          PRIMARY KEY (city, code, resolution, start_ms)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS indicator_definitions (
+          code TEXT PRIMARY KEY, slug TEXT NOT NULL, name TEXT NOT NULL, unit TEXT NOT NULL, domain TEXT NOT NULL,
+          formula TEXT NOT NULL, needs TEXT NOT NULL, higher_is_better INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS dead_letters (
+          position INTEGER PRIMARY KEY, written_ms INTEGER NOT NULL, topic TEXT NOT NULL, reason TEXT NOT NULL,
+          detail TEXT NOT NULL, payload BLOB NOT NULL);
+        CREATE TABLE IF NOT EXISTS checkpoints (
+          id INTEGER PRIMARY KEY AUTOINCREMENT, position INTEGER NOT NULL, created_ms INTEGER NOT NULL,
+          accepted INTEGER NOT NULL, state BLOB NOT NULL);
+        """
+
+    public func write(_ batch: StoreBatch) throws {
+        guard !batch.isEmpty else { return }
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        do {
+            try pool.write { db in
+                if !batch.windows.isEmpty {
+                    let statement = try db.cachedStatement(sql: """
+                        INSERT INTO windows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        ON CONFLICT DO UPDATE SET end_ms = excluded.end_ms, count = excluded.count, sum = excluded.sum,
+                          sum_squares = excluded.sum_squares, min = excluded.min, max = excluded.max, first_ms = excluded.first_ms,
+                          first_value = excluded.first_value, last_ms = excluded.last_ms, last_value = excluded.last_value,
+                          increment = excluded.increment, revision = excluded.revision, closed = excluded.closed, written_ms = excluded.written_ms
+                        WHERE excluded.revision > windows.revision OR (excluded.revision = windows.revision AND excluded.closed >= windows.closed)
+                        """)
+                    for w in batch.windows {
+                        let p = w.partial
+                        let hasValues = p.count > 0
+                        try statement.execute(arguments: [
+                            w.city, w.domain.rawValue, w.district, w.attribute, w.resolution.name, w.start, w.end,
+                            p.count, p.sum, p.sumSquares, hasValues ? p.min : nil, hasValues ? p.max : nil,
+                            hasValues ? p.firstTime : nil, hasValues ? p.firstValue : nil, hasValues ? p.lastTime : nil,
+                            hasValues ? p.lastValue : nil, p.increment, w.revision, w.closed, now,
+                        ])
+                    }
+                }
+                if !batch.indicators.isEmpty {
+                    let statement = try db.cachedStatement(sql: """
+                        INSERT INTO indicators VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        ON CONFLICT DO UPDATE SET end_ms = excluded.end_ms, value = excluded.value, revision = excluded.revision,
+                          closed = excluded.closed, written_ms = excluded.written_ms
+                        WHERE excluded.revision >= indicators.revision
+                        """)
+                    for v in batch.indicators {
+                        try statement.execute(arguments: [v.city, v.code, v.resolution.name, v.start, v.end, v.value, v.revision, v.closed, now])
+                    }
+                }
+                if !batch.deadLetters.isEmpty {
+                    let statement = try db.cachedStatement(sql: "INSERT OR IGNORE INTO dead_letters VALUES (?, ?, ?, ?, ?, ?)")
+                    for d in batch.deadLetters {
+                        try statement.execute(arguments: [Int64(bitPattern: d.position), now, d.topic, d.reason.rawValue, d.detail, Data(d.payload)])
+                    }
+                }
+                if let c = batch.checkpoint {
+                    try db.execute(sql: "INSERT INTO checkpoints (position, created_ms, accepted, state) VALUES (?, ?, ?, ?)",
+                                   arguments: [Int64(bitPattern: c.position), c.createdAtMs, c.accepted, Data(c.state)])
+                    // Keep the last two.
+                    try db.execute(sql: "DELETE FROM checkpoints WHERE id NOT IN (SELECT id FROM checkpoints ORDER BY id DESC LIMIT 2)")
+                }
+            }
+        } catch {
+            throw GatewayError.store("\(path): cannot write to the store (\(error)); check free disk space — nothing accepted is lost, the journal keeps it until a write succeeds")
+        }
+    }
+
+    public func latestCheckpoint() throws -> Checkpoint? {
+        try pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT position, created_ms, accepted, state FROM checkpoints ORDER BY id DESC LIMIT 1") else { return nil }
+            let state: Data = row["state"]
+            return Checkpoint(position: UInt64(bitPattern: row["position"]), createdAtMs: row["created_ms"], accepted: row["accepted"], state: [UInt8](state))
+        }
+    }
+
+    private static let indicatorColumns = """
+        i.city, i.code, d.name, d.unit, d.domain, i.resolution, i.start_ms, i.end_ms, i.value, i.revision, i.closed
+        """
+
+    private static func indicatorRow(_ row: Row) -> IndicatorRow {
+        IndicatorRow(city: row[0], code: row[1], name: row[2] ?? "", unit: row[3] ?? "", domain: row[4] ?? "", resolution: row[5],
+                     start: row[6], end: row[7], value: row[8], revision: row[9], closed: row[10])
+    }
+
+    public func latestIndicators(city: String?, domain: String?) throws -> [IndicatorRow] {
+        try pool.read { db in
+            var sql = """
+                SELECT \(Self.indicatorColumns) FROM indicators i LEFT JOIN indicator_definitions d ON d.code = i.code
+                WHERE i.start_ms = (SELECT MAX(j.start_ms) FROM indicators j WHERE j.city = i.city AND j.code = i.code AND j.resolution = i.resolution)
+                """
+            var arguments: [(any DatabaseValueConvertible)?] = []
+            if let city { sql += " AND i.city = ?"; arguments.append(city) }
+            if let domain { sql += " AND d.domain = ?"; arguments.append(domain) }
+            sql += " ORDER BY i.city, d.domain, i.code, i.resolution"
+            return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map(Self.indicatorRow)
+        }
+    }
+
+    public func indicatorSeries(city: String, code: String, resolution: Resolution, from: Int64?, to: Int64?) throws -> [IndicatorRow] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT \(Self.indicatorColumns) FROM indicators i LEFT JOIN indicator_definitions d ON d.code = i.code
+                WHERE i.city = ? AND (i.code = ? OR d.slug = ?) AND i.resolution = ? AND i.start_ms >= ? AND i.start_ms < ?
+                ORDER BY i.start_ms
+                """, arguments: [city, code, code, resolution.name, from ?? Int64.min, to ?? Int64.max]).map(Self.indicatorRow)
+        }
+    }
+
+    public func windows(city: String?, resolution: Resolution?) throws -> [WindowRecord] {
+        try pool.read { db in
+            var sql = "SELECT * FROM windows WHERE 1"
+            var arguments: [(any DatabaseValueConvertible)?] = []
+            if let city { sql += " AND city = ?"; arguments.append(city) }
+            if let resolution { sql += " AND resolution = ?"; arguments.append(resolution.name) }
+            return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map { row in
+                var p = WindowPartial()
+                p.count = row["count"]
+                p.sum = row["sum"]
+                p.sumSquares = row["sum_squares"]
+                p.min = row["min"] ?? .infinity
+                p.max = row["max"] ?? -.infinity
+                p.firstTime = row["first_ms"] ?? .max
+                p.firstValue = row["first_value"] ?? 0
+                p.lastTime = row["last_ms"] ?? .min
+                p.lastValue = row["last_value"] ?? 0
+                p.increment = row["increment"]
+                let resolutionName: String = row["resolution"]
+                let domainName: String = row["domain"]
+                return WindowRecord(city: row["city"], domain: Domain(rawValue: domainName) ?? .mobility, district: row["district"],
+                                    attribute: row["attribute"], resolution: Resolution(name: resolutionName) ?? .base,
+                                    start: row["start_ms"], end: row["end_ms"], partial: p, revision: row["revision"], closed: row["closed"])
+            }
+        }
+    }
+
+    public func deadLetterCounts() throws -> [String: Int] {
+        try pool.read { db in
+            var out: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT reason, COUNT(*) FROM dead_letters GROUP BY reason") {
+                out[row[0]] = row[1]
+            }
+            return out
+        }
+    }
+
+    /// The indicator table the index engine reads: one row per city (`uCode`, `uName`), one
+    /// column per indicator (its slug), each the mean of the closed windows at `resolution`
+    /// (provisional ones when a city has no closed window of that indicator).
+    public func indicatorTable(resolution: Resolution, names: [String: String] = [:]) throws -> String {
+        try pool.read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT i.city, d.slug, i.closed, AVG(i.value), COUNT(*) FROM indicators i JOIN indicator_definitions d ON d.code = i.code
+                WHERE i.resolution = ? GROUP BY i.city, d.slug, i.closed
+                """, arguments: [resolution.name])
+            var values: [String: [String: (closed: Bool, value: Double)]] = [:]
+            for row in rows {
+                let city: String = row[0], slug: String = row[1], closed: Bool = row[2], value: Double = row[3]
+                if let old = values[city]?[slug], old.closed, !closed { continue }
+                values[city, default: [:]][slug] = (closed, value)
+            }
+            let codes = try String.fetchAll(db, sql: "SELECT slug FROM indicator_definitions ORDER BY domain, code")
+                .filter { slug in values.values.contains { $0[slug] != nil } }
+            var csv = "uCode,uName," + codes.joined(separator: ",") + "\n"
+            for city in values.keys.sorted() {
+                let fields = codes.map { values[city]?[$0].map { String($0.value) } ?? "" }
+                csv += "\(city),\(csvField(names[city] ?? city)),\(fields.joined(separator: ","))\n"
+            }
+            return csv
+        }
+    }
+}
+
+func csvField(_ s: String) -> String {
+    s.contains(",") || s.contains("\"") || s.contains("\n") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+}
+
+extension IndicatorDefinition {
+    /// The code with every character other than a letter or digit replaced by `_`: a CSV
+    /// column name and an MQTT topic level (`ISO37120:8.1` -> `ISO37120_8_1`).
+    public var slug: String { String(code.map { $0.isLetter || $0.isNumber ? $0 : "_" }) }
+}

@@ -1,0 +1,189 @@
+import ArgumentParser
+import Foundation
+import Gateway
+import MQTT
+import Simulator
+import Telemetry
+
+/// `smartcity gateway`: ingest city telemetry, aggregate it into indicators, store and serve them.
+struct GatewayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gateway",
+        abstract: "Ingest city telemetry, aggregate it into windows and indicators, store and serve them.",
+        subcommands: [GatewayServe.self, GatewayReplay.self, GatewayExport.self],
+        defaultSubcommand: GatewayServe.self)
+}
+
+/// Options every gateway subcommand shares.
+struct GatewayOptions: ParsableArguments {
+    @Option(help: "Gateway settings (YAML); see Config/gateway.yaml.")
+    var config: String?
+
+    @Option(help: "Take the cities' facts (population, area, street and network km, installed devices) from this scenario.")
+    var scenario: String?
+
+    @Option(help: "SQLite store file (overrides the config).")
+    var store: String?
+
+    @Option(help: "Base window length, e.g. 15m (overrides the config).")
+    var window: String?
+
+    @Option(help: "Allowed lateness, e.g. 15m (overrides the config).")
+    var lateness: String?
+
+    func load() throws -> GatewayConfig {
+        var config = try config.map { try GatewayConfig(contentsOf: $0) } ?? GatewayConfig()
+        if let scenario {
+            let loaded = try Scenario(contentsOf: scenario)
+            for city in loaded.cities where config.city(city.id) == nil {
+                config.cities.append(CityFacts(city))
+            }
+        }
+        if let store { config.store = store }
+        if let window {
+            guard let w = Durations.parse(window), w > 0, 3600 % w == 0 else {
+                throw ValidationError("--window '\(window)' must be a duration dividing an hour: 1m, 5m, 10m, 15m, 30m, 1h")
+            }
+            config.window = w
+        }
+        if let lateness {
+            guard let l = Durations.parse(lateness) else { throw ValidationError("--lateness '\(lateness)' is not a duration; write it like 15m") }
+            config.lateness = l
+        }
+        return config
+    }
+}
+
+extension CityFacts {
+    init(_ city: City) {
+        self.init(id: city.id, name: city.name, utcOffset: city.utcOffset, population: city.population, areaKm2: city.areaKm2,
+                  litStreetKm: city.litStreetKm, majorStreetKm: city.majorStreetKm, waterNetworkKm: city.waterNetworkKm,
+                  devices: city.installedDevices)
+    }
+}
+
+struct GatewayServe: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Subscribe to the city topics and aggregate until stopped (SIGINT/SIGTERM flush and checkpoint).")
+
+    @OptionGroup var options: GatewayOptions
+
+    @Option(help: "Broker URL (mqtt://host:port, mqtts://user:pass@host:8883).")
+    var broker: String = "mqtt://127.0.0.1:1883"
+
+    @Option(help: "MQTT client id: the broker keeps this id's persistent session while the gateway is down.")
+    var clientID: String?
+
+    @Option(help: "HTTP port for /metrics, /health and the API (0 picks a free one; overrides the config).")
+    var httpPort: Int?
+
+    @Flag(help: "Do not serve HTTP.")
+    var noHTTP = false
+
+    @Flag(help: "Do not publish indicators back over MQTT.")
+    var noPublish = false
+
+    @Option(help: "Seconds between console status lines (0: none).")
+    var statusInterval: Double?
+
+    @Option(help: "Seconds between checkpoints of the aggregation state.")
+    var checkpointInterval: Double?
+
+    func run() async throws {
+        var config = try options.load()
+        if let clientID { config.clientID = clientID }
+        if let httpPort { config.httpPort = httpPort }
+        if noHTTP { config.httpPort = nil }
+        if noPublish { config.publishIndicators = false }
+        if let statusInterval { config.statusInterval = statusInterval }
+        if let checkpointInterval { config.checkpointInterval = checkpointInterval }
+        let url = try BrokerURL(parsing: broker)
+        let service = try GatewayService(config: config)
+        var http: HTTPAPI?
+        if let port = config.httpPort {
+            let api = try HTTPAPI(service: service, host: config.httpHost, port: port)
+            let bound = try await api.start()
+            print("gateway: http://\(config.httpHost):\(bound) serves /metrics, /health, /api/indicators")
+            http = api
+        }
+        var options = ConnectionOptions(url: url, clientID: config.clientID)
+        options.reconnect = ReconnectPolicy()
+        do {
+            try await service.start(broker: options)
+        } catch {
+            throw ValidationError("cannot subscribe at \(url): \(error); start the broker or pass --broker URL")
+        }
+        print("gateway: subscribed to \(config.subscription) at \(url) as '\(config.clientID)' (persistent session), store \(config.store)")
+        await waitForTermination()
+        print("gateway: stopping")
+        await service.stop()
+        await http?.stop()
+    }
+}
+
+/// Waits for SIGINT or SIGTERM.
+func waitForTermination() async {
+    signal(SIGINT, SIG_IGN)
+    signal(SIGTERM, SIG_IGN)
+    let (stream, continuation) = AsyncStream.makeStream(of: Int32.self)
+    let sources = [SIGINT, SIGTERM].map { sig in
+        let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+        source.setEventHandler { continuation.yield(sig) }
+        source.resume()
+        return source
+    }
+    for await _ in stream { break }
+    sources.forEach { $0.cancel() }
+}
+
+struct GatewayReplay: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Aggregate a message file written by 'smartcity simulate --output' into the store, without a broker.")
+
+    @OptionGroup var options: GatewayOptions
+
+    @Argument(help: "JSON-lines message file from 'smartcity simulate --output'.")
+    var file: String
+
+    func run() async throws {
+        var config = try options.load()
+        config.publishIndicators = false
+        config.statusInterval = 0
+        let service = try GatewayService(config: config)
+        var count = 0
+        try MessageFile.read(file) { topic, payload in
+            service.receive(topic: topic, payload: payload)
+            count += 1
+        }
+        try service.flush(checkpoint: true, provisional: true)
+        print("gateway: replayed \(count) messages from \(file) into \(config.store)")
+        print(service.statusLine())
+    }
+}
+
+struct GatewayExport: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Write the indicator table (cities x indicators) that 'smartcity index' reads.")
+
+    @Option(help: "SQLite store file.")
+    var store: String = "gateway.sqlite"
+
+    @Option(help: "Windows to average: window, hour or day.")
+    var resolution: String = "day"
+
+    @Option(help: "Output CSV file ('-' for standard output).")
+    var output: String = "-"
+
+    func run() throws {
+        guard let r = Resolution(name: resolution) else { throw ValidationError("--resolution must be window, hour or day") }
+        guard FileManager.default.fileExists(atPath: store) else { throw ValidationError("\(store): no such store; run 'smartcity gateway' first or pass --store") }
+        let csv = try SQLiteStore(path: store).indicatorTable(resolution: r)
+        if output == "-" { print(csv, terminator: "") } else {
+            try csv.write(toFile: output, atomically: true, encoding: .utf8)
+            print("wrote \(output)")
+        }
+    }
+}
