@@ -83,7 +83,11 @@ public struct SenMLReader: ~Copyable {
         var p = Parser(bytes: bytes)
         p.skipSpace()
         guard p.at < bytes.count, bytes[p.at] == UInt8(ascii: "[") else {
-            throw p.fail(p.at < bytes.count ? .notSenML : .malformedJSON, "a SenML pack is a JSON array of records")
+            // Another JSON value is valid JSON but not SenML; anything else is not JSON.
+            let c = p.peek
+            let json = c == UInt8(ascii: "{") || c == UInt8(ascii: "\"") || c == UInt8(ascii: "-") || (c >= 0x30 && c <= 0x39)
+                || c == UInt8(ascii: "t") || c == UInt8(ascii: "f") || c == UInt8(ascii: "n")
+            throw p.fail(json ? .notSenML : .malformedJSON, "a SenML pack is a JSON array of records")
         }
         p.at += 1
         p.skipSpace()

@@ -1,0 +1,148 @@
+@testable import Gateway
+import Telemetry
+import Testing
+
+/// Hand-made messages of one air-quality station and one water meter.
+struct Feed {
+    var aggregator: Aggregator
+    var seq: [String: Int] = [:]
+
+    init(window: Int64 = 900, lateness: Int64 = 600) {
+        var config = GatewayConfig()
+        config.window = window
+        config.lateness = lateness
+        config.cities = [CityFacts(id: "almaty", utcOffset: 0, population: 1000, areaKm2: 10, litStreetKm: 2)]
+        aggregator = Aggregator(config: config)
+    }
+
+    @discardableResult
+    mutating func pm25(_ value: Double, at t: Int64, device: String = "alm-aq-000001", seq s: Int? = nil) -> IngestOutcome {
+        let n = s ?? (seq[device, default: 0] + 1)
+        seq[device] = max(seq[device, default: 0], n)
+        return aggregator.ingest("city/almaty/environment/north/\(device)/attrs",
+            #"[{"bn":"urn:ngsi-ld:AirQualityObserved:\#(device):","bt":\#(t),"n":"pm25","u":"ug/m3","v":\#(value)},{"n":"seq","v":\#(n)},{"n":"sent","u":"s","v":\#(t)}]"#)
+    }
+
+    @discardableResult
+    mutating func meter(_ total: Double, at t: Int64, device: String = "alm-wm-000001") -> IngestOutcome {
+        let n = seq[device, default: 0] + 1
+        seq[device] = n
+        return aggregator.ingest("city/almaty/water/north/\(device)/attrs",
+            #"[{"bn":"urn:ngsi-ld:WaterConsumptionObserved:\#(device):","bt":\#(t),"n":"waterConsumption","u":"m3","s":\#(total)},{"n":"seq","v":\#(n)},{"n":"sent","u":"s","v":\#(t)}]"#)
+    }
+
+    mutating func lamp(_ energy: Double, at t: Int64, device: String) {
+        let n = seq[device, default: 0] + 1
+        seq[device] = n
+        _ = aggregator.ingest("city/almaty/lighting/north/\(device)/attrs",
+            #"[{"bn":"urn:ngsi-ld:Streetlight:\#(device):","bt":\#(t),"n":"powerState","vb":true},{"n":"energy","u":"kWh","s":\#(energy)},{"n":"status","vs":"ok"},{"n":"seq","v":\#(n)},{"n":"sent","u":"s","v":\#(t)}]"#)
+    }
+
+    func windows(_ attribute: String, _ resolution: Resolution = .base) -> [WindowRecord] {
+        aggregator.pendingWindows.filter { $0.attribute == attribute && $0.resolution == resolution }
+    }
+}
+
+@Suite struct WindowTests {
+    let t0: Int64 = 1_768_176_000  // 2026-01-12T00:00:00Z, a multiple of a day
+
+    @Test func aWindowIsEmittedWhenEventTimePassesItsEnd() {
+        var f = Feed()
+        f.pm25(10, at: t0 + 60)
+        f.pm25(30, at: t0 + 600)
+        #expect(f.windows("AirQualityObserved.pm25").isEmpty, "still open")
+        f.pm25(50, at: t0 + 900)
+        let w = f.windows("AirQualityObserved.pm25")
+        #expect(w.count == 1)
+        #expect(w.first?.start == t0 * 1000)
+        #expect(w.first?.partial.count == 2)
+        #expect(w.first?.partial.mean == 20)
+        #expect(w.first?.partial.min == 10 && w.first?.partial.max == 30)
+        #expect(w.first?.partial.firstValue == 10 && w.first?.partial.lastValue == 30)
+        #expect(w.first?.revision == 1 && w.first?.closed == true)
+    }
+
+    @Test func lateDataInsideTheLatenessCorrectsItsWindowAndBeyondItIsTooLate() {
+        var f = Feed(lateness: 600)
+        f.pm25(10, at: t0 + 60)
+        f.pm25(50, at: t0 + 1000)           // closes [t0, t0+900)
+        // 700 s behind the newest: watermark = t0+400, the window ends at t0+900 > watermark.
+        #expect(f.pm25(40, at: t0 + 300) == .acceptedLate)
+        f.aggregator.flushCorrections()
+        let w = f.windows("AirQualityObserved.pm25").filter { $0.start == t0 * 1000 }
+        #expect(w.map(\.revision) == [1, 2])
+        #expect(w.last?.partial.count == 2)
+        #expect(w.last?.partial.mean == 25)
+        #expect(f.aggregator.counters.late == 1 && f.aggregator.counters.corrections >= 1)
+        // Event time moves on; the first window is now beyond the lateness.
+        f.pm25(60, at: t0 + 1600)           // watermark t0+1000 >= t0+900
+        #expect(f.pm25(99, at: t0 + 200) == .tooLate)
+        #expect(f.aggregator.counters.tooLate == 1)
+        f.aggregator.flushCorrections()
+        #expect(f.windows("AirQualityObserved.pm25").filter { $0.start == t0 * 1000 }.last?.partial.count == 2, "too-late data changes nothing")
+    }
+
+    @Test func duplicatesAreCountedOnceWithinTheDeduplicationWindow() {
+        var f = Feed(lateness: 86_400)
+        for i in 1...200 { f.pm25(Double(i), at: t0 + Int64(i) * 10, seq: i) }
+        #expect(f.pm25(80, at: t0 + 800, seq: 80) == .duplicate, "120 sequence numbers back")
+        #expect(f.pm25(200, at: t0 + 2000, seq: 200) == .duplicate)
+        #expect(f.pm25(199, at: t0 + 1990, seq: 199) == .duplicate)
+        // Beyond 128 sequence numbers the gateway cannot tell: never counted twice, reported as too late.
+        #expect(f.pm25(5, at: t0 + 50, seq: 5) == .tooLate)
+        #expect(f.aggregator.counters.duplicates == 3)
+        #expect(f.aggregator.counters.accepted == 200)
+        // A gap: sequence numbers skipped are still accepted when they come.
+        #expect(f.pm25(1, at: t0 + 2100, seq: 210) == .accepted)
+        #expect(f.pm25(1, at: t0 + 2050, seq: 205) == .accepted)
+        #expect(f.pm25(1, at: t0 + 2050, seq: 205) == .duplicate)
+    }
+
+    @Test func meterIncrementsHandleResetsRolloversAndOrder() {
+        var f = Feed(lateness: 86_400)
+        f.meter(99_990, at: t0 + 100)        // first reading: the baseline
+        f.meter(99_998, at: t0 + 200)        // +8
+        f.meter(3, at: t0 + 1000)            // rollover at 100,000: +5 (next window)
+        f.meter(10, at: t0 + 1100)           // +7
+        f.meter(2, at: t0 + 1900)            // reset (reboot) to zero: +2 (third window)
+        f.meter(6, at: t0 + 2000)            // +4
+        f.aggregator.emitOpenWindows()
+        let w = Dictionary(f.windows("WaterConsumptionObserved.waterConsumption").map { ($0.start, $0.partial.increment) }, uniquingKeysWith: { _, b in b })
+        #expect(w[t0 * 1000] == 8)
+        #expect(w[(t0 + 900) * 1000] == 12)
+        #expect(w[(t0 + 1800) * 1000] == 6)
+        #expect(f.aggregator.counters.meterRollovers == 1 && f.aggregator.counters.meterResets == 1)
+        let day = f.windows("WaterConsumptionObserved.waterConsumption", .day).last
+        #expect(day?.partial.increment == 26)
+
+        // The same readings out of order give the same increments per window.
+        var g = Feed(lateness: 86_400)
+        for (v, t) in [(99_990.0, 100), (3, 1000), (99_998, 200), (10, 1100), (6, 2000), (2, 1900)] { g.meter(v, at: t0 + Int64(t)) }
+        g.aggregator.emitOpenWindows()
+        let v = Dictionary(g.windows("WaterConsumptionObserved.waterConsumption").map { ($0.start, $0.partial.increment) }, uniquingKeysWith: { _, b in b })
+        #expect(v == w)
+    }
+
+    @Test func indicatorsEqualAHandComputation() {
+        var f = Feed(window: 900, lateness: 60)
+        // Two stations: PM2.5 10 and 20 (station 1), 40 (station 2) in the first window.
+        f.pm25(10, at: t0 + 100, device: "alm-aq-000001")
+        f.pm25(20, at: t0 + 400, device: "alm-aq-000001")
+        f.pm25(40, at: t0 + 500, device: "alm-aq-000002")
+        // Two lamps: 1.5 kWh and 0.5 kWh burnt in the first window.
+        f.lamp(100, at: t0 + 10, device: "alm-sl-000001")
+        f.lamp(101.5, at: t0 + 800, device: "alm-sl-000001")
+        f.lamp(7, at: t0 + 20, device: "alm-sl-000002")
+        f.lamp(7.5, at: t0 + 820, device: "alm-sl-000002")
+        f.pm25(1, at: t0 + 1000, device: "alm-aq-000001")  // closes the window
+        let values = f.aggregator.pendingIndicators.filter { $0.start == t0 * 1000 && $0.resolution == .base }
+        func value(_ code: String) -> Double? { values.first { $0.code == code }?.value }
+        #expect(value("ISO37120:8.1") == (10 + 20 + 40) / 3.0)
+        #expect(value("ISO37122:8.2") == 2.0 / 10, "2 live stations over 10 km2")
+        let energy: Double = (1.5 + 0.5) / 2 * 365 * 86_400 / 900
+        #expect(abs((value("ISO37120:7.6") ?? 0) - energy) < 1e-6, "2 kWh over 2 km lit, scaled from 15 minutes to a year")
+        #expect(value("ISO37122:7.6") == 100, "both lamps seen report")
+        #expect(value("HEALTH:environment:reporting") == 100)
+        #expect(value("HEALTH:lighting:faulty") == 0)
+    }
+}
