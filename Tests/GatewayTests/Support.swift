@@ -5,7 +5,11 @@ import Telemetry
 
 /// A small one-city scenario in the Almaty climate for the gateway tests.
 func gatewayScenario(seed: UInt64 = 7, duration: String = "1d", faults: String = "") throws -> Scenario {
-    let yaml = """
+    try Scenario(yaml: gatewayScenarioYAML(seed: seed, duration: duration, faults: faults), file: "gateway-test.yaml")
+}
+
+func gatewayScenarioYAML(seed: UInt64 = 7, duration: String = "1d", faults: String = "") -> String {
+    """
     name: gateway-test
     seed: \(seed)
     start: 2026-01-12T00:00:00+05:00
@@ -35,7 +39,6 @@ func gatewayScenario(seed: UInt64 = 7, duration: String = "1d", faults: String =
           environment: {count: 4, interval: 10m, connection: device}
     \(faults.isEmpty ? "" : "faults:\n" + faults)
     """
-    return try Scenario(yaml: yaml, file: "gateway-test.yaml")
 }
 
 /// The gateway's view of a scenario's cities.

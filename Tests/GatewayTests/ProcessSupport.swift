@@ -1,0 +1,103 @@
+import Foundation
+import Testing
+
+/// A `smartcity` child process whose output lines can be awaited.
+final class ChildProcess: @unchecked Sendable {
+    let process = Process()
+    private let lock = NSCondition()
+    private var lines: [String] = []
+    private var ended = false
+
+    static var executable: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("smartcity")
+    }
+
+    init(_ arguments: [String]) throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.executable.path) else {
+            throw TestFailure("\(Self.executable.path) is missing; build it with 'swift build --build-tests'")
+        }
+        process.executableURL = Self.executable
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        let handle = pipe.fileHandleForReading
+        try process.run()
+        Thread.detachNewThread { [self] in
+            var pending = Data()
+            while true {
+                let chunk = handle.availableData
+                if chunk.isEmpty { break }
+                pending.append(chunk)
+                while let newline = pending.firstIndex(of: 10) {
+                    let line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
+                    pending = Data(pending[(newline + 1)...])
+                    lock.lock()
+                    lines.append(line)
+                    lock.broadcast()
+                    lock.unlock()
+                }
+            }
+            lock.lock()
+            ended = true
+            lock.broadcast()
+            lock.unlock()
+        }
+    }
+
+    /// Waits (blocking a thread, not the test's executor) until a line satisfies `match`.
+    func waitForLine(timeout: Double = 60, _ match: @escaping @Sendable (String) -> Bool) async throws -> String {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread { [self] in
+                let deadline = Date().addingTimeInterval(timeout)
+                lock.lock()
+                var seen = 0
+                while true {
+                    while seen < lines.count {
+                        if match(lines[seen]) {
+                            let line = lines[seen]
+                            lock.unlock()
+                            continuation.resume(returning: line)
+                            return
+                        }
+                        seen += 1
+                    }
+                    if ended || !lock.wait(until: deadline) {
+                        let output = lines.suffix(20).joined(separator: "\n")
+                        lock.unlock()
+                        continuation.resume(throwing: TestFailure("no matching line within \(timeout) s (exited: \(ended)); last output:\n\(output)"))
+                        return
+                    }
+                }
+            }
+        }
+    }
+
+    var output: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return lines.joined(separator: "\n")
+    }
+
+    func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
+
+    func waitForExit() async -> Int32 {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread { [self] in
+                process.waitUntilExit()
+                continuation.resume(returning: process.terminationStatus)
+            }
+        }
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// The number after `name ` in a status line (`accepted 1234`).
+func statusValue(_ line: String, _ name: String) -> Int? {
+    guard let range = line.range(of: " \(name) ") else { return nil }
+    return Int(line[range.upperBound...].prefix { $0.isNumber })
+}
