@@ -106,7 +106,30 @@ public final class GatewayService: @unchecked Sendable {
         let position = journal.append(topic: topic, payload: payload, arrivalMs: now)
         aggregator.ingest(topic: topic, payload: payload, position: position, arrivalMs: now)
         lastMessageMs = now
+        if !waiters.isEmpty { resumeWaiters() }
         lock.unlock()
+    }
+
+    private var waiters: [(count: Int64, continuation: CheckedContinuation<Void, Never>)] = []
+
+    /// Resumes the waiters whose count of accepted messages was reached (under the lock).
+    private func resumeWaiters() {
+        let accepted = aggregator.counters.accepted
+        waiters.removeAll { waiter in
+            guard accepted >= waiter.count else { return false }
+            waiter.continuation.resume()
+            return true
+        }
+    }
+
+    /// Returns once `count` telemetry messages have been accepted (counted once each).
+    public func waitUntilAccepted(_ count: Int64) async {
+        await withCheckedContinuation { continuation in
+            lock.lock()
+            waiters.append((count, continuation))
+            resumeWaiters()
+            lock.unlock()
+        }
     }
 
     /// Feeds one message as if it came from the broker (file replay, tests).

@@ -5,7 +5,7 @@ import Simulator
 import Telemetry
 import Testing
 
-@Suite(.serialized) struct DurabilityTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct DurabilityTests {
     /// The gateway is killed with SIGKILL mid-stream and restarted; with the broker's persistent
     /// session and its journal it ends with exactly the aggregates of an uninterrupted run.
     @Test func aGatewayKilledMidStreamEndsWithTheSameAggregates() async throws {

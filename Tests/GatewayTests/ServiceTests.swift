@@ -1,0 +1,107 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+@testable import Gateway
+import MQTT
+import Simulator
+import Telemetry
+import Testing
+
+@Suite(.serialized, .timeLimit(.minutes(3))) struct ServiceTests {
+    /// Simulated devices publish through a real broker into the gateway: the store, /metrics,
+    /// the JSON API and the retained indicator topics all show the result.
+    @Test func telemetryThroughTheBrokerReachesStoreMetricsAPIAndIndicatorTopics() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-svc-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let broker = try await EmbeddedBroker.start()
+        defer { broker.stop() }
+        let scenario = try gatewayScenario(duration: "6h")
+        let expected = simulated(scenario).filter { $0.kind == .telemetry }.count
+
+        var config = gatewayConfig(scenario)
+        config.store = directory + "/gateway.sqlite"
+        config.statusInterval = 0
+        config.flushInterval = 0.1
+        config.clientID = "gateway-service-test"
+        let service = try GatewayService(config: config, log: { _ in })
+        let api = try HTTPAPI(service: service, host: "127.0.0.1", port: 0)
+        let port = try await api.start()
+        #expect(port > 0)
+        try await service.start(broker: ConnectionOptions(url: broker.url, clientID: config.clientID))
+
+        let publisher = try Publisher(generator: Generator(scenario: scenario), broker: broker.url)
+        try await publisher.connect()
+        _ = try await publisher.run { _ in }
+        await publisher.close()
+        await service.waitUntilAccepted(Int64(expected))
+        #expect(service.status().accepted == Int64(expected))
+        try service.flush(checkpoint: true)
+
+        let metrics = try await get(port, "/metrics")
+        #expect(metrics.contains("smartcity_gateway_messages_received_total "))
+        #expect(metrics.contains("smartcity_gateway_messages_accepted_total{domain=\"environment\"} "))
+        #expect(metrics.contains("smartcity_gateway_messages_invalid_total{reason=\"malformed-json\"} 0"))
+        let accepted = metrics.split(separator: "\n").filter { $0.hasPrefix("smartcity_gateway_messages_accepted_total{") }
+            .compactMap { Int($0.split(separator: " ").last ?? "") }.reduce(0, +)
+        #expect(accepted == expected)
+        let health = try await get(port, "/health")
+        #expect(health.contains("\"ok\":true"))
+
+        let latest = try JSONDecoder().decode([IndicatorRow].self, from: Data(try await get(port, "/api/indicators?city=almaty&domain=environment").utf8))
+        #expect(latest.contains { $0.code == "ISO37120:8.1" && $0.resolution == "hour" && $0.value > 0 })
+        #expect(latest.allSatisfy { $0.domain == "environment" })
+        let series = try JSONDecoder().decode([IndicatorRow].self, from: Data(try await get(port, "/api/indicators/almaty/ISO37120_8_1?resolution=hour").utf8))
+        #expect(series.count >= 5, "six simulated hours, the last still open")
+        #expect(series.map(\.start) == series.map(\.start).sorted())
+        let stored = try service.store.indicatorSeries(city: "almaty", code: "ISO37120:8.1", resolution: .hour, from: nil, to: nil)
+        #expect(series == stored)
+
+        // Retained indicator messages for a late subscriber.
+        let received = Inbox()
+        let subscriber = try MQTTClient(ConnectionOptions(host: broker.host, port: broker.port, clientID: "indicator-reader")) { received.add($0) }
+        try await subscriber.connect()
+        _ = try await subscriber.subscribe("city/almaty/indicators/#", qos: .atLeastOnce)
+        let message = try await received.first { $0.topic == "city/almaty/indicators/ISO37120_8_1/hour" }
+        #expect(message.retain)
+        let body = try JSONSerialization.jsonObject(with: Data(message.payload)) as? [String: Any]
+        #expect(body?["code"] as? String == "ISO37120:8.1")
+        #expect(body?["unit"] as? String == "ug/m3")
+        #expect((body?["value"] as? Double ?? 0) > 0)
+        await subscriber.disconnect()
+
+        await service.stop()
+        await api.stop()
+    }
+}
+
+func get(_ port: Int, _ path: String) async throws -> String {
+    let (data, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+    return String(decoding: data, as: UTF8.self)
+}
+
+final class Inbox: @unchecked Sendable {
+    private let lock = NSCondition()
+    private var messages: [MQTTMessage] = []
+
+    func add(_ m: MQTTMessage) {
+        lock.lock()
+        messages.append(m)
+        lock.broadcast()
+        lock.unlock()
+    }
+
+    func first(timeout: Double = 30, _ match: @escaping @Sendable (MQTTMessage) -> Bool) async throws -> MQTTMessage {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread { [self] in
+                let deadline = Date().addingTimeInterval(timeout)
+                lock.lock()
+                defer { lock.unlock() }
+                while true {
+                    if let m = messages.first(where: match) { continuation.resume(returning: m); return }
+                    if !lock.wait(until: deadline) { continuation.resume(throwing: TestFailure("no matching message in \(timeout) s")); return }
+                }
+            }
+        }
+    }
+}
