@@ -173,3 +173,101 @@ done:
     if (pub) mosquitto_destroy(pub);
     if (sub) mosquitto_destroy(sub);
 }
+
+uint64_t scb_now_ns(void) { return now_ns(); }
+
+void scb_publish_messages(const char *host, int port, int qos, int inflight, size_t count,
+                          const char *topics, const size_t *topic_offsets,
+                          const unsigned char *payloads, const size_t *payload_offsets,
+                          scb_result *result) {
+    memset(result, 0, sizeof *result);
+    if (inflight < 1) inflight = 1;
+    mosquitto_lib_init();
+    shared_state pub_state = {0};
+    pthread_mutex_init(&pub_state.lock, NULL);
+    pthread_cond_init(&pub_state.cond, NULL);
+    char id[64];
+    snprintf(id, sizeof id, "scb-relay-%d", (int)getpid());
+    struct mosquitto *pub = mosquitto_new(id, true, &pub_state);
+    if (!pub) { fail(result, MOSQ_ERR_NOMEM, "mosquitto_new"); return; }
+    mosquitto_connect_callback_set(pub, on_connect);
+    mosquitto_publish_callback_set(pub, on_publish);
+    mosquitto_max_inflight_messages_set(pub, 0);
+    int rc = mosquitto_connect(pub, host, port, 60);
+    if (rc) { fail(result, rc, "publisher connect"); mosquitto_destroy(pub); return; }
+    mosquitto_loop_start(pub);
+    wait_flag(&pub_state, &pub_state.connected);
+    uint64_t start = now_ns();
+    for (size_t i = 0; i < count && pub_state.connected == 1; i++) {
+        if (qos > 0) {
+            pthread_mutex_lock(&pub_state.lock);
+            while (pub_state.inflight >= (size_t)inflight) pthread_cond_wait(&pub_state.cond, &pub_state.lock);
+            pub_state.inflight++;
+            pthread_mutex_unlock(&pub_state.lock);
+        }
+        size_t length = payload_offsets[i + 1] - payload_offsets[i];
+        rc = mosquitto_publish(pub, NULL, topics + topic_offsets[i], (int)length, payloads + payload_offsets[i], qos, false);
+        if (rc) { fail(result, rc, "publish"); break; }
+        result->sent++;
+    }
+    if (qos > 0) {
+        pthread_mutex_lock(&pub_state.lock);
+        while (pub_state.inflight > 0) pthread_cond_wait(&pub_state.cond, &pub_state.lock);
+        pthread_mutex_unlock(&pub_state.lock);
+    }
+    result->elapsed_ns = now_ns() - start;
+    mosquitto_disconnect(pub);
+    mosquitto_loop_stop(pub, false);
+    mosquitto_destroy(pub);
+}
+
+struct scb_subscriber {
+    struct mosquitto *mosq;
+    shared_state state;
+};
+
+scb_subscriber *scb_subscriber_start(const char *host, int port, const char *topic, int qos, scb_result *result) {
+    memset(result, 0, sizeof *result);
+    mosquitto_lib_init();
+    scb_subscriber *s = calloc(1, sizeof *s);
+    pthread_mutex_init(&s->state.lock, NULL);
+    pthread_cond_init(&s->state.cond, NULL);
+    char id[64];
+    snprintf(id, sizeof id, "scb-sub-%d", (int)getpid());
+    s->mosq = mosquitto_new(id, true, &s->state);
+    mosquitto_connect_callback_set(s->mosq, on_connect);
+    mosquitto_subscribe_callback_set(s->mosq, on_subscribe);
+    mosquitto_message_callback_set(s->mosq, on_message);
+    int rc = mosquitto_connect(s->mosq, host, port, 60);
+    if (rc) { fail(result, rc, "subscriber connect"); mosquitto_destroy(s->mosq); free(s); return NULL; }
+    mosquitto_loop_start(s->mosq);
+    wait_flag(&s->state, &s->state.connected);
+    mosquitto_subscribe(s->mosq, NULL, topic, qos);
+    wait_flag(&s->state, &s->state.subscribed);
+    return s;
+}
+
+void scb_subscriber_wait(scb_subscriber *s, uint64_t expected, int idle_timeout_ms, scb_result *result) {
+    pthread_mutex_lock(&s->state.lock);
+    uint64_t last_progress = now_ns();
+    uint64_t seen = s->state.received;
+    while (s->state.received < expected) {
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_nsec += 100 * 1000000L;
+        if (deadline.tv_nsec >= 1000000000L) { deadline.tv_sec++; deadline.tv_nsec -= 1000000000L; }
+        pthread_cond_timedwait(&s->state.cond, &s->state.lock, &deadline);
+        if (s->state.received != seen) { seen = s->state.received; last_progress = now_ns(); }
+        else if (now_ns() - last_progress > (uint64_t)idle_timeout_ms * 1000000ull) break;
+    }
+    result->received = s->state.received;
+    result->elapsed_ns = s->state.last_receipt_ns;
+    pthread_mutex_unlock(&s->state.lock);
+}
+
+void scb_subscriber_stop(scb_subscriber *s) {
+    mosquitto_disconnect(s->mosq);
+    mosquitto_loop_stop(s->mosq, false);
+    mosquitto_destroy(s->mosq);
+    free(s);
+}

@@ -22,4 +22,23 @@ void scb_run(const char *host, int port, const char *topic, int qos, size_t mess
              size_t payload_bytes, int inflight, int idle_timeout_ms,
              uint64_t *latencies_ns, scb_result *result);
 
+/// CLOCK_MONOTONIC in ns (the clock of every timing here).
+uint64_t scb_now_ns(void);
+
+/// Publishes `count` given messages (topic i at topics + topic_offsets[i], NUL-terminated;
+/// payload i from payload_offsets[i] to payload_offsets[i + 1]) from one plain libmosquitto
+/// client, at most `inflight` unacknowledged; returns when all are acknowledged.
+void scb_publish_messages(const char *host, int port, int qos, int inflight, size_t count,
+                          const char *topics, const size_t *topic_offsets,
+                          const unsigned char *payloads, const size_t *payload_offsets,
+                          scb_result *result);
+
+/// A plain libmosquitto subscriber on its own network thread that counts messages.
+typedef struct scb_subscriber scb_subscriber;
+scb_subscriber *scb_subscriber_start(const char *host, int port, const char *topic, int qos, scb_result *result);
+/// Waits for `expected` messages (or `idle_timeout_ms` without one); `received` is the count,
+/// `elapsed_ns` the time of the last receipt (scb_now_ns clock).
+void scb_subscriber_wait(scb_subscriber *s, uint64_t expected, int idle_timeout_ms, scb_result *result);
+void scb_subscriber_stop(scb_subscriber *s);
+
 #endif

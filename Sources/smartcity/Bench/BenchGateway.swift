@@ -1,0 +1,233 @@
+import ArgumentParser
+import CMosquittoBaseline
+import CSystem
+import Foundation
+import Gateway
+import MQTT
+import Simulator
+import Telemetry
+
+/// `smartcity bench gateway`: ingest speed offline, memory over a long stream, and keeping up
+/// with a plain C subscriber through the broker, each against a baseline in the same run.
+struct BenchGateway: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gateway",
+        abstract: "Measure offline ingest (msg/s), memory over a long stream, and broker ingest against a C subscriber.")
+
+    @Option(help: "Scenario whose messages are ingested.")
+    var scenario: String = "Scenarios/almaty.yaml"
+
+    @Option(help: "Simulated length of the offline ingest run.")
+    var duration: String = "6h"
+
+    @Option(help: "Messages streamed through the aggregator for the memory part.")
+    var memoryMessages: Int = 10_000_000
+
+    @Option(help: "Messages published through the broker per round.")
+    var brokerMessages: Int = 200_000
+
+    @Option(help: "Alternating rounds of the broker part; the median ratio is reported.")
+    var rounds: Int = 3
+
+    @Option(help: "Parts to run, comma-separated: ingest, memory, broker.")
+    var parts: String = "ingest,memory,broker"
+
+    func run() async throws {
+        let selected = Set(parts.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
+        let loaded = try Scenario(contentsOf: scenario)
+        var config = GatewayConfig()
+        config.cities = loaded.cities.map(CityFacts.init)
+        config.lateness = 3600
+        if selected.contains("ingest") { try ingest(loaded, config) }
+        if selected.contains("memory") { memory(loaded, config) }
+        if selected.contains("broker") { try await broker(loaded, config) }
+    }
+
+    /// Messages of the scenario's first `seconds`, without statuses.
+    func messages(_ scenario: Scenario, seconds: Int64, limit: Int = .max) -> (topics: [[UInt8]], payloads: [[UInt8]]) {
+        var s = scenario
+        s.duration = seconds
+        let generator = Generator(scenario: s, includeStatus: false)
+        var topics: [[UInt8]] = [], payloads: [[UInt8]] = []
+        while topics.count < limit, generator.next() {
+            topics.append(generator.message.topic)
+            payloads.append(generator.message.payload)
+        }
+        return (topics, payloads)
+    }
+
+    // MARK: Offline ingest
+
+    /// Decode + validate + deduplicate + aggregate (with window emission and indicators), against
+    /// Foundation's JSONSerialization merely parsing the same payloads.
+    func ingest(_ scenario: Scenario, _ config: GatewayConfig) throws {
+        guard let seconds = Durations.parse(duration) else { throw ValidationError("--duration '\(duration)' is not a duration") }
+        let (topics, payloads) = messages(scenario, seconds: seconds)
+        let clock = ContinuousClock()
+        let aggregator = Aggregator(config: config)
+        let began = clock.now
+        // The first half includes each device's first message (registration); the second half
+        // is the steady state of a long-running gateway.
+        let half = topics.count / 2
+        var firstHalf = 0.0
+        for i in topics.indices {
+            if i == half { firstHalf = (clock.now - began).seconds }
+            topics[i].withUnsafeBufferPointer { t in
+                payloads[i].withUnsafeBufferPointer { p in _ = aggregator.ingest(topic: t, payload: p) }
+            }
+            if i % 65_536 == 0 { drain(aggregator) }
+        }
+        aggregator.emitOpenWindows()
+        let elapsed = (clock.now - began).seconds
+        let steady = Double(topics.count - half) / (elapsed - firstHalf)
+        let c = aggregator.counters
+
+        let sample = min(payloads.count, 200_000)
+        let baselineBegan = clock.now
+        var parsed = 0
+        for i in 0..<sample {
+            if let records = try? JSONSerialization.jsonObject(with: Data(payloads[i])) as? [Any] { parsed += records.count }
+        }
+        let baseline = (clock.now - baselineBegan).seconds
+        let rate = Double(topics.count) / elapsed
+        let baselineRate = Double(sample) / baseline
+        print("ingest (offline, one core): \(topics.count) messages, \(c.readings) readings of \(duration) of \(scenario.name)")
+        let perMessage = Double(c.readings) / Double(c.accepted)
+        print("  gateway:  \(fmt(rate / 1e6, 2)) M msg/s, \(fmt(rate * perMessage / 1e6, 2)) M readings/s overall (decode, validate, dedup, 3 window sizes, indicators)")
+        print("            \(fmt(steady / 1e6, 2)) M msg/s, \(fmt(steady * perMessage / 1e6, 2)) M readings/s in the second half (every device known)")
+        print("  baseline: \(fmt(baselineRate / 1e6, 3)) M msg/s (Foundation JSONSerialization parse only, \(parsed) records)")
+        print("  ratio:    \(fmt(rate / baselineRate, 1))x overall, \(fmt(steady / baselineRate, 1))x steady; windows emitted \(c.windowsEmitted), indicators \(c.indicatorsEmitted)")
+        let reasons = RejectReason.allCases.filter { c.invalid[$0] > 0 }.map { "\($0.rawValue) \(c.invalid[$0])" }
+        print("  accepted \(c.accepted), duplicates \(c.duplicates), late \(c.late), too late \(c.tooLate), rejected \(c.rejected)\(reasons.isEmpty ? "" : " (" + reasons.joined(separator: ", ") + ")") — the scenario's faults")
+    }
+
+    private func drain(_ aggregator: Aggregator) {
+        aggregator.pendingWindows.removeAll(keepingCapacity: true)
+        aggregator.pendingIndicators.removeAll(keepingCapacity: true)
+        aggregator.pendingDeadLetters.removeAll(keepingCapacity: true)
+    }
+
+    // MARK: Memory
+
+    /// Streams messages straight from the generator into the aggregator (flushing its output as
+    /// the gateway does) and samples the heap: it must follow the open windows and devices, not
+    /// the message count.
+    func memory(_ scenario: Scenario, _ config: GatewayConfig) {
+        var s = scenario
+        s.duration = 30 * 86_400
+        let generator = Generator(scenario: s, includeStatus: false)
+        let aggregator = Aggregator(config: config)
+        let baseline = Int(csys_heap_bytes())
+        let checkpoints = Set([1, 2, 5, 10, 20, 50, 100].map { $0 * memoryMessages / 100 }.filter { $0 >= 100_000 })
+        var samples: [(Int, Int, Int)] = []
+        var n = 0
+        while n < memoryMessages, generator.next() {
+            generator.message.topic.withUnsafeBufferPointer { t in
+                generator.message.payload.withUnsafeBufferPointer { p in _ = aggregator.ingest(topic: t, payload: p) }
+            }
+            n += 1
+            if n % 65_536 == 0 { drain(aggregator) }
+            if checkpoints.contains(n) {
+                drain(aggregator)
+                samples.append((n, Int(csys_heap_bytes()) - baseline, aggregator.openWindows))
+            }
+        }
+        print("memory (aggregator heap over a stream of \(n) messages, \(aggregator.knownDevices) devices):")
+        for (messages, heap, open) in samples {
+            print("  after \(String(messages).leftPadded(9)) messages: heap \(fmt(Double(heap) / 1_048_576, 1)) MiB, open windows \(open)")
+        }
+        if let first = samples.first, let last = samples.last, first.1 > 0 {
+            print("  ratio heap(last)/heap(first): \(fmt(Double(last.1) / Double(first.1), 2)) for \(fmt(Double(last.0) / Double(first.0), 0))x the messages")
+        }
+    }
+
+    // MARK: Through the broker
+
+    /// The same messages, published by one plain C client at QoS 1, received by the C baseline
+    /// subscriber and by the whole gateway (journal, dedup, windows, store flushes).
+    func broker(_ scenario: Scenario, _ config: GatewayConfig) async throws {
+        let (topics, payloads) = messages(scenario, seconds: 86_400, limit: brokerMessages)
+        var topicBytes: [CChar] = [], topicOffsets: [Int] = [], payloadBytes: [UInt8] = [], payloadOffsets: [Int] = [0]
+        for i in topics.indices {
+            topicOffsets.append(topicBytes.count)
+            topicBytes.append(contentsOf: topics[i].map { CChar(bitPattern: $0) })
+            topicBytes.append(0)
+            payloadBytes.append(contentsOf: payloads[i])
+            payloadOffsets.append(payloadBytes.count)
+        }
+        let embedded = try await EmbeddedBroker.start()
+        defer { embedded.stop() }
+        let url = embedded.url
+        let input = PublishInput(topics: topicBytes, topicOffsets: topicOffsets, payloads: payloadBytes, payloadOffsets: payloadOffsets)
+        var ratios: [Double] = []
+        print("broker ingest (QoS 1, \(topics.count) messages per round, one C publisher, embedded mosquitto):")
+        for round in 1...rounds {
+            // Baseline: a plain C subscriber counting messages.
+            var result = scb_result()
+            guard let subscriber = scb_subscriber_start(url.host, Int32(url.port), "city/#", 1, &result) else {
+                throw ValidationError("C subscriber: \(withUnsafeBytes(of: result.error) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) })")
+            }
+            let start = scb_now_ns()
+            let published = await input.publish(url)
+            var received = scb_result()
+            scb_subscriber_wait(subscriber, UInt64(topics.count), 10_000, &received)
+            scb_subscriber_stop(subscriber)
+            let baseline = Double(received.elapsed_ns - start) / 1e9
+            precondition(received.received == UInt64(topics.count), "the C subscriber lost messages")
+
+            // The gateway, with a fresh store and journal.
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bench-gateway-\(UUID().uuidString)").path
+            var c = config
+            c.store = directory + "/gateway.sqlite"
+            c.statusInterval = 0
+            c.publishIndicators = false
+            c.clientID = "bench-gateway-\(round)"
+            let service = try GatewayService(config: c, log: { _ in })
+            try await service.start(broker: ConnectionOptions(url: url, clientID: c.clientID))
+            let gatewayStart = scb_now_ns()
+            async let sent = input.publish(url)
+            await service.waitUntilAccepted(Int64(topics.count))
+            let gatewayElapsed = Double(scb_now_ns() - gatewayStart) / 1e9
+            _ = await sent
+            let status = service.status()
+            await service.stop()
+            try? FileManager.default.removeItem(atPath: directory)
+            let ratio = baseline / gatewayElapsed
+            ratios.append(ratio)
+            print("  round \(round): C subscriber \(fmt(Double(topics.count) / baseline / 1000, 1)) k msg/s, gateway \(fmt(Double(topics.count) / gatewayElapsed / 1000, 1)) k msg/s, ratio \(fmt(ratio, 2)); gateway accepted \(status.accepted), lost \(Int64(topics.count) - status.accepted), publisher sent \(published)")
+        }
+        print("  median ratio gateway / C subscriber: \(fmt(ratios.sorted()[ratios.count / 2], 2))")
+    }
+}
+
+/// The messages of the broker part as the C publisher takes them.
+struct PublishInput: Sendable {
+    var topics: [CChar]
+    var topicOffsets: [Int]
+    var payloads: [UInt8]
+    var payloadOffsets: [Int]
+
+    /// Publishes everything on a thread of its own (the C client blocks) and returns the count sent.
+    func publish(_ url: BrokerURL) async -> Int {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                var result = scb_result()
+                topics.withUnsafeBufferPointer { t in
+                    topicOffsets.withUnsafeBufferPointer { to in
+                        payloads.withUnsafeBufferPointer { p in
+                            payloadOffsets.withUnsafeBufferPointer { po in
+                                scb_publish_messages(url.host, Int32(url.port), 1, 1000, topicOffsets.count, t.baseAddress, to.baseAddress,
+                                                     p.baseAddress, po.baseAddress, &result)
+                            }
+                        }
+                    }
+                }
+                continuation.resume(returning: Int(result.sent))
+            }
+        }
+    }
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String { String(repeating: " ", count: max(0, width - count)) + self }
+}
