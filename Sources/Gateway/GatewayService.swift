@@ -110,23 +110,28 @@ public final class GatewayService: @unchecked Sendable {
         lock.unlock()
     }
 
-    private var waiters: [(count: Int64, continuation: CheckedContinuation<Void, Never>)] = []
+    private var waiters: [(count: Int64, received: Bool, continuation: CheckedContinuation<Void, Never>)] = []
 
-    /// Resumes the waiters whose count of accepted messages was reached (under the lock).
+    /// Resumes the waiters whose count was reached (under the lock).
     private func resumeWaiters() {
-        let accepted = aggregator.counters.accepted
+        let counters = aggregator.counters
         waiters.removeAll { waiter in
-            guard accepted >= waiter.count else { return false }
+            guard (waiter.received ? counters.received : counters.accepted) >= waiter.count else { return false }
             waiter.continuation.resume()
             return true
         }
     }
 
     /// Returns once `count` telemetry messages have been accepted (counted once each).
-    public func waitUntilAccepted(_ count: Int64) async {
+    public func waitUntilAccepted(_ count: Int64) async { await wait(count, received: false) }
+
+    /// Returns once `count` messages (of any outcome) have been received since the state began.
+    public func waitUntilReceived(_ count: Int64) async { await wait(count, received: true) }
+
+    private func wait(_ count: Int64, received: Bool) async {
         await withCheckedContinuation { continuation in
             lock.lock()
-            waiters.append((count, continuation))
+            waiters.append((count, received, continuation))
             resumeWaiters()
             lock.unlock()
         }

@@ -186,7 +186,7 @@ struct BenchGateway: AsyncParsableCommand {
             try await service.start(broker: ConnectionOptions(url: url, clientID: c.clientID))
             let gatewayStart = scb_now_ns()
             async let sent = input.publish(url)
-            await service.waitUntilAccepted(Int64(topics.count))
+            await service.waitUntilReceived(Int64(topics.count))
             let gatewayElapsed = Double(scb_now_ns() - gatewayStart) / 1e9
             _ = await sent
             let status = service.status()
@@ -194,7 +194,7 @@ struct BenchGateway: AsyncParsableCommand {
             try? FileManager.default.removeItem(atPath: directory)
             let ratio = baseline / gatewayElapsed
             ratios.append(ratio)
-            print("  round \(round): C subscriber \(fmt(Double(topics.count) / baseline / 1000, 1)) k msg/s, gateway \(fmt(Double(topics.count) / gatewayElapsed / 1000, 1)) k msg/s, ratio \(fmt(ratio, 2)); gateway accepted \(status.accepted), lost \(Int64(topics.count) - status.accepted), publisher sent \(published)")
+            print("  round \(round): C subscriber \(fmt(Double(topics.count) / baseline / 1000, 1)) k msg/s, gateway \(fmt(Double(topics.count) / gatewayElapsed / 1000, 1)) k msg/s, ratio \(fmt(ratio, 2)); gateway received \(status.received) of \(published) sent (accepted \(status.accepted), duplicates \(status.duplicates), rejected \(status.rejected))")
         }
         print("  median ratio gateway / C subscriber: \(fmt(ratios.sorted()[ratios.count / 2], 2))")
     }
