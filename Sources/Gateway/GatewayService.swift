@@ -65,6 +65,7 @@ public final class GatewayService: @unchecked Sendable {
         var options = broker
         options.cleanSession = false
         options.acknowledgeAfterRead = true
+        options.tcpNoDelay = true
         if options.clientID.isEmpty { options.clientID = config.clientID }
         let client = try MQTTClient(options, onRawMessage: { [unowned self] topic, payload, _ in
             self.receive(topic: topic, payload: payload)

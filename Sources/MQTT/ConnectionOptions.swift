@@ -109,6 +109,9 @@ public struct ConnectionOptions: Sendable {
     /// Send the acknowledgements of received messages only after the client's `beforeWrite`
     /// hook ran (for a receiver that must persist a message before the broker forgets it).
     public var acknowledgeAfterRead = false
+    /// Disable Nagle's algorithm: small packets (acknowledgements) leave at once instead of
+    /// waiting for the previous one to be acknowledged.
+    public var tcpNoDelay = false
 
     public init(
         host: String = "127.0.0.1", port: Int = 1883, clientID: String,

@@ -132,6 +132,9 @@ public final class MQTTClient: @unchecked Sendable {
         if options.username != nil || options.password != nil {
             try check(mosquitto_username_pw_set(handle, options.username, options.password), "username/password")
         }
+        if options.tcpNoDelay {
+            try check(mosquitto_int_option(handle, MOSQ_OPT_TCP_NODELAY, 1), "TCP_NODELAY")
+        }
         if options.acknowledgeAfterRead {
             // Nothing is written from inside the library's read path: acknowledgements wait for
             // the loop's next write, after `beforeWrite` has run.

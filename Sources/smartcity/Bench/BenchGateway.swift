@@ -136,8 +136,9 @@ struct BenchGateway: AsyncParsableCommand {
         for (messages, heap, open) in samples {
             print("  after \(String(messages).leftPadded(9)) messages: heap \(fmt(Double(heap) / 1_048_576, 1)) MiB, open windows \(open)")
         }
-        if let first = samples.first, let last = samples.last, first.1 > 0 {
-            print("  ratio heap(last)/heap(first): \(fmt(Double(last.1) / Double(first.1), 2)) for \(fmt(Double(last.0) / Double(first.0), 0))x the messages")
+        // Reference: the first sample after every device was seen once (a tenth of the stream).
+        if let first = samples.first(where: { $0.0 >= memoryMessages / 10 }), let last = samples.last, first.1 > 0, last.0 > first.0 {
+            print("  ratio heap(\(last.0))/heap(\(first.0)): \(fmt(Double(last.1) / Double(first.1), 2)) for \(fmt(Double(last.0) / Double(first.0), 0))x the messages")
         }
     }
 
