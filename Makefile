@@ -34,6 +34,7 @@ test: deps
 bench: release
 	$(SWIFT) run -c release smartcity bench mqtt --messages 200000
 	$(SWIFT) run -c release smartcity bench sim
+	$(SWIFT) run -c release smartcity bench gateway
 
 clean:
 	rm -rf .build

@@ -146,3 +146,72 @@ struct Feed {
         #expect(value("HEALTH:lighting:faulty") == 0)
     }
 }
+
+extension Feed {
+    /// Sends one message of any family: `records` is the SenML after the base record's name.
+    mutating func send(_ domain: String, _ entity: String, _ device: String, at t: Int64, _ records: String) {
+        let n = seq[device, default: 0] + 1
+        seq[device] = n
+        // The records without the opening "[{" and the closing "]".
+        let first = records.drop { $0 != "{" }.dropFirst().dropLast()
+        let outcome = aggregator.ingest("city/almaty/\(domain)/north/\(device)/attrs",
+            #"[{"bn":"urn:ngsi-ld:\#(entity):\#(device):","bt":\#(t),"# + first + #",{"n":"seq","v":\#(n)},{"n":"sent","u":"s","v":\#(t)}]"#)
+        #expect(outcome == .accepted, "\(device): \(aggregator.pendingDeadLetters.last?.detail ?? "\(outcome)")")
+    }
+}
+
+@Suite struct IndicatorArithmeticTests {
+    let t0: Int64 = 1_768_176_000
+
+    /// Every domain's indicators on a handful of readings, against the arithmetic done by hand.
+    @Test func everyDomainsIndicatorsEqualAHandComputation() throws {
+        var f = Feed(window: 900, lateness: 60)
+        var config = f.aggregator.config
+        config.cities = [CityFacts(id: "almaty", utcOffset: 0, population: 1000, areaKm2: 10, litStreetKm: 2, majorStreetKm: 4,
+                                   waterNetworkKm: 20, devices: [.mobility: 4, .waste: 4, .water: 10, .lighting: 5, .environment: 2],
+                                   kmPerTrafficCounter: 1, kmPerNetworkSensor: 5)]
+        f.aggregator = Aggregator(config: config)
+        func traffic(_ device: String, _ t: Int64, speed: Double, occupancy: Double) {
+            f.send("mobility", "TrafficFlowObserved", device, at: t,
+                   #"[{"n":"intensity","u":"count","v":20},{"n":"occupancy","u":"/","v":\#(occupancy)},{"n":"averageVehicleSpeed","u":"km/h","v":\#(speed)}]"#)
+        }
+        traffic("alm-tf-000001", t0 + 100, speed: 60, occupancy: 0.05)   // free flow
+        traffic("alm-tf-000001", t0 + 400, speed: 30, occupancy: 0.5)
+        traffic("alm-tf-000002", t0 + 200, speed: 40, occupancy: 0.3)
+        func bin(_ device: String, _ t: Int64, cargo: Double, emptied: Int64, status: String = "ok", battery: Double = 0.9) {
+            f.send("waste", "WasteContainer", device, at: t,
+                   #"[{"n":"fillingLevel","u":"/","v":0.5},{"n":"cargoWeight","u":"kg","v":\#(cargo)},{"n":"status","vs":"\#(status)"},{"n":"dateLastEmptying","u":"s","v":\#(emptied)},{"n":"batteryLevel","u":"/","v":\#(battery)}]"#)
+        }
+        bin("alm-wc-000001", t0 + 100, cargo: 50, emptied: 1000)
+        bin("alm-wc-000001", t0 + 700, cargo: 3, emptied: t0 + 600)      // emptied: 50 kg collected
+        bin("alm-wc-000002", t0 + 300, cargo: 10, emptied: 1000, status: "burning", battery: 0.05)
+        func meter(_ device: String, _ t: Int64, _ total: Double) {
+            f.send("water", "WaterConsumptionObserved", device, at: t, #"[{"n":"waterConsumption","u":"m3","s":\#(total)}]"#)
+        }
+        meter("alm-wm-000001", t0 + 100, 100)
+        meter("alm-wm-000001", t0 + 800, 103)                              // +3 m3
+        meter("alm-wm-000002", t0 + 150, 50)
+        meter("alm-wm-000002", t0 + 850, 51)                               // +1 m3
+        f.send("water", "WaterObserved", "alm-wn-000001", at: t0 + 50, #"[{"n":"inflow","u":"m3","s":1000}]"#)
+        f.send("water", "WaterObserved", "alm-wn-000001", at: t0 + 860, #"[{"n":"inflow","u":"m3","s":1005}]"#)  // +5 m3
+        f.send("water", "WaterObserved", "alm-wn-000002", at: t0 + 500, #"[{"n":"pressure","u":"Pa","v":300000}]"#)
+        f.pm25(12, at: t0 + 1000)                                          // closes the first window
+
+        let values = f.aggregator.pendingIndicators.filter { $0.start == t0 * 1000 && $0.resolution == .base }
+        func value(_ code: String) throws -> Double { try #require(values.first { $0.code == code }?.value, "\(code)") }
+        func close(_ a: Double, _ b: Double) -> Bool { abs(a - b) <= 1e-9 * max(1, abs(b)) }
+        let perYear: Double = 365 * 86_400 / 900
+        #expect(close(try value("U4SSC:EC:I:T:5A"), 60 / ((60 + 30 + 40) / 3.0)), "free-flow mean / mean speed")
+        #expect(close(try value("U4SSC:EC:ICT:T:2C"), 100 * 2 * 1 / 4.0), "2 counters x 1 km / 4 km")
+        #expect(close(try value("ISO37120:16.2"), 50.0 / 1000 / 1000 * perYear), "50 kg over 1,000 people, per year")
+        #expect(close(try value("ISO37122:16.4"), 100 * 2 / 4.0))
+        #expect(close(try value("HEALTH:waste:faulty"), 100 * 1 / 2.0), "the burning bin with a flat battery")
+        #expect(close(try value("ISO37120:23.7"), 100 * (5 - 4) / 5.0), "inflow 5 m3, metered 4 m3")
+        #expect(close(try value("ISO37120:23.3"), 4 * 1000 / 1000.0 / (900 / 86_400.0)), "4 m3 over 1,000 people in 15 minutes, per day")
+        #expect(close(try value("ISO37122:23.3"), 100 * 2 * 5 / 20.0), "2 network sensors x 5 km / 20 km")
+        #expect(close(try value("HEALTH:water:reporting"), 100 * 4 / 10.0))
+        #expect(close(try value("HEALTH:mobility:reporting"), 100 * 2 / 4.0))
+        #expect(close(try value("HEALTH:mobility:faulty"), 0))
+        #expect(values.first { $0.code == "ISO37120:8.1" } == nil, "no station reported in that window")
+    }
+}
