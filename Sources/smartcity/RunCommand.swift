@@ -1,0 +1,191 @@
+import ArgumentParser
+import Foundation
+import Gateway
+import MQTT
+import Simulator
+import Telemetry
+
+/// `smartcity run`: the city's devices publish through a broker into the gateway, in one
+/// process; at the end the indicator table and a summary are written.
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Simulate a scenario through a broker into the gateway and write the indicators and a run summary.")
+
+    @OptionGroup var options: ScenarioOptions
+
+    @Option(help: "Broker URL; default: the scenario's, else a private embedded mosquitto.")
+    var broker: String?
+
+    @Option(help: "Output directory (indicators.csv, summary.json, gateway.sqlite).")
+    var out: String = "out"
+
+    @Option(help: "Allowed lateness of the gateway's windows (messages of thousands of connections interleave).")
+    var lateness: String = "1h"
+
+    @Option(help: "Seconds between progress lines (0: none).")
+    var progress: Double = 5
+
+    func run() async throws {
+        let (scenario, shard) = try options.load()
+        guard let late = Durations.parse(lateness) else { throw ValidationError("--lateness '\(lateness)' is not a duration; write it like 1h") }
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let store = out + "/gateway.sqlite"
+        // A run starts from an empty store and journal.
+        for suffix in ["", "-wal", "-shm", ".journal"] { try? FileManager.default.removeItem(atPath: store + suffix) }
+
+        var embedded: EmbeddedBroker?
+        let url: BrokerURL
+        if let address = broker ?? scenario.mqtt.broker {
+            url = try BrokerURL(parsing: address)
+        } else {
+            let started = try await EmbeddedBroker.start()
+            embedded = started
+            url = started.url
+            print("run: started a private mosquitto on \(url)")
+        }
+        defer { embedded?.stop() }
+
+        var config = GatewayConfig()
+        config.cities = scenario.cities.map(CityFacts.init)
+        config.store = store
+        config.lateness = late
+        config.httpPort = nil
+        config.statusInterval = 0
+        config.clientID = "smartcity-run-gateway"
+        let service = try GatewayService(config: config)
+        var options = ConnectionOptions(url: url, clientID: config.clientID)
+        options.reconnect = .never
+        do {
+            try await service.start(broker: options)
+        } catch {
+            throw ValidationError("cannot reach the broker at \(url): \(error); start it or leave out --broker to use a private one")
+        }
+
+        let clock = ContinuousClock()
+        let began = clock.now
+        let generator = Generator(scenario: scenario, shard: shard, includeStatus: true)
+        let publisher = try Publisher(generator: generator, broker: url)
+        try await publisher.connect()
+        var report = ProgressReporter(every: progress, scenario: scenario)
+        let outcome = try await publisher.run { lag in
+            report.tick(generator: generator, lag: lag)
+        }
+        await publisher.close()
+        let published = clock.now - began
+        var simulation = RunSummary(scenario: scenario, shard: shard, stats: generator.stats, wallSeconds: published.seconds)
+        simulation.maximumLagSeconds = outcome.maximumLag
+        simulation.unacknowledged = outcome.unacknowledged
+
+        // Everything sent must arrive; give up after a quiet spell (QoS 0 may lose messages).
+        let sent = Int64(generator.stats.messages)
+        let arrived = await waitForArrivals(service, sent)
+        await service.stop()
+        let wall = (clock.now - began).seconds
+
+        let csv = try service.store.indicatorTable(resolution: .day, names: Dictionary(uniqueKeysWithValues: scenario.cities.map { ($0.id, $0.name) }))
+        try csv.write(toFile: out + "/indicators.csv", atomically: true, encoding: .utf8)
+        let (counters, _, _) = service.counters()
+        let summary = RunOutcome(simulation: simulation, counters: counters, sent: sent, arrived: arrived, wallSeconds: wall,
+                                 indicators: try latestDaily(service.store))
+        try summary.json().write(toFile: out + "/summary.json", atomically: true, encoding: .utf8)
+        print(summary.text())
+        print("run: wrote \(out)/indicators.csv, \(out)/summary.json and the store \(store)")
+    }
+
+    /// Waits until the gateway received `count` messages, or nothing arrived for 30 s.
+    private func waitForArrivals(_ service: GatewayService, _ count: Int64) async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                await service.waitUntilReceived(count)
+                return true
+            }
+            group.addTask {
+                var last = service.status().received
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(30))
+                    let now = service.status().received
+                    if now == last { return false }
+                    last = now
+                }
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+    }
+
+    private func latestDaily(_ store: SQLiteStore) throws -> [String: [String: Double]] {
+        var out: [String: [String: Double]] = [:]
+        for row in try store.latestIndicators(city: nil, domain: nil) where row.resolution == Resolution.day.name {
+            out[row.city, default: [:]][row.code] = row.value
+        }
+        return out
+    }
+}
+
+/// What `smartcity run` writes to summary.json.
+struct RunOutcome: Encodable {
+    struct Telemetry: Encodable {
+        var sent: Int64
+        var received: Int64
+        var accepted: Int64
+        var duplicates: Int64
+        var late: Int64
+        var tooLate: Int64
+        var invalid: Int64
+        var invalidByReason: [String: Int64]
+        var statusMessages: Int64
+        /// Sent but never received by the gateway.
+        var lost: Int64
+        var allArrived: Bool
+        var acceptedByDomain: [String: Int64]
+        var windowsEmitted: Int64
+        var corrections: Int64
+        var indicatorsEmitted: Int64
+    }
+    var simulation: RunSummary
+    var telemetry: Telemetry
+    var wallSeconds: Double
+    var messagesPerSecond: Double
+    /// Newest daily value of every indicator per city.
+    var indicators: [String: [String: Double]]
+
+    init(simulation: RunSummary, counters: IngestCounters, sent: Int64, arrived: Bool, wallSeconds: Double,
+         indicators: [String: [String: Double]]) {
+        self.simulation = simulation
+        telemetry = Telemetry(
+            sent: sent, received: counters.received, accepted: counters.accepted, duplicates: counters.duplicates,
+            late: counters.late, tooLate: counters.tooLate, invalid: counters.rejected,
+            invalidByReason: Dictionary(uniqueKeysWithValues: RejectReason.allCases.filter { counters.invalid[$0] > 0 }.map { ($0.rawValue, counters.invalid[$0]) }),
+            statusMessages: counters.statusMessages, lost: max(0, sent - counters.received), allArrived: arrived,
+            acceptedByDomain: Dictionary(uniqueKeysWithValues: Domain.allCases.map { ($0.rawValue, counters.acceptedByDomain[$0]) }),
+            windowsEmitted: counters.windowsEmitted, corrections: counters.corrections, indicatorsEmitted: counters.indicatorsEmitted)
+        self.wallSeconds = wallSeconds
+        messagesPerSecond = wallSeconds > 0 ? Double(sent) / wallSeconds : 0
+        self.indicators = indicators
+    }
+
+    func json() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return String(decoding: try encoder.encode(self), as: UTF8.self) + "\n"
+    }
+
+    func text() -> String {
+        let t = telemetry
+        var lines = [
+            "scenario \(simulation.scenario) (hash \(simulation.scenarioHash)), seed \(simulation.seed): \(simulation.start) to \(simulation.end), \(simulation.devices) devices",
+            "messages: sent \(t.sent), received \(t.received), lost \(t.lost); readings accepted \(t.accepted), duplicates \(t.duplicates), late \(t.late), too late \(t.tooLate), invalid \(t.invalid)",
+            "wall time \(Simulate.fixed(wallSeconds, 1)) s, \(Int(messagesPerSecond)) msg/s; windows \(t.windowsEmitted) + \(t.corrections) corrections, indicator values \(t.indicatorsEmitted)",
+        ]
+        let codes = ["ISO37120:8.1", "ISO37120:7.6", "ISO37120:23.7", "ISO37120:23.3", "ISO37120:16.2", "U4SSC:EC:I:T:5A", "HEALTH:lighting:reporting"]
+        let table = TextTable(["city"] + codes)
+        for city in indicators.keys.sorted() {
+            table.add([city] + codes.map { code in indicators[city]?[code].map { Simulate.fixed($0, 2) } ?? "-" })
+        }
+        lines.append("newest daily indicators:")
+        lines.append(table.render())
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,68 @@
+import Foundation
+@testable import Gateway
+import Testing
+
+@Suite(.serialized, .timeLimit(.minutes(5))) struct RunTests {
+    func directory() throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("run-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    /// `smartcity run` through its private broker ends with every message received, and its
+    /// indicator table equals the one the gateway computes offline from the same simulated file.
+    @Test func aRunLosesNothingAndMatchesTheOfflineIndicators() async throws {
+        let dir = try directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try gatewayScenarioYAML(duration: "1d", faults: "  - {kind: duplicate, share: 0.3, probability: 0.2}\n")
+            .write(toFile: dir + "/s.yaml", atomically: true, encoding: .utf8)
+        let run = try ChildProcess(["run", dir + "/s.yaml", "--out", dir + "/out", "--lateness", "2d", "--progress", "0"])
+        #expect(await run.waitForExit() == 0, "\(run.output)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/out/summary.json"))) as? [String: Any])
+        let telemetry = try #require(summary["telemetry"] as? [String: Any])
+        let simulation = try #require(summary["simulation"] as? [String: Any])
+        #expect(telemetry["lost"] as? Int == 0)
+        #expect(telemetry["allArrived"] as? Bool == true)
+        let readings = (simulation["messages"] as? Int ?? 0) - (simulation["statusMessages"] as? Int ?? 0)
+        let counted = ["accepted", "duplicates", "invalid", "tooLate"].map { telemetry[$0] as? Int ?? 0 }.reduce(0, +)
+        #expect(counted == readings)
+        #expect((telemetry["duplicates"] as? Int ?? 0) > 0)
+        #expect(simulation["scenarioHash"] as? String != nil && simulation["seed"] as? Int == 7)
+
+        // Offline: the same scenario written to a file, aggregated without a broker.
+        let simulate = try ChildProcess(["simulate", dir + "/s.yaml", "--output", dir + "/messages.jsonl"])
+        #expect(await simulate.waitForExit() == 0)
+        let replay = try ChildProcess(["gateway", "replay", dir + "/messages.jsonl", "--scenario", dir + "/s.yaml",
+                                       "--store", dir + "/offline.sqlite", "--lateness", "2d"])
+        #expect(await replay.waitForExit() == 0, "\(replay.output)")
+        let online = try table(dir + "/out/indicators.csv")
+        let offline = try table(try SQLiteStore(path: dir + "/offline.sqlite").indicatorTable(resolution: .day), text: true)
+        #expect(online.keys.sorted() == offline.keys.sorted())
+        #expect(online.count > 10)
+        for (column, value) in offline {
+            let other = online[column] ?? .nan
+            #expect(abs(value - other) <= 1e-9 * max(1, abs(value)), "\(column): offline \(value), run \(other)")
+        }
+    }
+
+    @Test func anUnreachableBrokerFailsFastAndClearly() async throws {
+        let dir = try directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try gatewayScenarioYAML(duration: "1h").write(toFile: dir + "/s.yaml", atomically: true, encoding: .utf8)
+        let started = Date()
+        let run = try ChildProcess(["run", dir + "/s.yaml", "--broker", "mqtt://127.0.0.1:1", "--out", dir + "/out"])
+        #expect(await run.waitForExit() != 0)
+        #expect(Date().timeIntervalSince(started) < 15)
+        #expect(run.output.contains("cannot reach the broker at mqtt://127.0.0.1:1"), "\(run.output)")
+    }
+
+    /// The almaty row of an indicator table as column -> value.
+    func table(_ pathOrText: String, text: Bool = false) throws -> [String: Double] {
+        let content = text ? pathOrText : try String(contentsOfFile: pathOrText, encoding: .utf8)
+        let lines = content.split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        guard let header = lines.first, let row = lines.dropFirst().first(where: { $0.first == "almaty" }) else { return [:] }
+        var out: [String: Double] = [:]
+        for (i, name) in header.enumerated().dropFirst(2) where i < row.count { out[name] = Double(row[i]) }
+        return out
+    }
+}
