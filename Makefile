@@ -1,5 +1,5 @@
 # Two commands set everything up on a fresh Debian/Ubuntu machine:
-#   make run    simulate, aggregate and report (for now: the MQTT benchmark on an embedded broker)
+#   make run    simulate a day of Almaty through a private broker into the gateway; outputs in out/
 #   make test   build and run the test suite against real brokers
 SHELL := /bin/bash
 SWIFT ?= swift
@@ -26,7 +26,7 @@ release: deps
 	$(SWIFT) build -c release
 
 run: release
-	$(SWIFT) run -c release smartcity bench mqtt --messages 100000
+	$(SWIFT) run -c release smartcity run Scenarios/almaty.yaml --out out
 
 test: deps
 	ulimit -n 20000 2>/dev/null || ulimit -n $$(ulimit -Hn); $(SWIFT) build --build-tests && $(SWIFT) test --skip-build

@@ -94,6 +94,8 @@ public struct MQTTError: Error, Sendable, Equatable, CustomStringConvertible {
             return MQTTError(.timeout, "\(context): broker unreachable (\(text)); check the host, port and firewall", code: number)
         case EMFILE, ENFILE:
             return MQTTError(.other, "\(context): too many open files; raise the limit with `ulimit -n` (each connection uses one)", code: number)
+        case EPIPE, ECONNRESET, ECONNABORTED:
+            return MQTTError(.connectionLost, "\(context): connection lost (\(text)); the client reconnects if its reconnect policy allows, otherwise check the broker", code: number)
         case EADDRNOTAVAIL:
             return MQTTError(.other, "\(context): out of local ports (\(text)); use fewer connections or more source addresses", code: number)
         default:

@@ -101,6 +101,23 @@ final class MQTTClientTests: XCTestCase {
         XCTAssertEqual(first.first?.text, "marker")
     }
 
+    /// A publish on a connection that just died says "connection lost" (the publisher counts it
+    /// as refused during a reconnect storm) rather than failing with a raw errno.
+    func testPublishingOnADroppedConnectionReportsConnectionLost() async throws {
+        let broker = try await EmbeddedBroker.start()
+        var o = options(broker, "dropped")
+        o.reconnect = .never
+        let client = try MQTTClient(o)
+        try await client.connect()
+        client.dropConnection()
+        do {
+            for _ in 0..<3 { try await client.publish("city/test/water/d1/dropped/attrs", payload: [1], qos: .atMostOnce) }
+            XCTFail("publishing on a shut-down socket succeeded")
+        } catch {
+            XCTAssertTrue(error.kind == .connectionLost || error.kind == .notConnected, "\(error)")
+        }
+    }
+
     func testWrongPasswordIsRejectedWithAClearError() async throws {
         let directory = try temporaryDirectory()
         try shell("mosquitto_passwd -c -b passwords city s3cret", in: directory)
