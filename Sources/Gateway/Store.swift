@@ -251,9 +251,23 @@ public final class SQLiteStore: TelemetryStore, @unchecked Sendable {
     /// column per indicator (its slug), each the mean of the closed windows at `resolution`
     /// (provisional ones when a city has no closed window of that indicator).
     public func indicatorTable(resolution: Resolution, names: [String: String] = [:]) throws -> String {
+        let values = try indicatorMeans(resolution: resolution)
+        let codes = try pool.read { db in try String.fetchAll(db, sql: "SELECT slug FROM indicator_definitions ORDER BY domain, code") }
+            .filter { slug in values.values.contains { $0[slug] != nil } }
+        var csv = "uCode,uName," + codes.joined(separator: ",") + "\n"
+        for city in values.keys.sorted() {
+            let fields = codes.map { values[city]?[$0].map { String($0) } ?? "" }
+            csv += "\(city),\(csvField(names[city] ?? city)),\(fields.joined(separator: ","))\n"
+        }
+        return csv
+    }
+
+    /// Per city and indicator slug, the mean of the closed windows at `resolution` (of the
+    /// provisional ones when a city has no closed window of that indicator).
+    public func indicatorMeans(resolution: Resolution) throws -> [String: [String: Double]] {
         try pool.read { db in
             let rows = try Row.fetchAll(db, sql: """
-                SELECT i.city, d.slug, i.closed, AVG(i.value), COUNT(*) FROM indicators i JOIN indicator_definitions d ON d.code = i.code
+                SELECT i.city, d.slug, i.closed, AVG(i.value) FROM indicators i JOIN indicator_definitions d ON d.code = i.code
                 WHERE i.resolution = ? GROUP BY i.city, d.slug, i.closed
                 """, arguments: [resolution.name])
             var values: [String: [String: (closed: Bool, value: Double)]] = [:]
@@ -262,14 +276,7 @@ public final class SQLiteStore: TelemetryStore, @unchecked Sendable {
                 if let old = values[city]?[slug], old.closed, !closed { continue }
                 values[city, default: [:]][slug] = (closed, value)
             }
-            let codes = try String.fetchAll(db, sql: "SELECT slug FROM indicator_definitions ORDER BY domain, code")
-                .filter { slug in values.values.contains { $0[slug] != nil } }
-            var csv = "uCode,uName," + codes.joined(separator: ",") + "\n"
-            for city in values.keys.sorted() {
-                let fields = codes.map { values[city]?[$0].map { String($0.value) } ?? "" }
-                csv += "\(city),\(csvField(names[city] ?? city)),\(fields.joined(separator: ","))\n"
-            }
-            return csv
+            return values.mapValues { $0.mapValues(\.value) }
         }
     }
 }

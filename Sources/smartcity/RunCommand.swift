@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Gateway
+import IndexEngine
 import MQTT
 import Simulator
 import Telemetry
@@ -9,15 +10,18 @@ import Telemetry
 /// process; at the end the indicator table and a summary are written.
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Simulate a scenario through a broker into the gateway and write the indicators and a run summary.")
+        abstract: "Simulate a scenario through a broker into the gateway, compute the smart-city index and write the results.")
 
     @OptionGroup var options: ScenarioOptions
 
     @Option(help: "Broker URL; default: the scenario's, else a private embedded mosquitto.")
     var broker: String?
 
-    @Option(help: "Output directory (indicators.csv, summary.json, gateway.sqlite).")
+    @Option(help: "Output directory (indicators.csv, index.csv, summary.json, gateway.sqlite).")
     var out: String = "out"
+
+    @Option(help: "The smart-city index definition (pillars, indicators, goalposts, SDG stages).")
+    var index: String = "Config/index/smart-city.yaml"
 
     @Option(help: "Allowed lateness of the gateway's windows (messages of thousands of connections interleave).")
     var lateness: String = "1h"
@@ -27,6 +31,7 @@ struct Run: AsyncParsableCommand {
 
     func run() async throws {
         let (scenario, shard) = try options.load()
+        let definition = try SmartCityDefinition(contentsOf: index)
         guard let late = Durations.parse(lateness) else { throw ValidationError("--lateness '\(lateness)' is not a duration; write it like 1h") }
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let store = out + "/gateway.sqlite"
@@ -82,14 +87,21 @@ struct Run: AsyncParsableCommand {
         await service.stop()
         let wall = (clock.now - began).seconds
 
-        let csv = try service.store.indicatorTable(resolution: .day, names: Dictionary(uniqueKeysWithValues: scenario.cities.map { ($0.id, $0.name) }))
+        let names = Dictionary(uniqueKeysWithValues: scenario.cities.map { ($0.id, $0.name) })
+        let csv = try service.store.indicatorTable(resolution: .day, names: names)
         try csv.write(toFile: out + "/indicators.csv", atomically: true, encoding: .utf8)
+        var table = try service.store.indicatorMeans(resolution: .day)
+        for city in scenario.cities { table[city.id, default: [:]].merge(city.profileIndicators) { $1 } }
+        let result = try definition.evaluate(
+            cities: scenario.cities.map(\.id), names: names, table: table,
+            governance: Dictionary(uniqueKeysWithValues: scenario.cities.map { ($0.id, $0.profile.sdgGovernance.count) }))
+        try result.csv().write(toFile: out + "/index.csv", atomically: true, encoding: .utf8)
         let (counters, _, _) = service.counters()
         let summary = RunOutcome(simulation: simulation, counters: counters, sent: sent, arrived: arrived, wallSeconds: wall,
-                                 indicators: try latestDaily(service.store))
+                                 indicators: try latestDaily(service.store), index: IndexOutcome(result))
         try summary.json().write(toFile: out + "/summary.json", atomically: true, encoding: .utf8)
         print(summary.text())
-        print("run: wrote \(out)/indicators.csv, \(out)/summary.json and the store \(store)")
+        print("run: wrote \(out)/indicators.csv, \(out)/index.csv, \(out)/summary.json and the store \(store)")
     }
 
     /// Waits until the gateway received `count` messages, or nothing arrived for 30 s.
@@ -150,9 +162,11 @@ struct RunOutcome: Encodable {
     var messagesPerSecond: Double
     /// Newest daily value of every indicator per city.
     var indicators: [String: [String: Double]]
+    var index: IndexOutcome
 
     init(simulation: RunSummary, counters: IngestCounters, sent: Int64, arrived: Bool, wallSeconds: Double,
-         indicators: [String: [String: Double]]) {
+         indicators: [String: [String: Double]], index: IndexOutcome) {
+        self.index = index
         self.simulation = simulation
         telemetry = Telemetry(
             sent: sent, received: counters.received, accepted: counters.accepted, duplicates: counters.duplicates,
@@ -179,13 +193,80 @@ struct RunOutcome: Encodable {
             "messages: sent \(t.sent), received \(t.received), lost \(t.lost); readings accepted \(t.accepted), duplicates \(t.duplicates), late \(t.late), too late \(t.tooLate), invalid \(t.invalid)",
             "wall time \(Simulate.fixed(wallSeconds, 1)) s, \(Int(messagesPerSecond)) msg/s; windows \(t.windowsEmitted) + \(t.corrections) corrections, indicator values \(t.indicatorsEmitted)",
         ]
-        let codes = ["ISO37120:8.1", "ISO37120:7.6", "ISO37120:23.7", "ISO37120:23.3", "ISO37120:16.2", "U4SSC:EC:I:T:5A", "HEALTH:lighting:reporting"]
-        let table = TextTable(["city"] + codes)
-        for city in indicators.keys.sorted() {
-            table.add([city] + codes.map { code in indicators[city]?[code].map { Simulate.fixed($0, 2) } ?? "-" })
+        let pillars = index.pillars.map(\.code)
+        let table = TextTable(["city", "stage"] + pillars + [index.code, "rank"])
+        for city in index.cities {
+            let scores: [String] = pillars.map { p -> String in
+                guard let v = city.pillars[p] else { return "-" }
+                return Simulate.fixed(v, 1)
+            }
+            let total: String = city.score.map { Simulate.fixed($0, 1) } ?? "-"
+            let rank: String = city.rank.map { String($0) } ?? "-"
+            table.add([city.city, city.stage] + scores + [total, rank])
         }
-        lines.append("newest daily indicators:")
+        lines.append("\(index.name) (pillars: " + index.pillars.map { "\($0.code) \($0.name)" }.joined(separator: "; ") + "):")
         lines.append(table.render())
         return lines.joined(separator: "\n")
+    }
+}
+
+/// The index part of summary.json.
+struct IndexOutcome: Encodable {
+    struct Pillar: Encodable {
+        var code: String
+        var name: String
+    }
+    struct City: Encodable {
+        var city: String
+        var score: Double?
+        var rank: Int?
+        var pillars: [String: Double]
+        /// Normalised 0-100 scores of the indicators.
+        var indicators: [String: Double]
+        var stage: String
+        var stageReasons: [String]
+        var sdgsCovered: [String]
+        var indicatorsAtTarget: Int
+        var indicatorsMapped: Int
+    }
+    var code: String
+    var name: String
+    var pillars: [Pillar]
+    var cities: [City]
+
+    init(_ result: SmartCityResult) {
+        let d = result.definition
+        code = d.indexCode
+        name = d.indexName
+        pillars = d.pillars.map { Pillar(code: $0.code, name: $0.name) }
+        cities = result.index.units.enumerated().map { u, city in
+            let stage = result.stages.first { $0.city == city }
+            var indicators: [String: Double] = [:]
+            for (i, indicator) in d.indicators.enumerated() where !result.index.normalised[i][u].isNaN {
+                indicators[indicator.code] = result.index.normalised[i][u]
+            }
+            return City(city: city, score: result.score(d.indexCode, city: city), rank: result.rank(city: city),
+                        pillars: Dictionary(uniqueKeysWithValues: d.pillars.compactMap { p in result.score(p.code, city: city).map { (p.code, $0) } }),
+                        indicators: indicators, stage: stage?.stage ?? "", stageReasons: stage?.reasons ?? [],
+                        sdgsCovered: stage?.sdgsCovered ?? [], indicatorsAtTarget: stage?.indicatorsAtTarget ?? 0,
+                        indicatorsMapped: stage?.indicatorsMapped ?? 0)
+        }
+    }
+}
+
+extension City {
+    /// The static indicators of the city profile, under the `profile.*` columns the index
+    /// definition reads.
+    var profileIndicators: [String: Double] {
+        var out: [String: Double] = [:]
+        let p = profile
+        if let v = p.smes, population > 0 { out["profile.smes_per_1000"] = v / population * 1000 }
+        if let v = p.schoolchildren, population > 0 { out["profile.schoolchildren_per_1000"] = v / population * 1000 }
+        if let v = p.hospitalVisits, population > 0 { out["profile.hospital_visits_per_capita"] = v / population }
+        if let v = p.broadbandCoverage { out["profile.broadband_coverage"] = v * 100 }
+        if let v = p.mobile4GCoverage { out["profile.mobile_4g_coverage"] = v * 100 }
+        out["profile.g20_policies"] = Double(p.g20Policies.count)
+        out["profile.cybersecurity_policy"] = p.g20Policies.contains("cybersecurity") ? 1 : 0
+        return out
     }
 }
