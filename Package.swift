@@ -68,7 +68,7 @@ let package = Package(
         .testTarget(name: "MQTTTests", dependencies: ["MQTT"], swiftSettings: upcoming),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"], swiftSettings: upcoming),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Telemetry", "MQTT"], swiftSettings: upcoming),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Telemetry", "MQTT", "Simulator"], swiftSettings: upcoming),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Telemetry", "MQTT", "Simulator", "IndexEngine"], swiftSettings: upcoming),
         .testTarget(name: "IndexEngineTests", dependencies: ["IndexEngine"], swiftSettings: upcoming),
     ]
 )

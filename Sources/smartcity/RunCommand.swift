@@ -253,20 +253,3 @@ struct IndexOutcome: Encodable {
         }
     }
 }
-
-extension City {
-    /// The static indicators of the city profile, under the `profile.*` columns the index
-    /// definition reads.
-    var profileIndicators: [String: Double] {
-        var out: [String: Double] = [:]
-        let p = profile
-        if let v = p.smes, population > 0 { out["profile.smes_per_1000"] = v / population * 1000 }
-        if let v = p.schoolchildren, population > 0 { out["profile.schoolchildren_per_1000"] = v / population * 1000 }
-        if let v = p.hospitalVisits, population > 0 { out["profile.hospital_visits_per_capita"] = v / population }
-        if let v = p.broadbandCoverage { out["profile.broadband_coverage"] = v * 100 }
-        if let v = p.mobile4GCoverage { out["profile.mobile_4g_coverage"] = v * 100 }
-        out["profile.g20_policies"] = Double(p.g20Policies.count)
-        out["profile.cybersecurity_policy"] = p.g20Policies.contains("cybersecurity") ? 1 : 0
-        return out
-    }
-}

@@ -1,5 +1,7 @@
 import Foundation
 @testable import Gateway
+import IndexEngine
+import Simulator
 import Testing
 
 @Suite(.serialized, .timeLimit(.minutes(5))) struct RunTests {
@@ -28,6 +30,13 @@ import Testing
         #expect(counted == readings)
         #expect((telemetry["duplicates"] as? Int ?? 0) > 0)
         #expect(simulation["scenarioHash"] as? String != nil && simulation["seed"] as? Int == 7)
+        // The index: one row per city with pillars, index, rank and stage, also in the summary.
+        let index = try String(contentsOfFile: dir + "/out/index.csv", encoding: .utf8).split(separator: "\n")
+        #expect(index.first == "uCode,ECO,GOV,LIV,SAF,MOB,ENV,UTL,DIG,SCI,Rank,Stage")
+        #expect(index.dropFirst().first?.hasPrefix("almaty,") == true)
+        #expect(index.dropFirst().first?.hasSuffix(",1,implementer") == true, "no governance steps in the test profile")
+        let cities = (summary["index"] as? [String: Any])?["cities"] as? [[String: Any]]
+        #expect((cities?.first?["score"] as? Double ?? -1) > 0)
 
         // Offline: the same scenario written to a file, aggregated without a broker.
         let simulate = try ChildProcess(["simulate", dir + "/s.yaml", "--output", dir + "/messages.jsonl"])
@@ -43,6 +52,16 @@ import Testing
             let other = online[column] ?? .nan
             #expect(abs(value - other) <= 1e-9 * max(1, abs(value)), "\(column): offline \(value), run \(other)")
         }
+        // And the index computed offline from those readings equals the run's.
+        let scenario = try Scenario(contentsOf: dir + "/s.yaml")
+        let definitionPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../Config/index/smart-city.yaml").standardized.path
+        var table = try SQLiteStore(path: dir + "/offline.sqlite").indicatorMeans(resolution: .day)
+        for city in scenario.cities { table[city.id, default: [:]].merge(city.profileIndicators) { $1 } }
+        let result = try SmartCityDefinition(contentsOf: definitionPath).evaluate(cities: ["almaty"], table: table, governance: [:])
+        let offlineIndex = try #require(result.score("SCI", city: "almaty"))
+        let runIndex = try #require(cities?.first?["score"] as? Double)
+        #expect(abs(offlineIndex - runIndex) <= 1e-9 * offlineIndex, "offline \(offlineIndex), run \(runIndex)")
     }
 
     @Test func anUnreachableBrokerFailsFastAndClearly() async throws {
