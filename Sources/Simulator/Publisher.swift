@@ -1,5 +1,6 @@
 import Foundation
 import MQTT
+import Synchronization
 import Telemetry
 
 /// Publishes a generator's messages to a broker, through one connection per device or one per
@@ -11,12 +12,18 @@ import Telemetry
 /// behind is reported as lag. At `--speed max` it is closed-loop: each connection has at most
 /// the scenario's in-flight window unacknowledged, and publishing waits for the broker.
 public final class Publisher {
+    private let stopRequested = Atomic(false)
+
+    /// Ends `run` after the message being published (from any thread, e.g. a signal handler).
+    public func requestStop() { stopRequested.store(true, ordering: .relaxed) }
     public struct Outcome: Sendable {
         public var published = 0
         /// Publishes refused because the device's connection was down (reconnect storms).
         public var refused = 0
         public var maximumLag = 0.0
         public var unacknowledged = 0
+        /// True when `requestStop()` ended the run before the scenario's end.
+        public var interrupted = false
     }
 
     let generator: Generator
@@ -140,7 +147,12 @@ public final class Publisher {
         var count = 0
         var topic: [UInt8] = []
         topic.reserveCapacity(128)
-        while generator.next() {
+        while true {
+            if stopRequested.load(ordering: .relaxed) {
+                outcome.interrupted = true
+                break
+            }
+            guard generator.next() else { break }
             if let speed {
                 let due = began + .milliseconds(Int64(Double(generator.message.sendTime - startMs) / speed))
                 let now = clock.now

@@ -72,9 +72,15 @@ struct Run: AsyncParsableCommand {
         let publisher = try Publisher(generator: generator, broker: url)
         try await publisher.connect()
         var report = ProgressReporter(every: progress, scenario: scenario)
+        // Ctrl-C (or SIGTERM) ends the publishing; what was sent is still aggregated and written.
+        let interrupt = Interrupt { [publisher = UncheckedBox(publisher)] in
+            print("run: interrupted; finishing with what was sent")
+            publisher.value.requestStop()
+        }
         let outcome = try await publisher.run { lag in
             report.tick(generator: generator, lag: lag)
         }
+        defer { interrupt.cancel() }
         await publisher.close()
         let published = clock.now - began
         var simulation = RunSummary(scenario: scenario, shard: shard, stats: generator.stats, wallSeconds: published.seconds)
@@ -97,8 +103,10 @@ struct Run: AsyncParsableCommand {
             governance: Dictionary(uniqueKeysWithValues: scenario.cities.map { ($0.id, $0.profile.sdgGovernance.count) }))
         try result.csv().write(toFile: out + "/index.csv", atomically: true, encoding: .utf8)
         let (counters, _, _) = service.counters()
-        let summary = RunOutcome(simulation: simulation, counters: counters, sent: sent, arrived: arrived, wallSeconds: wall,
+        var summary = RunOutcome(simulation: simulation, counters: counters, sent: sent, arrived: arrived, wallSeconds: wall,
                                  indicators: try latestDaily(service.store), index: IndexOutcome(result))
+        summary.interrupted = outcome.interrupted
+        summary.simulatedUntil = Timestamps.format(generator.simulatedTime)
         try summary.json().write(toFile: out + "/summary.json", atomically: true, encoding: .utf8)
         print(summary.text())
         print("run: wrote \(out)/indicators.csv, \(out)/index.csv, \(out)/summary.json and the store \(store)")
@@ -157,6 +165,9 @@ struct RunOutcome: Encodable {
         var indicatorsEmitted: Int64
     }
     var simulation: RunSummary
+    /// True when Ctrl-C ended the run early; the rest covers what was sent until then.
+    var interrupted = false
+    var simulatedUntil = ""
     var telemetry: Telemetry
     var wallSeconds: Double
     var messagesPerSecond: Double
@@ -189,6 +200,7 @@ struct RunOutcome: Encodable {
     func text() -> String {
         let t = telemetry
         var lines = [
+            interrupted ? "interrupted at simulated \(simulatedUntil); figures cover what was sent until then" : "",
             "scenario \(simulation.scenario) (hash \(simulation.scenarioHash)), seed \(simulation.seed): \(simulation.start) to \(simulation.end), \(simulation.devices) devices",
             "messages: sent \(t.sent), received \(t.received), lost \(t.lost); readings accepted \(t.accepted), duplicates \(t.duplicates), late \(t.late), too late \(t.tooLate), invalid \(t.invalid)",
             "wall time \(Simulate.fixed(wallSeconds, 1)) s, \(Int(messagesPerSecond)) msg/s; windows \(t.windowsEmitted) + \(t.corrections) corrections, indicator values \(t.indicatorsEmitted)",
@@ -206,8 +218,49 @@ struct RunOutcome: Encodable {
         }
         lines.append("\(index.name) (pillars: " + index.pillars.map { "\($0.code) \($0.name)" }.joined(separator: "; ") + "):")
         lines.append(table.render())
-        return lines.joined(separator: "\n")
+        return lines.filter { !$0.isEmpty }.joined(separator: "\n")
     }
+}
+
+/// Calls `handler` once on the first SIGINT or SIGTERM until cancelled.
+final class Interrupt: @unchecked Sendable {
+    private var sources: [any DispatchSourceSignal] = []
+
+    init(_ handler: @escaping @Sendable () -> Void) {
+        let once = OnceFlag()
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { if once.claim() { handler() } }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    func cancel() {
+        sources.forEach { $0.cancel() }
+        sources = []
+        signal(SIGINT, SIG_DFL)
+        signal(SIGTERM, SIG_DFL)
+    }
+}
+
+final class OnceFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var claimed = false
+    func claim() -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if claimed { return false }
+        claimed = true
+        return true
+    }
+}
+
+/// Hands a value used by one thread at a time to a closure that must be Sendable.
+struct UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
 }
 
 /// The index part of summary.json.

@@ -85,3 +85,31 @@ import Testing
         return out
     }
 }
+
+extension RunTests {
+    /// Ctrl-C mid-run: the run stops publishing, still aggregates what was sent and writes a
+    /// summary whose balance adds up.
+    @Test func anInterruptedRunLeavesAConsistentSummary() async throws {
+        let dir = try directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try gatewayScenarioYAML(duration: "60d").write(toFile: dir + "/s.yaml", atomically: true, encoding: .utf8)
+        let run = try ChildProcess(["run", dir + "/s.yaml", "--out", dir + "/out", "--progress", "0.2"])
+        _ = try await run.waitForLine { $0.hasPrefix("sim ") }
+        run.signal(SIGINT)
+        #expect(await run.waitForExit() == 0, "\(run.output)")
+        #expect(run.output.contains("run: interrupted"))
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/out/summary.json"))) as? [String: Any])
+        #expect(summary["interrupted"] as? Bool == true)
+        let telemetry = try #require(summary["telemetry"] as? [String: Any])
+        let simulation = try #require(summary["simulation"] as? [String: Any])
+        #expect(telemetry["lost"] as? Int == 0)
+        let until = summary["simulatedUntil"] as? String ?? ""
+        let end = simulation["end"] as? String ?? ""
+        #expect(!until.isEmpty && until < end, "stopped at \(until), before the scenario's end \(end)")
+        #expect((telemetry["sent"] as? Int ?? 0) > 0)
+        let readings = (simulation["messages"] as? Int ?? 0) - (simulation["statusMessages"] as? Int ?? 0)
+        let counted = ["accepted", "duplicates", "invalid", "tooLate"].map { telemetry[$0] as? Int ?? 0 }.reduce(0, +)
+        #expect(counted == readings, "every reading sent is accounted for")
+        #expect(FileManager.default.fileExists(atPath: dir + "/out/index.csv"))
+    }
+}
