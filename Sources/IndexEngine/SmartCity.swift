@@ -163,7 +163,7 @@ public struct SmartCityDefinition: Sendable {
             results.append(StageResult(city: city, stage: chosen, governanceSteps: steps, sdgsCovered: goals.sorted { (Int($0) ?? 0) < (Int($1) ?? 0) },
                                       indicatorsAtTarget: reached, indicatorsMapped: mapped, reasons: reasons))
         }
-        return SmartCityResult(definition: self, index: index, stages: results)
+        return SmartCityResult(definition: self, index: index, stages: results, dataset: dataset)
     }
 }
 
@@ -181,6 +181,18 @@ public struct SmartCityResult: Sendable {
     public var definition: SmartCityDefinition
     public var index: CompositeIndex
     public var stages: [StageResult]
+    public var dataset: Dataset
+
+    /// 5-95 % rank intervals per city when every weight varies by +-`weightShare` (Monte Carlo,
+    /// seeded): how firm each rank is.
+    public func rankIntervals(replications: Int = 500, seed: UInt64 = 1, weightShare: Double = 0.25) throws(IndexError) -> [String: (Double, Double)] {
+        guard index.units.count > 1 else { return Dictionary(uniqueKeysWithValues: index.units.map { ($0, (1.0, 1.0)) }) }
+        let options = UncertaintyAnalysis.Options(replications: replications, seed: seed, weightShare: weightShare,
+                                                  normalisations: [definition.pipeline.normalise], aggregations: [definition.pipeline.aggregate],
+                                                  toggleImputation: false, toggleTreatment: false)
+        let analysis = try UncertaintyAnalysis(data: dataset, framework: try definition.framework(), pipeline: definition.pipeline, options: options)
+        return Dictionary(uniqueKeysWithValues: analysis.ranks.map { ($0.unit, ($0.p05, $0.p95)) })
+    }
 
     /// uCode, one column per pillar, the index, Rank, Stage.
     public func csv() -> String {

@@ -71,14 +71,14 @@ struct Run: AsyncParsableCommand {
         let generator = Generator(scenario: scenario, shard: shard, includeStatus: true)
         let publisher = try Publisher(generator: generator, broker: url)
         try await publisher.connect()
-        var report = ProgressReporter(every: progress, scenario: scenario)
+        var progressLine = ProgressReporter(every: progress, scenario: scenario)
         // Ctrl-C (or SIGTERM) ends the publishing; what was sent is still aggregated and written.
         let interrupt = Interrupt { [publisher = UncheckedBox(publisher)] in
             print("run: interrupted; finishing with what was sent")
             publisher.value.requestStop()
         }
         let outcome = try await publisher.run { lag in
-            report.tick(generator: generator, lag: lag)
+            progressLine.tick(generator: generator, lag: lag)
         }
         defer { interrupt.cancel() }
         await publisher.close()
@@ -108,8 +108,45 @@ struct Run: AsyncParsableCommand {
         summary.interrupted = outcome.interrupted
         summary.simulatedUntil = Timestamps.format(generator.simulatedTime)
         try summary.json().write(toFile: out + "/summary.json", atomically: true, encoding: .utf8)
+        let html = try report(summary: summary, result: result, store: service.store, cities: scenario.cities.map(\.id))
+        try html.render().write(toFile: out + "/report.html", atomically: true, encoding: .utf8)
         print(summary.text())
-        print("run: wrote \(out)/indicators.csv, \(out)/index.csv, \(out)/summary.json and the store \(store)")
+        print("run: wrote \(out)/report.html, indicators.csv, index.csv, summary.json and the store \(store)")
+    }
+
+    /// Indicators drawn over time in the report.
+    static let charted = ["ISO37120:8.1", "U4SSC:EN:AQ:1C:NO2", "U4SSC:EC:I:T:5A", "ISO37120:7.6"]
+
+    private func report(summary: RunOutcome, result: SmartCityResult, store: SQLiteStore, cities: [String]) throws -> HTMLReport {
+        let sim = summary.simulation, t = summary.telemetry
+        let settings: [(String, String)] = [
+            ("scenario", "\(sim.scenario) (\(options.scenario))"), ("scenario hash", sim.scenarioHash), ("seed", String(sim.seed)),
+            ("simulated", "\(sim.start) to \(summary.interrupted ? summary.simulatedUntil + " (interrupted)" : sim.end) at speed \(sim.speed)"),
+            ("devices", String(sim.devices)), ("messages", "sent \(t.sent), received \(t.received), lost \(t.lost)"),
+            ("wall time", "\(Simulate.fixed(summary.wallSeconds, 1)) s (\(Int(summary.messagesPerSecond)) msg/s)"),
+            ("index definition", index), ("gateway lateness", lateness),
+        ]
+        let definitions = Dictionary(uniqueKeysWithValues: IndicatorCatalog.all.map { ($0.code, $0) })
+        var series: [HTMLReport.Series] = []
+        for code in Self.charted {
+            var points: [String: [(Int64, Double)]] = [:]
+            for city in cities {
+                points[city] = try store.indicatorSeries(city: city, code: code, resolution: .hour, from: nil, to: nil).map { ($0.start, $0.value) }
+            }
+            series.append(HTMLReport.Series(title: definitions[code]?.name ?? code, unit: definitions[code]?.unit ?? "", points: points))
+        }
+        let means = try store.indicatorMeans(resolution: .day)
+        func average(_ slug: String) -> String {
+            let values = cities.compactMap { means[$0]?[slug] }
+            return values.isEmpty ? "-" : Simulate.fixed(values.reduce(0, +) / Double(values.count), 1)
+        }
+        var rows = Domain.allCases.map { d in
+            [d.rawValue, String(t.acceptedByDomain[d.rawValue] ?? 0), average("HEALTH_\(d.rawValue)_reporting"), average("HEALTH_\(d.rawValue)_faulty")]
+        }
+        rows.append(["all", "\(t.accepted) (sent \(t.sent), received \(t.received), lost \(t.lost), duplicates \(t.duplicates), late \(t.late), too late \(t.tooLate), invalid \(t.invalid))", "", ""])
+        return HTMLReport(title: "\(result.definition.indexName): \(sim.scenario)", settings: settings, result: result,
+                          rankIntervals: try result.rankIntervals(seed: sim.seed), series: series,
+                          health: (["domain", "readings accepted", "devices reporting (%, daily mean)", "devices in fault (%)"], rows))
     }
 
     /// Waits until the gateway received `count` messages, or nothing arrived for 30 s.
