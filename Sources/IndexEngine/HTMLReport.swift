@@ -41,7 +41,7 @@ public struct HTMLReport {
         let cities = result.index.units
         var html = """
             <!DOCTYPE html>
-            <html lang="en"><head><meta charset="utf-8"><title>\(esc(title))</title>
+            <html lang="en"><head><meta charset="utf-8"/><title>\(esc(title))</title>
             <style>
             body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1200px;margin:24px auto;padding:0 16px;color:#222}
             h1{font-size:26px}h2{font-size:20px;margin-top:36px;border-bottom:1px solid #ddd;padding-bottom:4px}

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
 @testable import Gateway
 import IndexEngine
 import Simulator
@@ -52,6 +55,18 @@ import Testing
             let other = online[column] ?? .nan
             #expect(abs(value - other) <= 1e-9 * max(1, abs(value)), "\(column): offline \(value), run \(other)")
         }
+        // The report: well-formed, with every table and chart.
+        let html = try Data(contentsOf: URL(fileURLWithPath: dir + "/out/report.html"))
+        let parser = XMLParser(data: Data(String(decoding: html, as: UTF8.self).replacingOccurrences(of: "<!DOCTYPE html>", with: "").utf8))
+        #expect(parser.parse(), "report.html is not well-formed: \(parser.parserError.map { "\($0)" } ?? "")")
+        let text = String(decoding: html, as: UTF8.self)
+        for section in ["id=\"ranking\"", "id=\"profiles\"", "id=\"series\"", "id=\"health\"", "id=\"sdg\"", "id=\"indicators\""] {
+            #expect(text.contains(section), "\(section) missing")
+        }
+        #expect(text.components(separatedBy: "<svg").count - 1 == 1 + 1 + 4, "one rank bar, the pillar chart, four line charts")
+        #expect(text.contains("<polyline"), "the time series have lines")
+        #expect(!text.contains("http://") && !text.contains("https://") && !text.contains("<script"), "self-contained")
+
         // And the index computed offline from those readings equals the run's.
         let scenario = try Scenario(contentsOf: dir + "/s.yaml")
         let definitionPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
