@@ -17,6 +17,9 @@ public final class GatewayService: @unchecked Sendable {
     let journal: Journal
     let aggregator: Aggregator
     private let lock = NSLock()
+    /// One flush at a time (the worker's and an explicit one): guards the retry batch, the
+    /// checkpoint bookkeeping, the latency summary and the published-indicator table.
+    private let flushLock = NSLock()
     private var client: MQTTClient?
     private var publisher: MQTTClient?
     private var worker: Thread?
@@ -31,7 +34,9 @@ public final class GatewayService: @unchecked Sendable {
     private var lastStoreError: String?
     private var lastJournalError: String?
     private var published: [String: Int64] = [:]
-    public private(set) var storeLatency = LatencySummary()
+    private var latency = LatencySummary()
+    /// Store transaction times so far.
+    public var storeLatency: LatencySummary { flushLock.withLock { latency } }
     public private(set) var connected = false
     private var lastMessageMs: Int64 = 0
     public private(set) var replayed = 0
@@ -160,8 +165,11 @@ public final class GatewayService: @unchecked Sendable {
             if stop { break }
             let checkpointDue = Date().timeIntervalSince(lastCheckpointWall) >= config.checkpointInterval
             do { try flush(checkpoint: checkpointDue) } catch {
-                if lastStoreError == nil { log("gateway: \(error)") }
-                lastStoreError = "\(error)"
+                let first = lock.withLock {
+                    defer { lastStoreError = "\(error)" }
+                    return lastStoreError == nil
+                }
+                if first { log("gateway: \(error)") }
             }
             if config.statusInterval > 0, Date().timeIntervalSince(lastStatusWall) >= config.statusInterval {
                 log(statusLine())
@@ -176,6 +184,8 @@ public final class GatewayService: @unchecked Sendable {
     /// Writes what the aggregator emitted (and, with `checkpoint`, its whole state) to the store
     /// in one transaction. A failed write keeps the batch for the next attempt.
     public func flush(checkpoint: Bool, provisional: Bool = false) throws {
+        flushLock.lock()
+        defer { flushLock.unlock() }
         lock.lock()
         aggregator.flushCorrections()
         var batch = retryBatch
@@ -211,14 +221,14 @@ public final class GatewayService: @unchecked Sendable {
             retryBatch = batch
             throw error
         }
-        storeLatency.add(ContinuousClock.now - started)
+        latency.add(ContinuousClock.now - started)
         retryBatch = StoreBatch()
-        lastStoreError = nil
+        lock.withLock { lastStoreError = nil }
         if let c = batch.checkpoint {
             lock.lock()
             try? journal.release(before: lastCheckpointPosition)
-            lock.unlock()
             lastCheckpointPosition = c.position
+            lock.unlock()
             lastCheckpointWall = Date()
         }
         publish(batch.indicators)
