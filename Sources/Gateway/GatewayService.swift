@@ -39,6 +39,8 @@ public final class GatewayService: @unchecked Sendable {
     public var storeLatency: LatencySummary { flushLock.withLock { latency } }
     public private(set) var connected = false
     private var lastMessageMs: Int64 = 0
+    /// Called on the network thread with every payload received (set before `start`).
+    public var onReceived: (@Sendable (UnsafeBufferPointer<UInt8>) -> Void)?
     public private(set) var replayed = 0
     let log: @Sendable (String) -> Void
 
@@ -114,6 +116,7 @@ public final class GatewayService: @unchecked Sendable {
         lastMessageMs = now
         if !waiters.isEmpty { resumeWaiters() }
         lock.unlock()
+        onReceived?(payload)
     }
 
     private var waiters: [(count: Int64, received: Bool, continuation: CheckedContinuation<Void, Never>)] = []

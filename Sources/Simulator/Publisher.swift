@@ -14,6 +14,9 @@ import Telemetry
 public final class Publisher {
     private let stopRequested = Atomic(false)
 
+    /// Called on the publishing task with each telemetry payload handed to the broker.
+    public var onPublished: ((UnsafeBufferPointer<UInt8>) -> Void)?
+
     /// Ends `run` after the message being published (from any thread, e.g. a signal handler).
     public func requestStop() { stopRequested.store(true, ordering: .relaxed) }
     public struct Outcome: Sendable {
@@ -179,6 +182,9 @@ public final class Publisher {
                 try await client.publish(terminatedTopic: topic, payload: generator.message.payload, qos: qos,
                                          retain: generator.message.retain)
                 outcome.published += 1
+                if let onPublished, generator.message.kind == .telemetry {
+                    generator.message.payload.withUnsafeBufferPointer(onPublished)
+                }
             } catch where error.kind == .notConnected || error.kind == .connectionLost {
                 outcome.refused += 1
             } catch {

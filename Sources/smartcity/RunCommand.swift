@@ -58,6 +58,8 @@ struct Run: AsyncParsableCommand {
         config.statusInterval = 0
         config.clientID = "smartcity-run-gateway"
         let service = try GatewayService(config: config)
+        let probe = LatencyProbe()
+        service.onReceived = { probe.received($0) }
         var options = ConnectionOptions(url: url, clientID: config.clientID)
         options.reconnect = .never
         do {
@@ -70,6 +72,7 @@ struct Run: AsyncParsableCommand {
         let began = clock.now
         let generator = Generator(scenario: scenario, shard: shard, includeStatus: true)
         let publisher = try Publisher(generator: generator, broker: url)
+        publisher.onPublished = { probe.published($0) }
         try await publisher.connect()
         var progressLine = ProgressReporter(every: progress, scenario: scenario)
         // Ctrl-C (or SIGTERM) ends the publishing; what was sent is still aggregated and written.
@@ -106,6 +109,7 @@ struct Run: AsyncParsableCommand {
         var summary = RunOutcome(simulation: simulation, counters: counters, sent: sent, arrived: arrived, wallSeconds: wall,
                                  indicators: try latestDaily(service.store), index: IndexOutcome(result))
         summary.interrupted = outcome.interrupted
+        summary.latency = probe.summary()
         summary.simulatedUntil = Timestamps.format(generator.simulatedTime)
         try summary.json().write(toFile: out + "/summary.json", atomically: true, encoding: .utf8)
         let html = try report(summary: summary, result: result, store: service.store, cities: scenario.cities.map(\.id))
@@ -124,6 +128,7 @@ struct Run: AsyncParsableCommand {
             ("simulated", "\(sim.start) to \(summary.interrupted ? summary.simulatedUntil + " (interrupted)" : sim.end) at speed \(sim.speed)"),
             ("devices", String(sim.devices)), ("messages", "sent \(t.sent), received \(t.received), lost \(t.lost)"),
             ("wall time", "\(Simulate.fixed(summary.wallSeconds, 1)) s (\(Int(summary.messagesPerSecond)) msg/s)"),
+            ("delivery latency", summary.latency.map { "p50 \(Simulate.fixed($0.p50Ms, 1)) ms, p90 \(Simulate.fixed($0.p90Ms, 1)) ms, p99 \(Simulate.fixed($0.p99Ms, 1)) ms, max \(Simulate.fixed($0.maxMs, 1)) ms (\($0.samples) samples)" } ?? "-"),
             ("index definition", index), ("gateway lateness", lateness),
         ]
         let definitions = Dictionary(uniqueKeysWithValues: IndicatorCatalog.all.map { ($0.code, $0) })
@@ -205,6 +210,8 @@ struct RunOutcome: Encodable {
     /// True when Ctrl-C ended the run early; the rest covers what was sent until then.
     var interrupted = false
     var simulatedUntil = ""
+    /// Publisher hand-off to gateway receipt, on a hash-chosen sample of the messages.
+    var latency: LatencyProbe.Summary?
     var telemetry: Telemetry
     var wallSeconds: Double
     var messagesPerSecond: Double
@@ -240,6 +247,7 @@ struct RunOutcome: Encodable {
             interrupted ? "interrupted at simulated \(simulatedUntil); figures cover what was sent until then" : "",
             "scenario \(simulation.scenario) (hash \(simulation.scenarioHash)), seed \(simulation.seed): \(simulation.start) to \(simulation.end), \(simulation.devices) devices",
             "messages: sent \(t.sent), received \(t.received), lost \(t.lost); readings accepted \(t.accepted), duplicates \(t.duplicates), late \(t.late), too late \(t.tooLate), invalid \(t.invalid)",
+            latency.map { "delivery latency (\($0.samples) samples): p50 \(Simulate.fixed($0.p50Ms, 1)) ms, p90 \(Simulate.fixed($0.p90Ms, 1)) ms, p99 \(Simulate.fixed($0.p99Ms, 1)) ms, max \(Simulate.fixed($0.maxMs, 1)) ms" } ?? "",
             "wall time \(Simulate.fixed(wallSeconds, 1)) s, \(Int(messagesPerSecond)) msg/s; windows \(t.windowsEmitted) + \(t.corrections) corrections, indicator values \(t.indicatorsEmitted)",
         ]
         let pillars = index.pillars.map(\.code)

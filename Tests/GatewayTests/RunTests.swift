@@ -32,6 +32,10 @@ import Testing
         let counted = ["accepted", "duplicates", "invalid", "tooLate"].map { telemetry[$0] as? Int ?? 0 }.reduce(0, +)
         #expect(counted == readings)
         #expect((telemetry["duplicates"] as? Int ?? 0) > 0)
+        let latency = try #require(summary["latency"] as? [String: Any])
+        let p50 = latency["p50Ms"] as? Double ?? -1, p99 = latency["p99Ms"] as? Double ?? -1
+        #expect((latency["samples"] as? Int ?? 0) > readings / 40, "about one message in 16 is timed")
+        #expect(p50 >= 0 && p99 >= p50 && (latency["maxMs"] as? Double ?? -1) >= p99)
         #expect(simulation["scenarioHash"] as? String != nil && simulation["seed"] as? Int == 7)
         // The index: one row per city with pillars, index, rank and stage, also in the summary.
         let index = try String(contentsOfFile: dir + "/out/index.csv", encoding: .utf8).split(separator: "\n")
