@@ -52,6 +52,8 @@ public struct IngestCounters: Sendable, Equatable, BitwiseCopyable {
     public var lagCount: Int64 = 0
     public var invalid = InvalidCounts()
     public var acceptedByDomain = DomainCounts()
+    public var duplicatesByDomain = DomainCounts()
+    public var lateByDomain = DomainCounts()
 
     public init() {}
 
@@ -508,6 +510,7 @@ public final class Aggregator {
         case .duplicate:
             devices[device] = state
             counters.duplicates += 1
+            counters.duplicatesByDomain[schemaEntity.domain] += 1
             return .duplicate
         case .tooOld:
             devices[device] = state
@@ -557,7 +560,10 @@ public final class Aggregator {
             counters.lagSumMs += Double(arrivalMs) - sent * 1000
             counters.lagCount += 1
         }
-        if late { counters.late += 1 }
+        if late {
+            counters.late += 1
+            counters.lateByDomain[schemaEntity.domain] += 1
+        }
         if time > city.newest { advance(city: cityIndex, to: time) }
         return late ? .acceptedLate : .accepted
     }
@@ -955,7 +961,7 @@ public final class Aggregator {
 
     // MARK: snapshot
 
-    static let snapshotVersion: Int64 = 1
+    static let snapshotVersion: Int64 = 2
 
     /// The whole aggregation state (to be written with the journal position it covers).
     public func snapshot() -> [UInt8] {

@@ -145,13 +145,19 @@ struct Run: AsyncParsableCommand {
             let values = cities.compactMap { means[$0]?[slug] }
             return values.isEmpty ? "-" : Simulate.fixed(values.reduce(0, +) / Double(values.count), 1)
         }
-        var rows = Domain.allCases.map { d in
-            [d.rawValue, String(t.acceptedByDomain[d.rawValue] ?? 0), average("HEALTH_\(d.rawValue)_reporting"), average("HEALTH_\(d.rawValue)_faulty")]
+        var rows = Domain.allCases.map { d -> [String] in
+            let sent = sim.telemetryByDomain[d.rawValue] ?? 0
+            let accepted = t.acceptedByDomain[d.rawValue] ?? 0, duplicates = t.duplicatesByDomain[d.rawValue] ?? 0
+            return [d.rawValue, String(sent), String(accepted), String(duplicates), String(t.lateByDomain[d.rawValue] ?? 0),
+                    String(Int64(sent) - accepted - duplicates), average("HEALTH_\(d.rawValue)_reporting"), average("HEALTH_\(d.rawValue)_faulty")]
         }
-        rows.append(["all", "\(t.accepted) (sent \(t.sent), received \(t.received), lost \(t.lost), duplicates \(t.duplicates), late \(t.late), too late \(t.tooLate), invalid \(t.invalid))", "", ""])
+        let readings = Int64(sim.messages - sim.statusMessages)
+        rows.append(["all", String(readings), String(t.accepted), String(t.duplicates), String(t.late),
+                     "\(readings - t.accepted - t.duplicates) (messages lost \(t.lost), invalid \(t.invalid), too late \(t.tooLate))", "", ""])
         return HTMLReport(title: "\(result.definition.indexName): \(sim.scenario)", settings: settings, result: result,
                           rankIntervals: try result.rankIntervals(seed: sim.seed), series: series,
-                          health: (["domain", "readings accepted", "devices reporting (%, daily mean)", "devices in fault (%)"], rows))
+                          health: (["domain", "readings sent", "accepted", "duplicates", "late (corrected a window)", "not accepted (lost, invalid, too late)",
+                                    "devices reporting (%, daily mean)", "devices in fault (%)"], rows))
     }
 
     /// Waits until the gateway received `count` messages, or nothing arrived for 30 s.
@@ -202,6 +208,8 @@ struct RunOutcome: Encodable {
         var lost: Int64
         var allArrived: Bool
         var acceptedByDomain: [String: Int64]
+        var duplicatesByDomain: [String: Int64]
+        var lateByDomain: [String: Int64]
         var windowsEmitted: Int64
         var corrections: Int64
         var indicatorsEmitted: Int64
@@ -229,6 +237,8 @@ struct RunOutcome: Encodable {
             invalidByReason: Dictionary(uniqueKeysWithValues: RejectReason.allCases.filter { counters.invalid[$0] > 0 }.map { ($0.rawValue, counters.invalid[$0]) }),
             statusMessages: counters.statusMessages, lost: max(0, sent - counters.received), allArrived: arrived,
             acceptedByDomain: Dictionary(uniqueKeysWithValues: Domain.allCases.map { ($0.rawValue, counters.acceptedByDomain[$0]) }),
+            duplicatesByDomain: Dictionary(uniqueKeysWithValues: Domain.allCases.map { ($0.rawValue, counters.duplicatesByDomain[$0]) }),
+            lateByDomain: Dictionary(uniqueKeysWithValues: Domain.allCases.map { ($0.rawValue, counters.lateByDomain[$0]) }),
             windowsEmitted: counters.windowsEmitted, corrections: counters.corrections, indicatorsEmitted: counters.indicatorsEmitted)
         self.wallSeconds = wallSeconds
         messagesPerSecond = wallSeconds > 0 ? Double(sent) / wallSeconds : 0
