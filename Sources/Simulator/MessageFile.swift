@@ -120,7 +120,7 @@ extension MessageFile {
         guard line.count >= needle.count else { return nil }
         var i = from
         while i + needle.count <= line.count {
-            if line[i] == needle[0], Array(line[i..<(i + needle.count)]) == needle { return i }
+            if line[i] == needle[0], needle.withUnsafeBufferPointer({ memcmp(line.baseAddress! + i, $0.baseAddress!, needle.count) }) == 0 { return i }
             i += 1
         }
         return nil
