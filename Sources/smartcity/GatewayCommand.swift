@@ -112,7 +112,7 @@ struct GatewayServe: AsyncParsableCommand {
         do {
             try await service.start(broker: options)
         } catch {
-            throw ValidationError("cannot subscribe at \(url): \(error); start the broker or pass --broker URL")
+            throw RunFailure("cannot subscribe at \(url): \(error)")
         }
         print("gateway: subscribed to \(config.subscription) at \(url) as '\(config.clientID)' (persistent session), store \(config.store)")
         await waitForTermination()

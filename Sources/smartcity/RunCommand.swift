@@ -65,7 +65,7 @@ struct Run: AsyncParsableCommand {
         do {
             try await service.start(broker: options)
         } catch {
-            throw ValidationError("cannot reach the broker at \(url): \(error); start it or leave out --broker to use a private one")
+            throw RunFailure("cannot reach the broker at \(url): \(error); or leave out --broker to use a private one")
         }
 
         let clock = ContinuousClock()

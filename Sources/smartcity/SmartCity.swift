@@ -34,3 +34,9 @@ struct SmartCity: AsyncParsableCommand {
         }
     }
 }
+
+/// A failure while running (not a usage error): printed as `Error: ...` without the usage text.
+struct RunFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
