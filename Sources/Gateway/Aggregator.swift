@@ -78,6 +78,8 @@ public struct DomainCounts: Sendable, Equatable, BitwiseCopyable {
         set { withUnsafeMutableBytes(of: &storage) { $0.storeBytes(of: newValue, toByteOffset: domain.ordinal * 8, as: Int64.self) } }
     }
     public static func == (a: DomainCounts, b: DomainCounts) -> Bool { Domain.allCases.allSatisfy { a[$0] == b[$0] } }
+    /// The counts keyed by domain name.
+    public var byName: [String: Int64] { Dictionary(uniqueKeysWithValues: Domain.allCases.map { ($0.rawValue, self[$0]) }) }
 }
 
 /// The three window lengths: the base window (15 minutes by default), the hour and the day.
@@ -808,9 +810,6 @@ public final class Aggregator {
     /// Open windows (all resolutions): memory is proportional to this, not to messages.
     public var openWindows: Int { windowIndex.count }
     public var knownDevices: Int { devices.count }
-    public func newestEventTime(city: String) -> Int64? {
-        cities.first { $0.id == city }.flatMap { $0.newest == .min ? nil : $0.newest }
-    }
 
     private func advance(city: Int, to time: Int64) {
         cities[city].newest = time

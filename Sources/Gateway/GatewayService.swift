@@ -43,6 +43,8 @@ public final class GatewayService: @unchecked Sendable {
     public var onReceived: (@Sendable (UnsafeBufferPointer<UInt8>) -> Void)?
     public private(set) var replayed = 0
     let log: @Sendable (String) -> Void
+    /// Indicator definitions by code, for the published messages.
+    private let definitions: [String: IndicatorDefinition]
 
     /// Opens the store and the journal, restores the last checkpoint and replays the journal.
     public init(config: GatewayConfig, log: @escaping @Sendable (String) -> Void = { print($0) }) throws {
@@ -51,6 +53,7 @@ public final class GatewayService: @unchecked Sendable {
         store = try SQLiteStore(path: config.store)
         journal = try Journal(directory: config.journal ?? config.store + ".journal")
         aggregator = Aggregator(config: config)
+        definitions = Dictionary(uniqueKeysWithValues: aggregator.indicators.map { ($0.code, $0) })
         if let checkpoint = try store.latestCheckpoint() {
             do { try aggregator.restore(checkpoint.state) } catch {
                 throw GatewayError.state("\(config.store): the last checkpoint cannot be read (\(error)); move the store and its journal aside to start afresh")
@@ -104,9 +107,6 @@ public final class GatewayService: @unchecked Sendable {
         }
         startWorker()
     }
-
-    /// Runs without a broker: for replaying files and benchmarks.
-    public func startOffline() { startWorker() }
 
     private func receive(topic: UnsafeBufferPointer<UInt8>, payload: UnsafeBufferPointer<UInt8>) {
         let now = Int64(Date().timeIntervalSince1970 * 1000)
@@ -240,7 +240,6 @@ public final class GatewayService: @unchecked Sendable {
     /// Publishes the newest value of each indicator as a retained message.
     private func publish(_ values: [IndicatorValue]) {
         guard let publisher, !values.isEmpty else { return }
-        let definitions = Dictionary(uniqueKeysWithValues: aggregator.indicators.map { ($0.code, $0) })
         var messages: [(String, [UInt8])] = []
         for v in values {
             guard let d = definitions[v.code] else { continue }
@@ -364,8 +363,8 @@ struct IndicatorMessage: Encodable {
         unit = d.unit
         value = v.value
         resolution = v.resolution.name
-        start = isoTime(v.start)
-        end = isoTime(v.end)
+        start = Timestamps.format(v.start / 1000)
+        end = Timestamps.format(v.end / 1000)
         revision = v.revision
         closed = v.closed
     }
@@ -375,10 +374,4 @@ struct IndicatorMessage: Encodable {
         encoder.outputFormatting = [.sortedKeys]
         return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
-}
-
-func isoTime(_ ms: Int64) -> String {
-    let formatter = ISO8601DateFormatter()
-    formatter.formatOptions = [.withInternetDateTime]
-    return formatter.string(from: Date(timeIntervalSince1970: Double(ms) / 1000))
 }

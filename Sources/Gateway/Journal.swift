@@ -90,12 +90,6 @@ public final class Journal {
         }
     }
 
-    /// Forces the journal to disk (for a checkpoint that must also survive a power cut).
-    public func sync() throws {
-        try flush()
-        if fsync(fd) != 0 { throw GatewayError.journal("\(directory): fsync failed (\(String(cString: strerror(errno))))") }
-    }
-
     /// Deletes segments that hold only records before `position` (covered by a checkpoint).
     public func release(before position: UInt64) throws {
         let segments = try Journal.segments(in: directory)

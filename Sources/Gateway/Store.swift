@@ -52,7 +52,6 @@ public protocol TelemetryStore: AnyObject, Sendable {
     func latestIndicators(city: String?, domain: String?) throws -> [IndicatorRow]
     func indicatorSeries(city: String, code: String, resolution: Resolution, from: Int64?, to: Int64?) throws -> [IndicatorRow]
     func windows(city: String?, resolution: Resolution?) throws -> [WindowRecord]
-    func deadLetterCounts() throws -> [String: Int]
 }
 
 /// The SQLite store (WAL mode: the HTTP API reads while the gateway writes).
@@ -237,21 +236,15 @@ public final class SQLiteStore: TelemetryStore, @unchecked Sendable {
         }
     }
 
-    public func deadLetterCounts() throws -> [String: Int] {
-        try pool.read { db in
-            var out: [String: Int] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT reason, COUNT(*) FROM dead_letters GROUP BY reason") {
-                out[row[0]] = row[1]
-            }
-            return out
-        }
-    }
-
     /// The indicator table the index engine reads: one row per city (`uCode`, `uName`), one
     /// column per indicator (its slug), each the mean of the closed windows at `resolution`
     /// (provisional ones when a city has no closed window of that indicator).
     public func indicatorTable(resolution: Resolution, names: [String: String] = [:]) throws -> String {
-        let values = try indicatorMeans(resolution: resolution)
+        try indicatorTable(try indicatorMeans(resolution: resolution), names: names)
+    }
+
+    /// The same table from means already read with `indicatorMeans`.
+    public func indicatorTable(_ values: [String: [String: Double]], names: [String: String] = [:]) throws -> String {
         let codes = try pool.read { db in try String.fetchAll(db, sql: "SELECT slug FROM indicator_definitions ORDER BY domain, code") }
             .filter { slug in values.values.contains { $0[slug] != nil } }
         var csv = "uCode,uName," + codes.joined(separator: ",") + "\n"

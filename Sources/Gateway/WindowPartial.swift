@@ -54,11 +54,4 @@ public struct WindowPartial: Sendable, Equatable, BitwiseCopyable {
     }
 
     public var mean: Double? { count > 0 ? sum / Double(count) : nil }
-
-    /// Population standard deviation.
-    public var standardDeviation: Double? {
-        guard count > 0 else { return nil }
-        let m = sum / Double(count)
-        return (Swift.max(0, sumSquares / Double(count) - m * m)).squareRoot()
-    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Telemetry
 
 /// SplitMix64's finaliser: a bijective 64-bit mix with full avalanche.
 @inline(__always)
@@ -10,14 +11,7 @@ func mix64(_ x: UInt64) -> UInt64 {
 }
 
 /// FNV-1a 64 of a text: stable keys for cities, fleets and faults, and the scenario hash.
-func nameKey(_ text: String) -> UInt64 {
-    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-    for byte in text.utf8 {
-        hash ^= UInt64(byte)
-        hash = hash &* 0x100_0000_01b3
-    }
-    return hash
-}
+func nameKey(_ text: String) -> UInt64 { fnv1a(text.utf8) }
 
 /// A counter-based random stream: value n is a pure function of (key, counter + n). Each device
 /// keys its own stream by seed and device id and starts each report's draws at a counter given

@@ -279,20 +279,3 @@ extension Scenario.Speed {
         self = .factor(value)
     }
 }
-
-public enum Timestamps {
-    /// Seconds since 1970 from ISO 8601 with an offset or Z (`2026-01-15T00:00:00+05:00`), or a date (UTC midnight).
-    public static func parse(_ text: String) -> Int64? {
-        let formatter = ISO8601DateFormatter()
-        if let date = formatter.date(from: text) { return Int64(date.timeIntervalSince1970.rounded()) }
-        formatter.formatOptions = [.withFullDate]
-        if let date = formatter.date(from: text) { return Int64(date.timeIntervalSince1970.rounded()) }
-        return nil
-    }
-
-    /// `2026-01-15T05:00:00Z`.
-    public static func format(_ seconds: Int64) -> String {
-        let formatter = ISO8601DateFormatter()
-        return formatter.string(from: Date(timeIntervalSince1970: Double(seconds)))
-    }
-}

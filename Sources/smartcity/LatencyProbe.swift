@@ -1,5 +1,6 @@
 import Foundation
 import Histogram
+import Telemetry
 
 /// Delivery latency from the publisher's hand-off to the gateway's receipt, on a sample of
 /// messages chosen by a hash of their payload (each payload is unique: it names its device and
@@ -15,21 +16,15 @@ final class LatencyProbe: @unchecked Sendable {
 
     static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 
-    static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        return h
-    }
-
     func published(_ payload: UnsafeBufferPointer<UInt8>) {
-        let h = Self.hash(payload)
+        let h = fnv1a(payload)
         guard h % every == 0 else { return }
         let t = Self.now()
         lock.withLock { pending[h] = t }
     }
 
     func received(_ payload: UnsafeBufferPointer<UInt8>) {
-        let h = Self.hash(payload)
+        let h = fnv1a(payload)
         guard h % every == 0 else { return }
         let t = Self.now()
         lock.withLock {

@@ -38,16 +38,7 @@ struct Run: AsyncParsableCommand {
         // A run starts from an empty store and journal.
         for suffix in ["", "-wal", "-shm", ".journal"] { try? FileManager.default.removeItem(atPath: store + suffix) }
 
-        var embedded: EmbeddedBroker?
-        let url: BrokerURL
-        if let address = broker ?? scenario.mqtt.broker {
-            url = try BrokerURL(parsing: address)
-        } else {
-            let started = try await EmbeddedBroker.start()
-            embedded = started
-            url = started.url
-            print("run: started a private mosquitto on \(url)")
-        }
+        let (url, embedded) = try await brokerFor(broker ?? scenario.mqtt.broker, announce: "run: ")
         defer { embedded?.stop() }
 
         var config = GatewayConfig()
@@ -97,9 +88,10 @@ struct Run: AsyncParsableCommand {
         let wall = (clock.now - began).seconds
 
         let names = Dictionary(uniqueKeysWithValues: scenario.cities.map { ($0.id, $0.name) })
-        let csv = try service.store.indicatorTable(resolution: .day, names: names)
+        let means = try service.store.indicatorMeans(resolution: .day)
+        let csv = try service.store.indicatorTable(means, names: names)
         try csv.write(toFile: out + "/indicators.csv", atomically: true, encoding: .utf8)
-        var table = try service.store.indicatorMeans(resolution: .day)
+        var table = means
         for city in scenario.cities { table[city.id, default: [:]].merge(city.profileIndicators) { $1 } }
         let result = try definition.evaluate(
             cities: scenario.cities.map(\.id), names: names, table: table,
@@ -112,7 +104,7 @@ struct Run: AsyncParsableCommand {
         summary.latency = probe.summary()
         summary.simulatedUntil = Timestamps.format(generator.simulatedTime)
         try summary.json().write(toFile: out + "/summary.json", atomically: true, encoding: .utf8)
-        let html = try report(summary: summary, result: result, store: service.store, cities: scenario.cities.map(\.id))
+        let html = try report(summary: summary, result: result, store: service.store, means: means, cities: scenario.cities.map(\.id))
         try html.render().write(toFile: out + "/report.html", atomically: true, encoding: .utf8)
         print(summary.text())
         print("run: wrote \(out)/report.html, indicators.csv, index.csv, summary.json and the store \(store)")
@@ -121,7 +113,8 @@ struct Run: AsyncParsableCommand {
     /// Indicators drawn over time in the report.
     static let charted = ["ISO37120:8.1", "U4SSC:EN:AQ:1C:NO2", "U4SSC:EC:I:T:5A", "ISO37120:7.6"]
 
-    private func report(summary: RunOutcome, result: SmartCityResult, store: SQLiteStore, cities: [String]) throws -> HTMLReport {
+    private func report(summary: RunOutcome, result: SmartCityResult, store: SQLiteStore, means: [String: [String: Double]],
+                        cities: [String]) throws -> HTMLReport {
         let sim = summary.simulation, t = summary.telemetry
         let settings: [(String, String)] = [
             ("scenario", "\(sim.scenario) (\(options.scenario))"), ("scenario hash", sim.scenarioHash), ("seed", String(sim.seed)),
@@ -140,7 +133,6 @@ struct Run: AsyncParsableCommand {
             }
             series.append(HTMLReport.Series(title: definitions[code]?.name ?? code, unit: definitions[code]?.unit ?? "", points: points))
         }
-        let means = try store.indicatorMeans(resolution: .day)
         func average(_ slug: String) -> String {
             let values = cities.compactMap { means[$0]?[slug] }
             return values.isEmpty ? "-" : Simulate.fixed(values.reduce(0, +) / Double(values.count), 1)
@@ -236,9 +228,8 @@ struct RunOutcome: Encodable {
             late: counters.late, tooLate: counters.tooLate, invalid: counters.rejected,
             invalidByReason: Dictionary(uniqueKeysWithValues: RejectReason.allCases.filter { counters.invalid[$0] > 0 }.map { ($0.rawValue, counters.invalid[$0]) }),
             statusMessages: counters.statusMessages, lost: max(0, sent - counters.received), allArrived: arrived,
-            acceptedByDomain: Dictionary(uniqueKeysWithValues: Domain.allCases.map { ($0.rawValue, counters.acceptedByDomain[$0]) }),
-            duplicatesByDomain: Dictionary(uniqueKeysWithValues: Domain.allCases.map { ($0.rawValue, counters.duplicatesByDomain[$0]) }),
-            lateByDomain: Dictionary(uniqueKeysWithValues: Domain.allCases.map { ($0.rawValue, counters.lateByDomain[$0]) }),
+            acceptedByDomain: counters.acceptedByDomain.byName, duplicatesByDomain: counters.duplicatesByDomain.byName,
+            lateByDomain: counters.lateByDomain.byName,
             windowsEmitted: counters.windowsEmitted, corrections: counters.corrections, indicatorsEmitted: counters.indicatorsEmitted)
         self.wallSeconds = wallSeconds
         messagesPerSecond = wallSeconds > 0 ? Double(sent) / wallSeconds : 0

@@ -106,16 +106,7 @@ struct Simulate: AsyncParsableCommand {
             try file.close()
             result = RunSummary(scenario: scenario, shard: shard, stats: generator.stats, wallSeconds: (clock.now - began).seconds)
         } else {
-            var embedded: EmbeddedBroker?
-            let url: BrokerURL
-            if let address = broker ?? scenario.mqtt.broker {
-                url = try BrokerURL(parsing: address)
-            } else {
-                let started = try await EmbeddedBroker.start()
-                embedded = started
-                url = started.url
-                print("started a private mosquitto on \(url)")
-            }
+            let (url, embedded) = try await brokerFor(broker ?? scenario.mqtt.broker)
             let publisher = try Publisher(generator: generator, broker: url)
             try await publisher.connect()
             let outcome = try await publisher.run { lag in report.tick(generator: generator, lag: lag) }
@@ -145,6 +136,15 @@ struct Simulate: AsyncParsableCommand {
     }
 
     static func fixed(_ value: Double, _ decimals: Int) -> String { String(format: "%.\(decimals)f", value) }
+}
+
+/// The broker at `address`, or a private embedded mosquitto (returned, for the caller to stop)
+/// when there is none; starting one is announced with `announce` before the message.
+func brokerFor(_ address: String?, announce: String = "") async throws -> (BrokerURL, EmbeddedBroker?) {
+    if let address { return (try BrokerURL(parsing: address), nil) }
+    let started = try await EmbeddedBroker.start()
+    print("\(announce)started a private mosquitto on \(started.url)")
+    return (started.url, started)
 }
 
 /// A progress line every few seconds on long runs: simulated time, messages, msg/s, lag.

@@ -1,5 +1,6 @@
 import Foundation
 @testable import Simulator
+import Telemetry
 import Testing
 
 @Suite struct DeterminismTests {

@@ -1,0 +1,56 @@
+import Foundation
+
+/// Durations as scenarios, settings and options write them.
+public enum Durations {
+    /// Seconds in `30s`, `15m`, `2h`, `1d`, `1w`, `1.5h` or a plain number of seconds.
+    public static func parse(_ text: String) -> Int64? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        guard let last = trimmed.last else { return nil }
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604_800]
+        let (number, unit) = units[last].map { (trimmed.dropLast(), $0) } ?? (Substring(trimmed), 1)
+        guard let value = Double(number), value.isFinite, value >= 0 else { return nil }
+        return Int64((value * unit).rounded())
+    }
+
+    /// `90` -> `1m30s`, `86400` -> `1d`.
+    public static func format(_ seconds: Int64) -> String {
+        if seconds == 0 { return "0s" }
+        var rest = seconds
+        var text = ""
+        for (unit, size) in [("d", Int64(86400)), ("h", 3600), ("m", 60), ("s", 1)] where rest >= size {
+            text += "\(rest / size)\(unit)"
+            rest %= size
+        }
+        return text
+    }
+}
+
+/// Times as scenarios, summaries and messages write them (ISO 8601, whole seconds).
+public enum Timestamps {
+    /// Seconds since 1970 from ISO 8601 with an offset or Z (`2026-01-15T00:00:00+05:00`), or a date (UTC midnight).
+    public static func parse(_ text: String) -> Int64? {
+        let formatter = ISO8601DateFormatter()
+        if let date = formatter.date(from: text) { return Int64(date.timeIntervalSince1970.rounded()) }
+        formatter.formatOptions = [.withFullDate]
+        if let date = formatter.date(from: text) { return Int64(date.timeIntervalSince1970.rounded()) }
+        return nil
+    }
+
+    /// `2026-01-15T05:00:00Z`.
+    public static func format(_ seconds: Int64) -> String {
+        let formatter = ISO8601DateFormatter()
+        return formatter.string(from: Date(timeIntervalSince1970: Double(seconds)))
+    }
+}
+
+/// FNV-1a 64 of bytes: stable keys for names (cities, fleets, faults), scenario hashes and
+/// message samples.
+@inlinable
+public func fnv1a<Bytes: Sequence>(_ bytes: Bytes) -> UInt64 where Bytes.Element == UInt8 {
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    for byte in bytes {
+        hash ^= UInt64(byte)
+        hash = hash &* 0x100_0000_01b3
+    }
+    return hash
+}
