@@ -135,9 +135,10 @@ public final class MQTTClient: @unchecked Sendable {
         if options.tcpNoDelay {
             try check(mosquitto_int_option(handle, MOSQ_OPT_TCP_NODELAY, 1), "TCP_NODELAY")
         }
-        if options.acknowledgeAfterRead {
-            // Nothing is written from inside the library's read path: acknowledgements wait for
-            // the loop's next write, after `beforeWrite` has run.
+        if options.acknowledgeAfterRead || options.tls != nil {
+            // Writes wait for the loop thread instead of leaving from the caller's: acknowledgements
+            // go out only after `beforeWrite` has run, and a TLS session is never written by one
+            // thread while the loop reads it on another (OpenSSL sessions are not thread-safe).
             try check(mosquitto_threaded_set(handle, true), "deferred writes")
         }
         if let will = options.will {
@@ -247,8 +248,7 @@ public final class MQTTClient: @unchecked Sendable {
             return waiter
         }
         guard let waiter else { return }
-        mosquitto_disconnect(handle)
-        loop.send(.unregister(self))
+        closeOnLoop(done: nil)
         waiter.resume(throwing: error)
     }
 
@@ -324,12 +324,23 @@ public final class MQTTClient: @unchecked Sendable {
             state.phase = .closing
             return open
         }
-        if wasOpen { _ = mosquitto_disconnect(handle) }
-        loop.send(.unregister(self))
+        if wasOpen {
+            await withCheckedContinuation { closeOnLoop(done: $0) }
+        } else {
+            loop.send(.unregister(self))
+        }
         state.withLock { $0.phase = .closed }
         failPending(MQTTError(.notConnected, "client '\(options.clientID)' disconnected before the broker acknowledged"))
         failConnect(MQTTError(.notConnected, "client '\(options.clientID)' disconnected while connecting"))
         eventSink.yield(.disconnected(nil))
+    }
+
+    /// Sends DISCONNECT and leaves the loop, on the loop thread; once the loop has stopped no
+    /// read can race, so it is done here.
+    private func closeOnLoop(done: CheckedContinuation<Void, Never>?) {
+        guard !loop.send(.disconnect(self, done: done)) else { return }
+        _ = mosquitto_disconnect(handle)
+        done?.resume()
     }
 
     /// Closes the socket without DISCONNECT, as a device that loses power or network does: the

@@ -21,6 +21,9 @@ public final class NetworkLoop: @unchecked Sendable {
     enum Command {
         case register(MQTTClient)
         case unregister(MQTTClient)
+        /// Sends DISCONNECT and closes the connection on the loop thread (so no other thread
+        /// touches the socket, or its TLS session, while the loop reads it), then resumes `done`.
+        case disconnect(MQTTClient, done: CheckedContinuation<Void, Never>?)
         case watch(MQTTClient)
         case reconnect(MQTTClient, after: Duration)
     }
@@ -74,13 +77,17 @@ public final class NetworkLoop: @unchecked Sendable {
         stopped.wait()
     }
 
-    func send(_ command: Command) {
-        let needsWake = inbox.withLock { inbox -> Bool in
+    /// Queues a command for the loop thread; false (and nothing queued) once the loop stops.
+    @discardableResult
+    func send(_ command: Command) -> Bool {
+        let (accepted, needsWake) = inbox.withLock { inbox -> (Bool, Bool) in
+            guard !inbox.stopping else { return (false, false) }
             inbox.commands.append(command)
             defer { inbox.wakePending = true }
-            return !inbox.wakePending
+            return (true, !inbox.wakePending)
         }
         if needsWake { wake() }
+        return accepted
     }
 
     private func wake() {
@@ -202,6 +209,13 @@ public final class NetworkLoop: @unchecked Sendable {
         case .unregister(let client):
             timers.removeAll { $0.client === client }
             if client.registeredFD >= 0 { forget(client, fd: client.registeredFD) }
+        case .disconnect(let client, let done):
+            timers.removeAll { $0.client === client }
+            if client.registeredFD >= 0 { forget(client, fd: client.registeredFD) }
+            _ = mosquitto_disconnect(client.handle)
+            // With deferred writes the DISCONNECT is only queued: write it out now.
+            _ = mosquitto_loop_write(client.handle, 1)
+            done?.resume()
         case .watch(let client):
             if client.registeredFD >= 0 { updateInterest(client, fd: client.registeredFD) }
         case .reconnect(let client, let delay):
