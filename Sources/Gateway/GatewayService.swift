@@ -74,7 +74,7 @@ public final class GatewayService: @unchecked Sendable {
     public func start(broker: ConnectionOptions) async throws {
         var options = broker
         options.cleanSession = false
-        options.acknowledgeAfterRead = true
+        options.writesOnLoop = true
         options.tcpNoDelay = true
         if options.clientID.isEmpty { options.clientID = config.clientID }
         let client = try MQTTClient(options, onRawMessage: { [unowned self] topic, payload, _ in
@@ -100,7 +100,7 @@ public final class GatewayService: @unchecked Sendable {
             var p = broker
             p.clientID = options.clientID + "-indicators"
             p.cleanSession = true
-            p.acknowledgeAfterRead = false
+            p.writesOnLoop = false
             let publisher = try MQTTClient(p)
             try await publisher.connect()
             self.publisher = publisher

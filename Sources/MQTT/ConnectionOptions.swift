@@ -106,9 +106,12 @@ public struct ConnectionOptions: Sendable {
     public var reconnect: ReconnectPolicy
     /// How long `connect` waits for the broker's CONNACK.
     public var connectTimeout: Duration
-    /// Send the acknowledgements of received messages only after the client's `beforeWrite`
-    /// hook ran (for a receiver that must persist a message before the broker forgets it).
-    public var acknowledgeAfterRead = false
+    /// Write to the socket only on the network loop thread (libmosquitto's deferred writes):
+    /// acknowledgements of received messages leave only after the client's `beforeWrite` hook
+    /// ran (for a receiver that must persist a message before the broker forgets it), and a
+    /// burst of publishes made while the loop holds its wakes (`NetworkLoop.holdWakes`) leaves
+    /// together, so many messages share a TCP segment. TLS clients always write on the loop.
+    public var writesOnLoop = false
     /// Disable Nagle's algorithm: small packets (acknowledgements) leave at once instead of
     /// waiting for the previous one to be acknowledged.
     public var tcpNoDelay = false

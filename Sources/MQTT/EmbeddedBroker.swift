@@ -46,6 +46,8 @@ public final class EmbeddedBroker: @unchecked Sendable {
     private let pid = Mutex<pid_t>(0)
 
     public var url: BrokerURL { BrokerURL(host: host, port: port) }
+    /// The broker's process id (0 once stopped).
+    public var processID: pid_t { pid.withLock { $0 } }
     /// The broker's own log (stdout and stderr), for diagnosing failures.
     public var logPath: String { directory.appendingPathComponent("mosquitto.log").path }
 

@@ -1,4 +1,5 @@
 import CMosquitto
+import CSystem
 import Dispatch
 import Synchronization
 
@@ -32,6 +33,7 @@ public final class MQTTClient: @unchecked Sendable {
     private struct State {
         var phase = Phase.idle
         var connectWaiter: CheckedContinuation<Bool, any Error>?
+        var connectDeadline: ConnectDeadline?
         var everConnected = false
         var attempt = 0
         var inflight = 0
@@ -50,6 +52,17 @@ public final class MQTTClient: @unchecked Sendable {
     // Owned by the loop thread.
     var registeredFD: Int32 = -1
     var watchingWrite = false
+    /// Packets a client with writes on the loop lets wait for a held flush; the next one has
+    /// them written at once (in one corked pass).
+    static let writeBurst = 64
+    /// Whether libmosquitto's wake-up byte per publish goes to /dev/null instead of a socket.
+    let quietWakeups: Bool
+    /// Whether writes wait for the loop thread (`writesOnLoop` or TLS).
+    let writesOnLoop: Bool
+    /// Set when a write command is queued for the loop and not yet carried out.
+    let writeRequested = Atomic(false)
+    /// Packets queued for the loop to write since its last pass.
+    let queuedWrites = Atomic(0)
 
     private let loop: NetworkLoop
     private let ownsLoop: Bool
@@ -57,7 +70,7 @@ public final class MQTTClient: @unchecked Sendable {
     private let handler: MessageHandler?
     private let rawHandler: RawMessageHandler?
     /// Called on the network thread before each write to the socket: with
-    /// `ConnectionOptions.acknowledgeAfterRead`, no acknowledgement leaves before it returned.
+    /// `ConnectionOptions.writesOnLoop`, no acknowledgement leaves before it returned.
     let beforeWrite: (@Sendable () -> Void)?
     private let messageSink: AsyncStream<MQTTMessage>.Continuation
     private let eventSink: AsyncStream<MQTTEvent>.Continuation
@@ -68,7 +81,7 @@ public final class MQTTClient: @unchecked Sendable {
     ///   - onMessage: called on the network thread for every message; `messages` stays empty then.
     ///   - onRawMessage: like `onMessage`, with the bytes in place of a copy (takes precedence).
     ///   - beforeWrite: called on the network thread before each socket write; with
-    ///     `acknowledgeAfterRead` set, PUBACKs of received messages go out only after it returns.
+    ///     `writesOnLoop` set, PUBACKs of received messages go out only after it returns.
     public init(_ options: ConnectionOptions, loop: NetworkLoop? = nil, onMessage: MessageHandler? = nil,
                 onRawMessage: RawMessageHandler? = nil, beforeWrite: (@Sendable () -> Void)? = nil) throws(MQTTError) {
         MosquittoLibrary.ensureInitialised()
@@ -79,11 +92,16 @@ public final class MQTTClient: @unchecked Sendable {
             throw MQTTError(.outOfMemory, "cannot create MQTT client '\(options.clientID)': out of memory")
         }
         self.handle = handle
+        // This client never sleeps in mosquitto_loop(), so libmosquitto's per-publish wake-up
+        // byte is wasted work: its write end goes to /dev/null where the layout is known.
+        quietWakeups = MosquittoLibrary.knownLayout && mosquitto_socket(handle) == -1
+            && csys_mosquitto_quiet_wakeup_pair(UnsafeRawPointer(handle)) == 1
         self.options = options
         self.handler = onMessage
         self.rawHandler = onRawMessage
         self.beforeWrite = beforeWrite
         self.window = max(1, options.inflightWindow)
+        self.writesOnLoop = options.writesOnLoop || options.tls != nil
         if let loop {
             self.loop = loop
             ownsLoop = false
@@ -135,7 +153,7 @@ public final class MQTTClient: @unchecked Sendable {
         if options.tcpNoDelay {
             try check(mosquitto_int_option(handle, MOSQ_OPT_TCP_NODELAY, 1), "TCP_NODELAY")
         }
-        if options.acknowledgeAfterRead || options.tls != nil {
+        if writesOnLoop {
             // Writes wait for the loop thread instead of leaving from the caller's: acknowledgements
             // go out only after `beforeWrite` has run, and a TLS session is never written by one
             // thread while the loop reads it on another (OpenSSL sessions are not thread-safe).
@@ -199,10 +217,12 @@ public final class MQTTClient: @unchecked Sendable {
     public func connect() async throws(MQTTError) -> Bool {
         do {
             return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Bool, any Error>) in
+                let deadline = ConnectDeadline(self)
                 let ok = state.withLock { state -> Bool in
                     guard state.phase == .idle || state.phase == .closed else { return false }
                     state.phase = .connecting
                     state.connectWaiter = continuation
+                    state.connectDeadline = deadline
                     return true
                 }
                 guard ok else {
@@ -210,8 +230,10 @@ public final class MQTTClient: @unchecked Sendable {
                     return
                 }
                 DispatchQueue.global().async { self.open(initial: true) }
+                // The closure holds only the deadline, never the client itself.
+                let timeout = MQTTError(.timeout, "connect to \(options.endpoint): no CONNACK within \(options.connectTimeout); check that a broker listens there and is not overloaded")
                 DispatchQueue.global().asyncAfter(deadline: .now() + options.connectTimeout.seconds) {
-                    self.failConnect(MQTTError(.timeout, "connect to \(self.options.endpoint): no CONNACK within \(self.options.connectTimeout); check that a broker listens there and is not overloaded"))
+                    deadline.client.withLock { $0 }?.failConnect(timeout)
                 }
             }
         } catch {
@@ -244,6 +266,8 @@ public final class MQTTClient: @unchecked Sendable {
         let waiter = state.withLock { state -> CheckedContinuation<Bool, any Error>? in
             guard state.phase == .connecting, let waiter = state.connectWaiter else { return nil }
             state.connectWaiter = nil
+            state.connectDeadline?.release()
+            state.connectDeadline = nil
             state.phase = .closed
             return waiter
         }
@@ -262,6 +286,8 @@ public final class MQTTClient: @unchecked Sendable {
         let (waiter, resubscribe) = state.withLock { state -> (CheckedContinuation<Bool, any Error>?, [String: QoS]) in
             let waiter = state.connectWaiter
             state.connectWaiter = nil
+            state.connectDeadline?.release()
+            state.connectDeadline = nil
             let wasReconnect = state.everConnected
             state.phase = .connected
             state.everConnected = true
@@ -345,7 +371,9 @@ public final class MQTTClient: @unchecked Sendable {
 
     /// Closes the socket without DISCONNECT, as a device that loses power or network does: the
     /// broker publishes the last will, and the client reconnects if its policy says so.
+    /// Done on the loop thread, after the writes queued before it.
     public func dropConnection() {
+        guard !loop.send(.drop(self)) else { return }
         let fd = mosquitto_socket(handle)
         if fd >= 0 { shutdown(fd, Int32(SHUT_RDWR)) }
     }
@@ -406,7 +434,7 @@ public final class MQTTClient: @unchecked Sendable {
             if awaitDelivery { state.withLock { $0.acks.abandon() } }
             throw MQTTError.mosquitto(rc, "publish to '\(String(decoding: topic.dropLast(), as: UTF8.self))' via \(options.endpoint)")
         }
-        if mosquitto_want_write(handle) { loop.send(.watch(self)) }
+        requestWrite()
         if awaitDelivery {
             let code = try await waitForAck(mid)
             if code >= 0x80 {
@@ -416,8 +444,26 @@ public final class MQTTClient: @unchecked Sendable {
         return mid
     }
 
+    /// Gets what libmosquitto queued onto the wire. Without `writesOnLoop` it wrote what the
+    /// socket took at once and the loop watches for room for the rest; with it, the loop is
+    /// asked to write (once, however many messages were queued meanwhile).
+    private func requestWrite() {
+        if writesOnLoop {
+            let queued = queuedWrites.add(1, ordering: .relaxed).newValue
+            if !writeRequested.exchange(true, ordering: .acquiringAndReleasing) {
+                loop.send(.write(self))
+            } else if queued == MQTTClient.writeBurst {
+                // Enough for a full pass of its own: no need to wait for the loop's flush.
+                loop.send(.write(self), urgent: true)
+            }
+        } else if mosquitto_want_write(handle) {
+            loop.send(.watch(self))
+        }
+    }
+
     /// Waits until every message published so far has been acknowledged (QoS 1/2) or written (QoS 0).
     public func drain() async {
+        loop.flush()
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let now = state.withLock { state -> Bool in
                 if state.inflight == 0 { return true }
@@ -438,6 +484,8 @@ public final class MQTTClient: @unchecked Sendable {
             return true
         }
         if fast { return }
+        // Held writes would never be acknowledged or written: let this client's out first.
+        if writesOnLoop { loop.send(.write(self), urgent: true) }
         do {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 let now = state.withLock { state -> Bool in
@@ -510,7 +558,7 @@ public final class MQTTClient: @unchecked Sendable {
             state.withLock { $0.acks.abandon() }
             throw MQTTError.mosquitto(rc, "subscribe to '\(filter)' via \(options.endpoint)")
         }
-        if mosquitto_want_write(handle) { loop.send(.watch(self)) }
+        requestWrite()
         let code = try await waitForAck(mid)
         guard let granted = QoS(rawValue: code) else {
             throw MQTTError(.rejected, "subscribe to '\(filter)': the broker refused it (code \(code)); check the filter and the broker's ACL", code: code)
@@ -527,7 +575,7 @@ public final class MQTTClient: @unchecked Sendable {
             state.withLock { $0.acks.abandon() }
             throw MQTTError.mosquitto(rc, "unsubscribe from '\(filter)' via \(options.endpoint)")
         }
-        if mosquitto_want_write(handle) { loop.send(.watch(self)) }
+        requestWrite()
         _ = try await waitForAck(mid)
         state.withLock { _ = $0.subscriptions.removeValue(forKey: filter) }
     }
@@ -552,4 +600,15 @@ public final class MQTTClient: @unchecked Sendable {
             payload: payload, qos: QoS(rawValue: raw.qos) ?? .atMostOnce, retain: raw.retain)
         if let handler { handler(message) } else { messageSink.yield(message) }
     }
+}
+
+/// What the connect timeout holds: the client until the connect ends, then nothing, so a
+/// connected client is not kept alive (with its sockets) until the timeout fires. (A weak
+/// reference would do the same but make every retain of the client take the slow path.)
+final class ConnectDeadline: Sendable {
+    let client: Mutex<MQTTClient?>
+
+    init(_ client: MQTTClient) { self.client = Mutex(client) }
+
+    func release() { client.withLock { $0 = nil } }
 }

@@ -25,6 +25,10 @@ public final class NetworkLoop: @unchecked Sendable {
         /// touches the socket, or its TLS session, while the loop reads it), then resumes `done`.
         case disconnect(MQTTClient, done: CheckedContinuation<Void, Never>?)
         case watch(MQTTClient)
+        /// Writes what the client (with writes on the loop) has queued.
+        case write(MQTTClient)
+        /// Shuts the connection down without DISCONNECT (the broker publishes the last will).
+        case drop(MQTTClient)
         case reconnect(MQTTClient, after: Duration)
     }
 
@@ -32,6 +36,9 @@ public final class NetworkLoop: @unchecked Sendable {
         var commands: [Command] = []
         var stopping = false
         var wakePending = false
+        /// Write commands wait in `heldWrites` until `flush` (`holdWakes`).
+        var held = false
+        var heldWrites: [Command] = []
     }
 
     private let epfd: Int32
@@ -77,14 +84,48 @@ public final class NetworkLoop: @unchecked Sendable {
         stopped.wait()
     }
 
+    /// Holds write requests back from the loop thread until `flush()`, so that a burst of
+    /// publishes from one thread leaves in one pass: many messages per connection, corked
+    /// into a few TCP segments instead of one each, while the publishing thread makes no
+    /// socket calls. Only clients with `ConnectionOptions.writesOnLoop` are held; one waiting
+    /// for room in its in-flight window has its own writes done at once, and draining flushes.
+    public func holdWakes() {
+        inbox.withLock { $0.held = true }
+    }
+
+    /// Hands the held write requests to the loop thread and wakes it.
+    public func flush() {
+        let needsWake = inbox.withLock { inbox -> Bool in
+            inbox.commands.append(contentsOf: inbox.heldWrites)
+            inbox.heldWrites.removeAll(keepingCapacity: true)
+            guard !inbox.commands.isEmpty, !inbox.wakePending, !inbox.stopping else { return false }
+            inbox.wakePending = true
+            return true
+        }
+        if needsWake { wake() }
+    }
+
+    /// Ends `holdWakes` and flushes.
+    public func releaseWakes() {
+        inbox.withLock { $0.held = false }
+        flush()
+    }
+
     /// Queues a command for the loop thread; false (and nothing queued) once the loop stops.
+    /// A write request waits for `flush()` while the loop holds wakes, unless `urgent`.
     @discardableResult
-    func send(_ command: Command) -> Bool {
+    func send(_ command: Command, urgent: Bool = false) -> Bool {
+        let deferrable: Bool = { if !urgent, case .write = command { return true } else { return false } }()
         let (accepted, needsWake) = inbox.withLock { inbox -> (Bool, Bool) in
             guard !inbox.stopping else { return (false, false) }
+            if deferrable, inbox.held {
+                inbox.heldWrites.append(command)
+                return (true, false)
+            }
             inbox.commands.append(command)
-            defer { inbox.wakePending = true }
-            return (true, !inbox.wakePending)
+            guard !inbox.wakePending else { return (true, false) }
+            inbox.wakePending = true
+            return (true, true)
         }
         if needsWake { wake() }
         return accepted
@@ -167,8 +208,16 @@ public final class NetworkLoop: @unchecked Sendable {
         }
     }
 
+    private func setCork(_ fd: Int32, _ on: Bool) {
+        var value: Int32 = on ? 1 : 0
+        _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_CORK, &value, socklen_t(MemoryLayout<Int32>.size))
+    }
+
     private func updateInterest(_ client: MQTTClient, fd: Int32) {
+        // With writes on the loop, packets queued since the last pass have a write request of
+        // their own (perhaps held): watching for room would write them early, one by one.
         let want = mosquitto_want_write(client.handle)
+            && !(client.writesOnLoop && client.writeRequested.load(ordering: .acquiring))
         if want != client.watchingWrite {
             client.watchingWrite = want
             let mask = EPOLLIN.rawValue | (want ? EPOLLOUT.rawValue : 0)
@@ -218,6 +267,24 @@ public final class NetworkLoop: @unchecked Sendable {
             done?.resume()
         case .watch(let client):
             if client.registeredFD >= 0 { updateInterest(client, fd: client.registeredFD) }
+        case .write(let client):
+            // Cleared first: a publish queued after this point asks again.
+            _ = client.writeRequested.exchange(false, ordering: .acquiringAndReleasing)
+            let queued = client.queuedWrites.exchange(0, ordering: .relaxed)
+            // Not connected yet: what is queued leaves once the connection is registered.
+            let fd = client.registeredFD
+            guard fd >= 0 else { break }
+            // Several packets leave corked: in as few TCP segments as their bytes need, where
+            // each would otherwise go out in its own (a connection with little traffic has
+            // nothing in flight for Nagle's algorithm to wait for).
+            let cork = queued > 1
+            if cork { setCork(fd, true) }
+            service(client, fd: fd, events: EPOLLOUT.rawValue)
+            if cork, client.registeredFD == fd { setCork(fd, false) }
+        case .drop(let client):
+            // The next read sees the end of the stream and reports the connection lost.
+            let fd = mosquitto_socket(client.handle)
+            if fd >= 0 { Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
         case .reconnect(let client, let delay):
             timers.append((now + delay, client))
         }
@@ -235,4 +302,12 @@ enum MosquittoLibrary {
     static func ensureInitialised() {
         _ = initialised
     }
+
+    /// Whether the client struct's layout is the one `csys_mosquitto_quiet_wakeup_pair` knows
+    /// (libmosquitto 2.0; the function checks the descriptors it finds there as well).
+    static let knownLayout: Bool = {
+        var major: Int32 = 0, minor: Int32 = 0, revision: Int32 = 0
+        _ = mosquitto_lib_version(&major, &minor, &revision)
+        return major == 2 && minor == 0
+    }()
 }

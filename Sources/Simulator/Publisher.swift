@@ -29,6 +29,10 @@ public final class Publisher {
         public var interrupted = false
     }
 
+    /// Most messages in one write pass of the network loop: about 32 per connection, at most
+    /// 262,144 (some 100 MB queued); a pass also ends after `mqtt.coalesce` simulated seconds.
+    var batch: Int { min(262_144, max(16_384, 32 * clients.count)) }
+
     let generator: Generator
     let scenario: Scenario
     let loop: NetworkLoop
@@ -102,6 +106,8 @@ public final class Publisher {
             options.protocolVersion = settings.protocolVersion == "5" ? .v5 : .v311
             options.will = plan.will
             options.inflightWindow = openLoop ? 1 << 20 : settings.inflight
+            // Publishes queue and leave in passes of the network loop (see `run`).
+            options.writesOnLoop = true
             options.reconnect = ReconnectPolicy(initialDelay: .milliseconds(200), maximumDelay: .seconds(10))
             do { clients.append(try MQTTClient(options, loop: loop)) } catch {
                 throw SimulationError("cannot create the MQTT client '\(plan.id)': \(error)")
@@ -150,6 +156,16 @@ public final class Publisher {
         var count = 0
         var topic: [UInt8] = []
         topic.reserveCapacity(128)
+        // Messages queue on their connections and the network loop writes them in passes of
+        // `mqtt.coalesce` simulated seconds (at most `batch` messages; and before any wait):
+        // several messages per connection per pass share a TCP segment, and generating
+        // overlaps writing. With coalesce 0 every message is written as it is published.
+        let batch = self.batch
+        let span = scenario.mqtt.coalesce * 1000
+        var batchStart = 0
+        var batchTime = Int64.min / 2
+        if span > 0 { loop.holdWakes() }
+        defer { loop.releaseWakes() }
         while true {
             if stopRequested.load(ordering: .relaxed) {
                 outcome.interrupted = true
@@ -160,6 +176,7 @@ public final class Publisher {
                 let due = began + .milliseconds(Int64(Double(generator.message.sendTime - startMs) / speed))
                 let now = clock.now
                 if due > now + .milliseconds(1) {
+                    loop.flush()
                     try? await Task.sleep(until: due, clock: clock)
                 } else if now > due {
                     lag = (now - due).seconds
@@ -170,8 +187,15 @@ public final class Publisher {
             let client = clients[Int(connectionOf[fleet][generator.message.device])]
             count += 1
             if count & 0x3FF == 0 { progress(speed == nil ? nil : lag) }
+            if span > 0, count - batchStart >= batch || generator.message.sendTime - batchTime >= span {
+                loop.flush()
+                batchStart = count
+                batchTime = generator.message.sendTime
+            }
             if generator.message.abrupt, perDevice[fleet] {
-                // The device loses its link: the broker publishes its will.
+                // The device loses its link: the broker publishes its will. What it sent before
+                // leaves first (the drop queues behind the flushed writes).
+                loop.flush()
                 client.dropConnection()
                 continue
             }
@@ -192,6 +216,7 @@ public final class Publisher {
             }
         }
         progress(speed == nil ? nil : lag)
+        loop.releaseWakes()
         for client in clients { await client.drain() }
         outcome.unacknowledged = clients.reduce(0) { $0 + $1.inflight }
         return outcome

@@ -68,6 +68,10 @@ public struct MQTTSettings: Sendable {
     public var topic = "city/{city}/{domain}/{district}/{device}/{kind}"
     /// Unacknowledged messages per connection at QoS 1/2 when running at --speed max.
     public var inflight = 100
+    /// Simulated seconds whose messages leave in one write pass per connection (0: each at
+    /// once). Messages of one connection stay in order; those of different connections may
+    /// arrive out of order by up to this span, in exchange for fewer, fuller TCP segments.
+    public var coalesce: Int64 = 60
     public init() {}
 }
 

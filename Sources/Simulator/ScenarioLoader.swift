@@ -74,7 +74,7 @@ extension Scenario {
 
     static func parseMQTT(_ field: YAMLField) throws(ScenarioError) -> MQTTSettings {
         let map = try field.mapping(allowed: ["broker", "qos", "protocol", "keep-alive", "username", "password", "tls",
-                                              "client-prefix", "topic", "inflight"])
+                                              "client-prefix", "topic", "inflight", "coalesce"])
         var settings = MQTTSettings()
         settings.broker = try map["broker"]?.string()
         settings.qos = try map["qos"]?.int(in: 0...2) ?? 1
@@ -108,6 +108,7 @@ extension Scenario {
             settings.topic = template
         }
         settings.inflight = try map["inflight"]?.int(in: 1...65535) ?? 100
+        settings.coalesce = try map["coalesce"]?.duration(minimum: 0) ?? 60
         return settings
     }
 

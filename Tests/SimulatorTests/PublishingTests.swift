@@ -37,6 +37,38 @@ import Testing
         #expect(got.sorted() == expected.map { $0.topicString + " " + $0.payloadString }.sorted())
     }
 
+    @Test func coalescedWritesKeepEveryDeviceInOrder() async throws {
+        let broker = try await EmbeddedBroker.start()
+        defer { broker.stop() }
+        var s = try scenario(testScenarioYAML(duration: "6h"))
+        s.mqtt.qos = 0
+        s.mqtt.coalesce = 600
+        let expected = messages(s, status: false).count
+        let counter = Received()
+        let subscriber = try MQTTClient(ConnectionOptions(host: broker.host, port: broker.port, clientID: "order-observer")) { message in
+            counter.add(message)
+        }
+        try await subscriber.connect()
+        _ = try await subscriber.subscribe("city/#", qos: .atMostOnce)
+        let publisher = try Publisher(generator: Generator(scenario: s, includeStatus: false), broker: broker.url)
+        try await publisher.connect()
+        _ = try await publisher.run { _ in }
+        await publisher.close()
+        try await counter.wait(for: expected, timeout: .seconds(30))
+        await subscriber.disconnect()
+        // Arrival order per device: sequence numbers and send times only grow.
+        var latest: [String: (sequence: Int, sent: Double)] = [:]
+        for line in counter.telemetry {
+            let device = String(line.split(separator: "/")[4])
+            let sent = number(after: "\"n\":\"sent\",\"u\":\"s\",\"v\":", in: line)
+            let sequence = Int(number(after: "\"n\":\"seq\",\"v\":", in: line))
+            let previous = latest[device] ?? (-1, 0)
+            #expect(sequence > previous.sequence && sent >= previous.sent, "\(device) out of order")
+            latest[device] = (sequence, sent)
+        }
+        #expect(counter.telemetry.count == expected)
+    }
+
     @Test func unreachableBrokerFailsClearly() async throws {
         let s = try scenario(testScenarioYAML(duration: "1h"))
         let publisher = try Publisher(generator: Generator(scenario: s), broker: BrokerURL(host: "127.0.0.1", port: 1))
@@ -103,4 +135,10 @@ final class Received: @unchecked Sendable {
             group.cancelAll()
         }
     }
+}
+
+/// The number after `key` in `text`.
+private func number(after key: String, in text: String) -> Double {
+    guard let range = text.range(of: key) else { return .nan }
+    return Double(text[range.upperBound...].prefix { "0123456789.-e".contains($0) }) ?? .nan
 }

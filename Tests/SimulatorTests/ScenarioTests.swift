@@ -54,6 +54,7 @@ import Testing
             (testScenarioYAML(faults: "  - {kind: stuck, share: 0.1, city: paris}"), "faults[0].city", "no city 'paris'"),
             (testScenarioYAML(fleets: "      mobility: {count: 3, connection: wifi}"), "cities[0].fleets.mobility.connection", "device, concentrator"),
             (testScenarioYAML(fleets: "      trains: {count: 3}"), "cities[0].fleets.trains", "allowed here: mobility"),
+            (testScenarioYAML().replacingOccurrences(of: "  qos: 1", with: "  qos: 1\n  coalesce: soon"), "mqtt.coalesce", "write it like 30s"),
             (testScenarioYAML().replacingOccurrences(of: "seed: 7\n", with: ""), "", "the field 'seed' is missing"),
             (testScenarioYAML().replacingOccurrences(of: "  - id: almaty", with: "  - id: Almaty City"), "cities[0].id", "lower-case"),
         ]

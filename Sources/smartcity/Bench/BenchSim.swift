@@ -1,4 +1,5 @@
 import ArgumentParser
+import CMosquittoBaseline
 import CSystem
 import Foundation
 import MQTT
@@ -156,36 +157,40 @@ struct BenchSim: AsyncParsableCommand {
         var baseline: [QoS: [Double]] = [:]
         for level in levels {
             for round in 0..<rounds {
+                let cpu = CPUMeter(broker: broker.processID)
                 let c = try await CBaseline.run(url: broker.url, topic: "bench/c/\(level.rawValue)/\(round)", qos: level,
                                                 messages: count, payloadBytes: payloadBytes, window: run.mqtt.inflight,
                                                 idleTimeout: 3, latencies: false)
                 baseline[level, default: []].append(Double(c.received) / c.elapsed)
-                print("  QoS \(level.rawValue) round \(round + 1): C baseline \(Int(Double(c.received) / c.elapsed)) msg/s (\(c.received) of \(count) delivered over one connection)")
+                print("  QoS \(level.rawValue) round \(round + 1): C baseline \(Int(Double(c.received) / c.elapsed)) msg/s (\(c.received) of \(count) delivered over one connection), \(cpu.perMessage(count))")
             }
         }
         for level in levels {
             run.mqtt.qos = Int(level.rawValue)
             var rates: [Double] = []
             for round in 0..<rounds {
-                let received = ReceiptCounter()
-                let subscriber = try MQTTClient(ConnectionOptions(host: broker.host, port: broker.port, clientID: "bench-sim-sub")) { _ in
-                    received.record()
+                // The receiving side is the baseline's own C subscriber, so only the publisher differs.
+                var failure = scb_result()
+                guard let subscriber = scb_subscriber_start(broker.host, Int32(broker.port), "city/#", level.rawValue, &failure) else {
+                    throw ValidationError("C subscriber: \(withUnsafeBytes(of: failure.error) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) })")
                 }
-                try await subscriber.connect()
-                _ = try await subscriber.subscribe("city/#", qos: level)
                 let publisher = try Publisher(generator: Generator(scenario: run, includeStatus: false), broker: broker.url)
                 try await publisher.connect()
-                let start = ContinuousClock.now
+                let cpu = CPUMeter(broker: broker.processID)
+                let start = scb_now_ns()
                 _ = try await publisher.run { _ in }
-                let (delivered, last) = received.wait(for: count, idleTimeout: .seconds(3))
+                var received = scb_result()
+                scb_subscriber_wait(subscriber, UInt64(count), 3_000, &received)
+                let used = cpu.perMessage(count)
+                scb_subscriber_stop(subscriber)
                 await publisher.close()
-                await subscriber.disconnect()
-                let rate = Double(delivered) / (last - start).seconds
+                let delivered = Int(received.received)
+                let rate = Double(delivered) / (Double(received.elapsed_ns &- start) / 1e9)
                 if level != .atMostOnce, delivered != count {
                     throw ValidationError("QoS \(level.rawValue): \(count - delivered) of \(count) messages were lost")
                 }
                 rates.append(rate)
-                print("  QoS \(level.rawValue) round \(round + 1): simulator \(Int(rate)) msg/s over \(publisher.connectionCount) connections (\(delivered) of \(count) delivered)")
+                print("  QoS \(level.rawValue) round \(round + 1): simulator \(Int(rate)) msg/s over \(publisher.connectionCount) connections (\(delivered) of \(count) delivered), \(used)")
             }
             let sim = rates.sorted()[rates.count / 2]
             let c = baseline[level, default: [1]].sorted()[baseline[level, default: [1]].count / 2]
@@ -194,31 +199,34 @@ struct BenchSim: AsyncParsableCommand {
     }
 }
 
-/// Counts deliveries and remembers when the last one came.
-final class ReceiptCounter: @unchecked Sendable {
-    private let condition = NSCondition()
-    private var count = 0
-    private var last = ContinuousClock.now
+/// CPU time used by this process (publisher and subscriber) and by the broker since creation.
+struct CPUMeter {
+    let broker: pid_t
+    let ownStart: Double
+    let brokerStart: Double
+    let segmentsStart = tcpSegments()
 
-    func record() {
-        condition.lock()
-        count += 1
-        last = ContinuousClock.now
-        condition.broadcast()
-        condition.unlock()
+    init(broker: pid_t) {
+        self.broker = broker
+        ownStart = cpuSeconds(of: getpid())
+        brokerStart = cpuSeconds(of: broker)
     }
 
-    /// Waits until `target` arrived or nothing arrived for `idleTimeout`.
-    func wait(for target: Int, idleTimeout: Duration) -> (Int, ContinuousClock.Instant) {
-        condition.lock()
-        defer { condition.unlock() }
-        while count < target {
-            let seen = count
-            _ = condition.wait(until: Date().addingTimeInterval(idleTimeout.seconds))
-            if count == seen { break }
-        }
-        return (count, last)
+    /// "CPU per message: X µs here, Y µs broker".
+    func perMessage(_ count: Int) -> String {
+        let own = (cpuSeconds(of: getpid()) - ownStart) / Double(max(1, count)) * 1e6
+        let brokerCPU = (cpuSeconds(of: broker) - brokerStart) / Double(max(1, count)) * 1e6
+        return "CPU per message \(fmt(own, 1)) µs in this process, \(fmt(brokerCPU, 1)) µs in the broker, \(fmt(Double(tcpSegments() - segmentsStart) / Double(max(1, count)), 2)) TCP segments per message"
     }
+}
+
+func tcpSegments() -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/net/snmp", encoding: .utf8) else { return 0 }
+    let lines = text.split(separator: "\n").filter { $0.hasPrefix("Tcp:") }
+    guard lines.count == 2 else { return 0 }
+    let names = lines[0].split(separator: " "), values = lines[1].split(separator: " ")
+    guard let i = names.firstIndex(of: "OutSegs"), i < values.count else { return 0 }
+    return Int(values[i]) ?? 0
 }
 
 func fmt(_ value: Double, _ decimals: Int) -> String { String(format: "%.\(decimals)f", value) }

@@ -1,0 +1,99 @@
+import Foundation
+@testable import MQTT
+import XCTest
+
+/// Writes on the network loop: held until a flush, in order per connection, and early for a
+/// connection with a burst of its own.
+final class WriteBatchingTests: XCTestCase {
+    private func held(_ broker: EmbeddedBroker, _ id: String, loop: NetworkLoop) throws -> MQTTClient {
+        var o = options(broker, id)
+        o.writesOnLoop = true
+        return try MQTTClient(o, loop: loop)
+    }
+
+    func testHeldWritesWaitForTheFlushThenArriveInOrderPerConnection() async throws {
+        let broker = try await EmbeddedBroker.start()
+        let subscriber = try MQTTClient(options(broker, "batch-sub"))
+        try await subscriber.connect()
+        try await subscriber.subscribe("batch/#", qos: .atMostOnce)
+        let loop = try NetworkLoop(name: "batch-loop")
+        let a = try held(broker, "batch-a", loop: loop)
+        let b = try held(broker, "batch-b", loop: loop)
+        try await a.connect()
+        try await b.connect()
+
+        loop.holdWakes()
+        let perClient = MQTTClient.writeBurst - 1
+        for i in 0..<perClient {
+            try await a.publish("batch/a", payload: Array("\(i)".utf8))
+            try await b.publish("batch/b", payload: Array("\(i)".utf8))
+        }
+        // Nothing was written: a QoS 0 message counts as in flight until it is.
+        XCTAssertEqual(a.inflight, perClient)
+        XCTAssertEqual(b.inflight, perClient)
+        loop.flush()
+        await a.drain()
+        await b.drain()
+        let received = try await subscriber.messages.take(2 * perClient)
+        let expected = (0..<perClient).map { "\($0)" }
+        XCTAssertEqual(received.filter { $0.topic == "batch/a" }.map(\.text), expected)
+        XCTAssertEqual(received.filter { $0.topic == "batch/b" }.map(\.text), expected)
+        loop.releaseWakes()
+        await a.disconnect()
+        await b.disconnect()
+        await subscriber.disconnect()
+        loop.shutdown()
+    }
+
+    func testABurstOnOneConnectionIsWrittenWithoutWaitingForTheFlush() async throws {
+        let broker = try await EmbeddedBroker.start()
+        let subscriber = try MQTTClient(options(broker, "burst-sub"))
+        try await subscriber.connect()
+        try await subscriber.subscribe("burst/#", qos: .atMostOnce)
+        let loop = try NetworkLoop(name: "burst-loop")
+        let client = try held(broker, "burst-pub", loop: loop)
+        try await client.connect()
+
+        loop.holdWakes()
+        let total = 3 * MQTTClient.writeBurst + 10
+        for i in 0..<total {
+            try await client.publish("burst/x", payload: Array("\(i)".utf8))
+        }
+        // Three full bursts leave on their own, before any flush.
+        let early = try await subscriber.messages.take(3 * MQTTClient.writeBurst)
+        XCTAssertEqual(early.map(\.text), (0..<(3 * MQTTClient.writeBurst)).map { "\($0)" })
+        loop.releaseWakes()
+        await client.drain()
+        let rest = try await subscriber.messages.take(10)
+        XCTAssertEqual(rest.map(\.text), ((3 * MQTTClient.writeBurst)..<total).map { "\($0)" })
+        await client.disconnect()
+        await subscriber.disconnect()
+        loop.shutdown()
+    }
+
+    func testTheWakeupByteOfEveryPublishGoesNowhere() async throws {
+        let broker = try await EmbeddedBroker.start()
+        let client = try MQTTClient(options(broker, "quiet"))
+        XCTAssertTrue(client.quietWakeups, "libmosquitto 2.0's wake-up pair was not found")
+        // The client works as before.
+        try await client.connect()
+        try await client.publish("quiet/x", payload: [1], qos: .atLeastOnce, awaitDelivery: true)
+        await client.disconnect()
+    }
+
+    func testAConnectedClientIsFreedLongBeforeItsConnectTimeout() async throws {
+        let broker = try await EmbeddedBroker.start()
+        var o = options(broker, "freed")
+        o.connectTimeout = .seconds(120)
+        var client: MQTTClient? = try MQTTClient(o)
+        weak var watched = client
+        try await client!.connect()
+        await client!.disconnect()
+        client = nil
+        // The loop thread may still hold it for the rest of its pass: allow a few seconds,
+        // far below the timeout.
+        let deadline = ContinuousClock.now + .seconds(5)
+        while watched != nil, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        XCTAssertNil(watched, "the pending connect timeout keeps the client (and its sockets) alive")
+    }
+}
