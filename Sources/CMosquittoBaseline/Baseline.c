@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <poll.h>
 #include <unistd.h>
 
 static uint64_t now_ns(void) {
@@ -270,4 +271,67 @@ void scb_subscriber_stop(scb_subscriber *s) {
     mosquitto_loop_stop(s->mosq, false);
     mosquitto_destroy(s->mosq);
     free(s);
+}
+
+static void on_connect_flag(struct mosquitto *m, void *obj, int rc) {
+    (void)m;
+    *(int *)obj = rc == 0 ? 1 : -1;
+}
+
+/* Writes what `m` has queued, waiting for room in its socket. */
+static int write_out(struct mosquitto *m) {
+    while (mosquitto_want_write(m)) {
+        struct pollfd p = { .fd = mosquitto_socket(m), .events = POLLOUT };
+        if (poll(&p, 1, 1000) < 0) return MOSQ_ERR_ERRNO;
+        int rc = mosquitto_loop_write(m, 1);
+        if (rc) return rc;
+    }
+    return MOSQ_ERR_SUCCESS;
+}
+
+void scb_publish_spread(const char *host, int port, int connections, size_t count,
+                        const char *topics, const size_t *topic_offsets,
+                        const unsigned char *payloads, const size_t *payload_offsets,
+                        const int32_t *connection_of, scb_result *result) {
+    memset(result, 0, sizeof *result);
+    mosquitto_lib_init();
+    struct mosquitto **clients = calloc((size_t)connections, sizeof *clients);
+    int *connected = calloc((size_t)connections, sizeof *connected);
+    int made = 0;
+    for (; made < connections; made++) {
+        char id[64];
+        snprintf(id, sizeof id, "scb-spread-%d-%d", (int)getpid(), made);
+        clients[made] = mosquitto_new(id, true, &connected[made]);
+        if (!clients[made]) { fail(result, MOSQ_ERR_NOMEM, "mosquitto_new"); goto done; }
+        mosquitto_connect_callback_set(clients[made], on_connect_flag);
+        int rc = mosquitto_connect(clients[made], host, port, 60);
+        if (rc) { fail(result, rc, "spread publisher connect"); made++; goto done; }
+    }
+    /* Every CONNACK before the clock starts. */
+    for (int i = 0; i < connections; i++) {
+        while (connected[i] == 0) {
+            struct pollfd p = { .fd = mosquitto_socket(clients[i]), .events = POLLIN };
+            if (poll(&p, 1, 5000) <= 0) { fail(result, MOSQ_ERR_CONN_LOST, "spread publisher CONNACK"); goto done; }
+            int rc = mosquitto_loop_read(clients[i], 1);
+            if (rc) { fail(result, rc, "spread publisher CONNACK"); goto done; }
+        }
+        if (connected[i] < 0) { fail(result, MOSQ_ERR_CONN_REFUSED, "spread publisher CONNACK"); goto done; }
+    }
+    uint64_t start = now_ns();
+    for (size_t i = 0; i < count; i++) {
+        struct mosquitto *m = clients[connection_of[i]];
+        size_t length = payload_offsets[i + 1] - payload_offsets[i];
+        int rc = mosquitto_publish(m, NULL, topics + topic_offsets[i], (int)length, payloads + payload_offsets[i], 0, false);
+        if (!rc && mosquitto_want_write(m)) rc = write_out(m);
+        if (rc) { fail(result, rc, "spread publish"); break; }
+        result->sent++;
+    }
+    result->elapsed_ns = now_ns() - start;
+done:
+    for (int i = 0; i < made; i++) {
+        if (connected[i] == 1) { mosquitto_disconnect(clients[i]); write_out(clients[i]); }
+        mosquitto_destroy(clients[i]);
+    }
+    free(connected);
+    free(clients);
 }

@@ -4,7 +4,10 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -116,4 +119,23 @@ pid_t cprocess_spawn(const char *path, char *const argv[], int output_fd) {
     pthread_mutex_unlock(&service_lock);
     errno = error;
     return result;
+}
+
+int csys_wait_exit(pid_t pid, int timeout_ms) {
+    int status;
+    pid_t done = waitpid(pid, &status, WNOHANG);
+    if (done == pid || (done < 0 && errno == ECHILD)) return 1;
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd >= 0) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        int n;
+        do { n = poll(&p, 1, timeout_ms); } while (n < 0 && errno == EINTR);
+        close(fd);
+    } else {
+        /* Kernels without pidfd: look again after the timeout. */
+        struct timespec pause = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L };
+        nanosleep(&pause, NULL);
+    }
+    done = waitpid(pid, &status, WNOHANG);
+    return done == pid || (done < 0 && errno == ECHILD);
 }

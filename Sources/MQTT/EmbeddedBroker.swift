@@ -95,7 +95,13 @@ public final class EmbeddedBroker: @unchecked Sendable {
             return pid
         }
         guard child > 0 else { return }
-        kill(child, SIGTERM)
+        // mosquitto loses a SIGTERM that comes between installing its handler and entering its
+        // main loop (right after it starts listening): ask again, and in the end insist.
+        for _ in 0..<20 {
+            kill(child, SIGTERM)
+            if csys_wait_exit(child, 250) == 1 { return }
+        }
+        kill(child, SIGKILL)
         var status: Int32 = 0
         while waitpid(child, &status, 0) < 0 && errno == EINTR {}
     }

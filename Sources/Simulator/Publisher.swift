@@ -129,6 +129,9 @@ public final class Publisher {
 
     public var connectionCount: Int { clients.count }
 
+    /// The connection (0 ..< connectionCount) that carries a device's messages.
+    public func connection(fleet: Int, device: Int) -> Int { Int(connectionOf[fleet][device]) }
+
     /// Connects every client, at most 256 handshakes at a time.
     public func connect() async throws(SimulationError) {
         do {

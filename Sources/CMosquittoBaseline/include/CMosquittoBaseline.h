@@ -33,6 +33,15 @@ void scb_publish_messages(const char *host, int port, int qos, int inflight, siz
                           const unsigned char *payloads, const size_t *payload_offsets,
                           scb_result *result);
 
+/// Publishes `count` given messages at QoS 0 over `connections` plain libmosquitto clients from
+/// one thread, message i on connection connection_of[i], in the given order: each publish is
+/// written at once (libmosquitto's default), the rest when the socket has room. Timing starts
+/// after every client is connected; `elapsed_ns` ends when the last message is written.
+void scb_publish_spread(const char *host, int port, int connections, size_t count,
+                        const char *topics, const size_t *topic_offsets,
+                        const unsigned char *payloads, const size_t *payload_offsets,
+                        const int32_t *connection_of, scb_result *result);
+
 /// A plain libmosquitto subscriber on its own network thread that counts messages.
 typedef struct scb_subscriber scb_subscriber;
 scb_subscriber *scb_subscriber_start(const char *host, int port, const char *topic, int qos, scb_result *result);
