@@ -148,11 +148,14 @@ struct BenchSim: AsyncParsableCommand {
         // The messages themselves and their connections, for the C publisher over the same
         // connections (a Publisher that is never connected gives the layout).
         let probe = Generator(scenario: run, includeStatus: false)
-        let layout = try Publisher(generator: Generator(scenario: run, includeStatus: false), broker: BrokerURL(host: "127.0.0.1", port: 1))
         var spread = SpreadMessages()
-        while probe.next() { spread.append(probe.message, connection: layout.connection(fleet: probe.message.fleet, device: probe.message.device)) }
-        let connections = layout.connectionCount
-        await layout.close()
+        let connections: Int
+        do {
+            let layout = try Publisher(generator: Generator(scenario: run, includeStatus: false), broker: BrokerURL(host: "127.0.0.1", port: 1))
+            while probe.next() { spread.append(probe.message, connection: layout.connection(fleet: probe.message.fleet, device: probe.message.device)) }
+            connections = layout.connectionCount
+            await layout.close()
+        }
         let count = probe.stats.messages
         let payloadBytes = max(16, spread.payloads.count / max(1, count))
         let broker = try await EmbeddedBroker.start()
