@@ -164,10 +164,7 @@ struct BenchGateway: AsyncParsableCommand {
         print("broker ingest (QoS 1, \(topics.count) messages per round, one C publisher, embedded mosquitto):")
         for round in 1...rounds {
             // Baseline: a plain C subscriber counting messages.
-            var result = scb_result()
-            guard let subscriber = scb_subscriber_start(url.host, Int32(url.port), "city/#", 1, &result) else {
-                throw ValidationError("C subscriber: \(withUnsafeBytes(of: result.error) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) })")
-            }
+            let subscriber = try startCSubscriber(host: url.host, port: url.port, qos: .atLeastOnce)
             let start = scb_now_ns()
             let published = await input.publish(url)
             var received = scb_result()

@@ -242,7 +242,7 @@ enum CBaseline {
                             Int32(idleTimeout * 1000), latencies ? buffer.baseAddress : nil, &result)
                 }
                 if result.rc != 0 {
-                    let message = withUnsafeBytes(of: result.error) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                    let message = result.message
                     continuation.resume(throwing: ValidationError("C baseline failed against \(url): \(message)"))
                     return
                 }
@@ -252,4 +252,18 @@ enum CBaseline {
             }
         }
     }
+}
+
+extension scb_result {
+    /// The C side's error message.
+    var message: String { withUnsafeBytes(of: error) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) } }
+}
+
+/// A plain C subscriber (the baselines' receiving side) on city/#, or a clear error.
+func startCSubscriber(host: String, port: Int, qos: QoS) throws -> OpaquePointer {
+    var failure = scb_result()
+    guard let subscriber = scb_subscriber_start(host, Int32(port), "city/#", qos.rawValue, &failure) else {
+        throw ValidationError("C subscriber: \(failure.message)")
+    }
+    return subscriber
 }

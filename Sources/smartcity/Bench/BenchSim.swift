@@ -188,10 +188,7 @@ struct BenchSim: AsyncParsableCommand {
             var rates: [Double] = []
             for round in 0..<rounds {
                 // The receiving side is the baseline's own C subscriber, so only the publisher differs.
-                var failure = scb_result()
-                guard let subscriber = scb_subscriber_start(broker.host, Int32(broker.port), "city/#", level.rawValue, &failure) else {
-                    throw ValidationError("C subscriber: \(withUnsafeBytes(of: failure.error) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) })")
-                }
+                let subscriber = try startCSubscriber(host: broker.host, port: broker.port, qos: level)
                 let publisher = try Publisher(generator: Generator(scenario: run, includeStatus: false), broker: broker.url)
                 try await publisher.connect()
                 let cpu = CPUMeter(broker: broker.processID)
@@ -240,10 +237,7 @@ struct SpreadMessages {
 
     /// One round through the broker, received by the C subscriber: (msg/s, delivered, CPU).
     func publish(broker: EmbeddedBroker, connections: Int) throws -> (Double, Int, String) {
-        var failure = scb_result()
-        guard let subscriber = scb_subscriber_start(broker.host, Int32(broker.port), "city/#", 0, &failure) else {
-            throw ValidationError("C subscriber: \(withUnsafeBytes(of: failure.error) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) })")
-        }
+        let subscriber = try startCSubscriber(host: broker.host, port: broker.port, qos: .atMostOnce)
         let cpu = CPUMeter(broker: broker.processID)
         let start = scb_now_ns()
         var result = scb_result()
@@ -267,7 +261,7 @@ struct SpreadMessages {
         let used = cpu.perMessage(connectionOf.count)
         scb_subscriber_stop(subscriber)
         if result.rc != 0 {
-            throw ValidationError("C publisher over many connections: \(withUnsafeBytes(of: result.error) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) })")
+            throw ValidationError("C publisher over many connections: \(result.message)")
         }
         let rate = Double(received.received) / (Double(received.elapsed_ns &- start) / 1e9)
         return (rate, Int(received.received), used)
