@@ -45,6 +45,10 @@ public final class NetworkLoop: @unchecked Sendable {
     private let wakeFD: Int32
     private let inbox = Mutex(Inbox())
     private let stopped = DispatchSemaphore(value: 0)
+    /// The loop's own thread, once it runs.
+    private let loopThread = Mutex<pthread_t?>(nil)
+    /// Set when the loop thread has left its loop.
+    let finished = Atomic(false)
     private let name: String
 
     // Owned by the loop thread only.
@@ -74,6 +78,8 @@ public final class NetworkLoop: @unchecked Sendable {
     }
 
     /// Stops the loop thread and waits for it. Clients still on it are left as they are.
+    /// Called on the loop thread itself (a handler, or the last reference to a client that
+    /// owns its loop going away there), it only asks: the loop stops after its current pass.
     public func shutdown() {
         let first = inbox.withLock { inbox -> Bool in
             defer { inbox.stopping = true }
@@ -81,6 +87,7 @@ public final class NetworkLoop: @unchecked Sendable {
         }
         guard first else { return }
         wake()
+        if let thread = loopThread.withLock({ $0 }), pthread_equal(thread, pthread_self()) != 0 { return }
         stopped.wait()
     }
 
@@ -137,6 +144,7 @@ public final class NetworkLoop: @unchecked Sendable {
     }
 
     private func run() {
+        loopThread.withLock { $0 = pthread_self() }
         var events = [UInt32](repeating: 0, count: 256)
         var datas = [UInt64](repeating: 0, count: 256)
         let clock = ContinuousClock()
@@ -189,6 +197,7 @@ public final class NetworkLoop: @unchecked Sendable {
                 for client in due { client.reopen() }
             }
         }
+        finished.store(true, ordering: .releasing)
         stopped.signal()
     }
 

@@ -1,8 +1,26 @@
 import Foundation
-import MQTT
+@testable import MQTT
+import Synchronization
 import XCTest
 
 final class NetworkLoopTests: XCTestCase {
+    /// A loop stopped from its own thread (a handler, or a client that owns its loop freed
+    /// there) ends instead of waiting for itself forever.
+    func testShutdownOnTheLoopThreadLetsTheThreadEnd() async throws {
+        let broker = try await EmbeddedBroker.start()
+        defer { broker.stop() }
+        let loop = try NetworkLoop(name: "self-stop")
+        let client = try MQTTClient(options(broker, "self-stop"), loop: loop) { _ in loop.shutdown() }
+        try await client.connect()
+        try await client.subscribe("self/stop", qos: .atMostOnce)
+        try await client.publish("self/stop", payload: [1], awaitDelivery: true)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !loop.finished.load(ordering: .acquiring), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        XCTAssertTrue(loop.finished.load(ordering: .acquiring), "the loop thread waits for itself")
+    }
+
     func testOneLoopDrivesTwoThousandConnectionsThatAllPublish() async throws {
         let connections = 2000
         let broker = try await EmbeddedBroker.start()
