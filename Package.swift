@@ -65,7 +65,7 @@ let package = Package(
             ],
             swiftSettings: upcoming
         ),
-        .testTarget(name: "MQTTTests", dependencies: ["MQTT"], swiftSettings: upcoming),
+        .testTarget(name: "MQTTTests", dependencies: ["MQTT", "CMosquitto", "CSystem"], swiftSettings: upcoming),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"], swiftSettings: upcoming),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Telemetry", "MQTT"], swiftSettings: upcoming),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Telemetry", "MQTT", "Simulator", "IndexEngine"], swiftSettings: upcoming),

@@ -55,7 +55,7 @@ public final class MQTTClient: @unchecked Sendable {
     /// Packets a client with writes on the loop lets wait for a held flush; the next one has
     /// them written at once (in one corked pass).
     static let writeBurst = 64
-    /// Whether libmosquitto's wake-up byte per publish goes to /dev/null instead of a socket.
+    /// Whether libmosquitto's wake-up byte per publish is left out (its write end is closed).
     let quietWakeups: Bool
     /// Whether writes wait for the loop thread (`writesOnLoop` or TLS).
     let writesOnLoop: Bool
@@ -93,9 +93,9 @@ public final class MQTTClient: @unchecked Sendable {
         }
         self.handle = handle
         // This client never sleeps in mosquitto_loop(), so libmosquitto's per-publish wake-up
-        // byte is wasted work: its write end goes to /dev/null where the layout is known.
+        // byte is a wasted system call: its write end is closed where the layout is known.
         quietWakeups = MosquittoLibrary.knownLayout && mosquitto_socket(handle) == -1
-            && csys_mosquitto_quiet_wakeup_pair(UnsafeRawPointer(handle)) == 1
+            && csys_mosquitto_quiet_wakeup_pair(UnsafeMutableRawPointer(handle)) == 1
         self.options = options
         self.handler = onMessage
         self.rawHandler = onRawMessage

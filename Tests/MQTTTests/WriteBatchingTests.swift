@@ -1,3 +1,5 @@
+import CMosquitto
+import CSystem
 import Foundation
 @testable import MQTT
 import XCTest
@@ -71,13 +73,30 @@ final class WriteBatchingTests: XCTestCase {
         loop.shutdown()
     }
 
-    func testTheWakeupByteOfEveryPublishGoesNowhere() async throws {
+    func testTheWakeupByteOfEveryPublishIsLeftOut() async throws {
+        // On a bare libmosquitto client: the pair is found, its write end closed and marked absent.
+        MosquittoLibrary.ensureInitialised()
+        let bare = try XCTUnwrap(mosquitto_new(nil, true, nil))
+        let fds = UnsafeMutableRawPointer(bare).assumingMemoryBound(to: Int32.self)
+        let (reader, writer) = (fds[1], fds[2])
+        XCTAssertGreaterThanOrEqual(writer, 0)
+        XCTAssertEqual(csys_mosquitto_quiet_wakeup_pair(UnsafeMutableRawPointer(bare)), 1)
+        XCTAssertEqual(fds[2], -1, "the write end is still there")
+        XCTAssertEqual(fds[1], reader)
+        XCTAssertNotEqual(fcntl(reader, F_GETFD), -1, "the read end was closed")
+        // mosquitto_destroy closes what is left without touching the closed end.
+        mosquitto_destroy(bare)
+
         let broker = try await EmbeddedBroker.start()
         let client = try MQTTClient(options(broker, "quiet"))
         XCTAssertTrue(client.quietWakeups, "libmosquitto 2.0's wake-up pair was not found")
-        // The client works as before.
+        // The client works as before, and its publishes write no wake-up byte: nothing
+        // arrives at the pair's read end.
         try await client.connect()
         try await client.publish("quiet/x", payload: [1], qos: .atLeastOnce, awaitDelivery: true)
+        let clientReader = UnsafeMutableRawPointer(client.handle).assumingMemoryBound(to: Int32.self)[1]
+        var byte: UInt8 = 0
+        XCTAssertLessThanOrEqual(recv(clientReader, &byte, 1, Int32(MSG_DONTWAIT)), 0, "a wake-up byte was written")
         await client.disconnect()
     }
 
