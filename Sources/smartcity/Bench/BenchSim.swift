@@ -2,6 +2,7 @@ import ArgumentParser
 import CMosquittoBaseline
 import CSystem
 import Foundation
+import IndexEngine
 import MQTT
 import Simulator
 import Telemetry
@@ -161,60 +162,59 @@ struct BenchSim: AsyncParsableCommand {
         let broker = try await EmbeddedBroker.start()
         defer { broker.stop() }
         print("bench sim publish: \(count) messages (\(Durations.format(seconds)) of \(run.name), \(payloadBytes) B average), embedded broker")
-        // Every C baseline round first, on the fresh broker, then every simulator round.
-        var baseline: [QoS: [Double]] = [:]
+        // Rounds alternate (C baseline, C over the same connections, simulator), so a slower
+        // or faster spell of a noisy machine falls on all of them; each round gives a ratio.
         for level in levels {
+            run.mqtt.qos = Int(level.rawValue)
+            var baseline: [Double] = [], simulator: [Double] = [], ratios: [Double] = [], sameRatios: [Double] = []
             for round in 0..<rounds {
                 let cpu = CPUMeter(broker: broker.processID)
                 let c = try await CBaseline.run(url: broker.url, topic: "bench/c/\(level.rawValue)/\(round)", qos: level,
                                                 messages: count, payloadBytes: payloadBytes, window: run.mqtt.inflight,
                                                 idleTimeout: 3, latencies: false)
-                baseline[level, default: []].append(Double(c.received) / c.elapsed)
-                print("  QoS \(level.rawValue) round \(round + 1): C baseline \(Int(Double(c.received) / c.elapsed)) msg/s (\(c.received) of \(count) delivered over one connection), \(cpu.perMessage(count))")
-            }
-        }
-        // QoS 0 only: the same messages, in the same order, over the same connections, from a
-        // plain C program writing each message as it is published.
-        var spreadRates: [Double] = []
-        if levels.contains(.atMostOnce) {
-            for round in 0..<rounds {
-                let (rate, delivered, used) = try spread.publish(broker: broker, connections: connections)
-                spreadRates.append(rate)
-                print("  QoS 0 round \(round + 1): C over the same \(connections) connections \(Int(rate)) msg/s (\(delivered) of \(count) delivered), \(used)")
-            }
-        }
-        for level in levels {
-            run.mqtt.qos = Int(level.rawValue)
-            var rates: [Double] = []
-            for round in 0..<rounds {
-                // The receiving side is the baseline's own C subscriber, so only the publisher differs.
-                let subscriber = try startCSubscriber(host: broker.host, port: broker.port, qos: level)
-                let publisher = try Publisher(generator: Generator(scenario: run, includeStatus: false), broker: broker.url)
-                try await publisher.connect()
-                let cpu = CPUMeter(broker: broker.processID)
-                let start = scb_now_ns()
-                _ = try await publisher.run { _ in }
-                var received = scb_result()
-                scb_subscriber_wait(subscriber, UInt64(count), 3_000, &received)
-                let used = cpu.perMessage(count)
-                scb_subscriber_stop(subscriber)
-                await publisher.close()
-                let delivered = Int(received.received)
-                let rate = Double(delivered) / (Double(received.elapsed_ns &- start) / 1e9)
-                if level != .atMostOnce, delivered != count {
-                    throw ValidationError("QoS \(level.rawValue): \(count - delivered) of \(count) messages were lost")
+                let cRate = Double(c.received) / c.elapsed
+                baseline.append(cRate)
+                print("  QoS \(level.rawValue) round \(round + 1): C baseline \(Int(cRate)) msg/s (\(c.received) of \(count) delivered over one connection), \(cpu.perMessage(count))")
+                // QoS 0 only: the same messages, in the same order, over the same connections,
+                // from a plain C program writing each message as it is published.
+                var sameRate: Double?
+                if level == .atMostOnce {
+                    let (rate, delivered, used) = try spread.publish(broker: broker, connections: connections)
+                    sameRate = rate
+                    print("  QoS 0 round \(round + 1): C over the same \(connections) connections \(Int(rate)) msg/s (\(delivered) of \(count) delivered), \(used)")
                 }
-                rates.append(rate)
-                print("  QoS \(level.rawValue) round \(round + 1): simulator \(Int(rate)) msg/s over \(publisher.connectionCount) connections (\(delivered) of \(count) delivered), \(used)")
+                let (rate, delivered, used) = try await publishRound(run, broker: broker, level: level, count: count)
+                simulator.append(rate)
+                ratios.append(rate / cRate)
+                if let sameRate { sameRatios.append(rate / sameRate) }
+                print("  QoS \(level.rawValue) round \(round + 1): simulator \(Int(rate)) msg/s over \(connections) connections (\(delivered) of \(count) delivered), \(used); ratio \(fmt(rate / cRate, 2))")
             }
-            let sim = rates.sorted()[rates.count / 2]
-            let c = baseline[level, default: [1]].sorted()[baseline[level, default: [1]].count / 2]
-            print("  QoS \(level.rawValue): median simulator \(Int(sim)) msg/s, median C baseline \(Int(c)) msg/s, ratio \(fmt(sim / c, 2))")
-            if level == .atMostOnce, !spreadRates.isEmpty {
-                let same = spreadRates.sorted()[spreadRates.count / 2]
-                print("  QoS 0: median C over the same connections \(Int(same)) msg/s, simulator / that \(fmt(sim / same, 2))")
+            print("  QoS \(level.rawValue): median simulator \(Int(Statistics.median(simulator))) msg/s, median C baseline \(Int(Statistics.median(baseline))) msg/s, median ratio \(fmt(Statistics.median(ratios), 2)) (rounds: \(ratios.map { fmt($0, 2) }.joined(separator: ", ")))")
+            if !sameRatios.isEmpty {
+                print("  QoS 0: simulator / C over the same connections, median \(fmt(Statistics.median(sameRatios), 2)) (rounds: \(sameRatios.map { fmt($0, 2) }.joined(separator: ", ")))")
             }
         }
+    }
+
+    /// One simulator round through the broker, received by the baseline's own C subscriber so
+    /// only the publisher differs: (msg/s, delivered, CPU).
+    func publishRound(_ run: Scenario, broker: EmbeddedBroker, level: QoS, count: Int) async throws -> (Double, Int, String) {
+        let subscriber = try startCSubscriber(host: broker.host, port: broker.port, qos: level)
+        let publisher = try Publisher(generator: Generator(scenario: run, includeStatus: false), broker: broker.url)
+        try await publisher.connect()
+        let cpu = CPUMeter(broker: broker.processID)
+        let start = scb_now_ns()
+        _ = try await publisher.run { _ in }
+        var received = scb_result()
+        scb_subscriber_wait(subscriber, UInt64(count), 3_000, &received)
+        let used = cpu.perMessage(count)
+        scb_subscriber_stop(subscriber)
+        await publisher.close()
+        let delivered = Int(received.received)
+        if level != .atMostOnce, delivered != count {
+            throw ValidationError("QoS \(level.rawValue): \(count - delivered) of \(count) messages were lost")
+        }
+        return (Double(delivered) / (Double(received.elapsed_ns &- start) / 1e9), delivered, used)
     }
 }
 
