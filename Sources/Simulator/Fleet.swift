@@ -133,7 +133,13 @@ class FleetRunner {
             bytes.append(UInt8(48 + n % 10))
             n /= 10
         }
-        bytes[first...].reverse()
+        // Reversed in place (reversing a slice of the array would copy it).
+        var (low, high) = (first, bytes.count - 1)
+        while low < high {
+            bytes.swapAt(low, high)
+            low += 1
+            high -= 1
+        }
     }
 
     public func deviceID(_ index: Int) -> String {
