@@ -127,19 +127,7 @@ class FleetRunner {
     /// The device id (`alm-sl-000042`) into `bytes`.
     final func writeDeviceID(_ index: Int, into bytes: inout [UInt8]) {
         bytes.append(contentsOf: idPrefix)
-        let first = bytes.count
-        var n = index
-        for _ in 0..<idDigits {
-            bytes.append(UInt8(48 + n % 10))
-            n /= 10
-        }
-        // Reversed in place (reversing a slice of the array would copy it).
-        var (low, high) = (first, bytes.count - 1)
-        while low < high {
-            bytes.swapAt(low, high)
-            low += 1
-            high -= 1
-        }
+        bytes.appendDecimal(UInt64(index), minimumDigits: idDigits)
     }
 
     public func deviceID(_ index: Int) -> String {

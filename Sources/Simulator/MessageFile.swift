@@ -1,4 +1,5 @@
 import Foundation
+import Telemetry
 
 /// Writes simulated messages to a file: one JSON object per line with the send time, topic,
 /// QoS, retain flag and payload (`jsonl`), or only the SenML payloads of telemetry (`senml`).
@@ -73,13 +74,7 @@ public final class MessageFile {
 
     private func appendDecimal(_ value: Int64) {
         if value < 0 { line.append(UInt8(ascii: "-")) }
-        let first = line.count
-        var n = value.magnitude
-        repeat {
-            line.append(UInt8(48 + n % 10))
-            n /= 10
-        } while n > 0
-        line[first...].reverse()
+        line.appendDecimal(value.magnitude)
     }
 }
 

@@ -54,3 +54,24 @@ public func fnv1a<Bytes: Sequence>(_ bytes: Bytes) -> UInt64 where Bytes.Element
     }
     return hash
 }
+
+extension Array where Element == UInt8 {
+    /// Appends `value` in decimal, zero-padded to at least `minimumDigits`, without allocating
+    /// beyond the array's own growth.
+    public mutating func appendDecimal(_ value: UInt64, minimumDigits: Int = 1) {
+        let first = count
+        var n = value
+        repeat {
+            append(UInt8(truncatingIfNeeded: n % 10) &+ 48)
+            n /= 10
+        } while n > 0
+        while count - first < minimumDigits { append(UInt8(ascii: "0")) }
+        // Reversed in place (reversing a slice of the array would copy it).
+        var (low, high) = (first, count - 1)
+        while low < high {
+            swapAt(low, high)
+            low += 1
+            high -= 1
+        }
+    }
+}

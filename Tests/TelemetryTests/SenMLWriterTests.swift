@@ -9,6 +9,18 @@ final class SenMLWriterTests: XCTestCase {
         return String(decoding: writer.bytes, as: UTF8.self)
     }
 
+    func testDecimalsAppendedToBytes() {
+        let cases: [(UInt64, Int, String)] = [
+            (0, 1, "0"), (7, 6, "000007"), (42, 6, "000042"), (1_234_567, 6, "1234567"), (100, 1, "100"),
+            (UInt64.max, 1, "18446744073709551615"),
+        ]
+        for (value, digits, expected) in cases {
+            var bytes = Array("id-".utf8)
+            bytes.appendDecimal(value, minimumDigits: digits)
+            XCTAssertEqual(String(decoding: bytes, as: UTF8.self), "id-" + expected)
+        }
+    }
+
     func testFixedNumbers() {
         let cases: [(Double, Int, String)] = [
             (38, 0, "38"), (41.5, 1, "41.5"), (0.22, 3, "0.22"), (0.1 + 0.2, 3, "0.3"), (-12.345, 2, "-12.35"),
