@@ -374,6 +374,12 @@ public final class MQTTClient: @unchecked Sendable {
     /// Done on the loop thread, after the writes queued before it.
     public func dropConnection() {
         guard !loop.send(.drop(self)) else { return }
+        shutDownSocket()
+    }
+
+    /// Shuts the socket down both ways; the next read sees the end of the stream and reports
+    /// the connection lost.
+    func shutDownSocket() {
         let fd = mosquitto_socket(handle)
         if fd >= 0 { shutdown(fd, Int32(SHUT_RDWR)) }
     }

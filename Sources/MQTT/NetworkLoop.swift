@@ -239,6 +239,12 @@ public final class NetworkLoop: @unchecked Sendable {
         client.connectionLost(rc)
     }
 
+    /// Takes the client off the loop: no more events or reconnect timers for it.
+    private func leave(_ client: MQTTClient) {
+        timers.removeAll { $0.client === client }
+        if client.registeredFD >= 0 { forget(client, fd: client.registeredFD) }
+    }
+
     private func forget(_ client: MQTTClient, fd: Int32) {
         guard clients[fd] === client else { return }
         clients[fd] = nil
@@ -265,11 +271,9 @@ public final class NetworkLoop: @unchecked Sendable {
                 _ = csys_epoll_ctl(epfd, EPOLL_CTL_MOD, fd, mask, UInt64(UInt32(bitPattern: fd)))
             }
         case .unregister(let client):
-            timers.removeAll { $0.client === client }
-            if client.registeredFD >= 0 { forget(client, fd: client.registeredFD) }
+            leave(client)
         case .disconnect(let client, let done):
-            timers.removeAll { $0.client === client }
-            if client.registeredFD >= 0 { forget(client, fd: client.registeredFD) }
+            leave(client)
             _ = mosquitto_disconnect(client.handle)
             // With deferred writes the DISCONNECT is only queued: write it out now.
             _ = mosquitto_loop_write(client.handle, 1)
@@ -291,9 +295,7 @@ public final class NetworkLoop: @unchecked Sendable {
             service(client, fd: fd, events: EPOLLOUT.rawValue)
             if cork, client.registeredFD == fd { setCork(fd, false) }
         case .drop(let client):
-            // The next read sees the end of the stream and reports the connection lost.
-            let fd = mosquitto_socket(client.handle)
-            if fd >= 0 { Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
+            client.shutDownSocket()
         case .reconnect(let client, let delay):
             timers.append((now + delay, client))
         }

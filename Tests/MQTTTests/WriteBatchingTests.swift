@@ -13,11 +13,17 @@ final class WriteBatchingTests: XCTestCase {
         return try MQTTClient(o, loop: loop)
     }
 
+    /// A connected QoS 0 subscriber on `filter`.
+    private func connectedSubscriber(_ broker: EmbeddedBroker, _ id: String, on filter: String) async throws -> MQTTClient {
+        let subscriber = try MQTTClient(options(broker, id))
+        try await subscriber.connect()
+        try await subscriber.subscribe(filter, qos: .atMostOnce)
+        return subscriber
+    }
+
     func testHeldWritesWaitForTheFlushThenArriveInOrderPerConnection() async throws {
         let broker = try await EmbeddedBroker.start()
-        let subscriber = try MQTTClient(options(broker, "batch-sub"))
-        try await subscriber.connect()
-        try await subscriber.subscribe("batch/#", qos: .atMostOnce)
+        let subscriber = try await connectedSubscriber(broker, "batch-sub", on: "batch/#")
         let loop = try NetworkLoop(name: "batch-loop")
         let a = try held(broker, "batch-a", loop: loop)
         let b = try held(broker, "batch-b", loop: loop)
@@ -49,9 +55,7 @@ final class WriteBatchingTests: XCTestCase {
 
     func testABurstOnOneConnectionIsWrittenWithoutWaitingForTheFlush() async throws {
         let broker = try await EmbeddedBroker.start()
-        let subscriber = try MQTTClient(options(broker, "burst-sub"))
-        try await subscriber.connect()
-        try await subscriber.subscribe("burst/#", qos: .atMostOnce)
+        let subscriber = try await connectedSubscriber(broker, "burst-sub", on: "burst/#")
         let loop = try NetworkLoop(name: "burst-loop")
         let client = try held(broker, "burst-pub", loop: loop)
         try await client.connect()
