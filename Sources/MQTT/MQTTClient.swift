@@ -28,9 +28,9 @@ public final class MQTTClient: @unchecked Sendable {
     /// call: no copy, no allocation.
     public typealias RawMessageHandler = @Sendable (_ topic: UnsafeBufferPointer<UInt8>, _ payload: UnsafeBufferPointer<UInt8>, _ retained: Bool) -> Void
 
-    private enum Phase { case idle, connecting, connected, reconnecting, closing, closed }
+    enum Phase { case idle, connecting, connected, reconnecting, closing, closed }
 
-    private struct State {
+    struct State {
         var phase = Phase.idle
         var connectWaiter: CheckedContinuation<Bool, any Error>?
         var connectDeadline: ConnectDeadline?
@@ -42,6 +42,12 @@ public final class MQTTClient: @unchecked Sendable {
         var drainWaiters: [CheckedContinuation<Void, Never>] = []
         var acks = AckTable()
         var subscriptions: [String: QoS] = [:]
+        /// QoS 0 PUBLISH packets encoded for the loop to write (`directWrites`), and how many.
+        var pending: [UInt8] = []
+        var pendingMessages = 0
+        /// The broker's maximum packet size (MQTT 5 CONNACK); larger packets go to libmosquitto,
+        /// which refuses them.
+        var maximumPacket = Int.max
     }
 
     public let options: ConnectionOptions
@@ -63,10 +69,17 @@ public final class MQTTClient: @unchecked Sendable {
     let writeRequested = Atomic(false)
     /// Packets queued for the loop to write since its last pass.
     let queuedWrites = Atomic(0)
+    /// Whether QoS 0 publishes bypass libmosquitto's queue (plain TCP, writes on the loop; see
+    /// `PublishPacket`).
+    let directWrites: Bool
+    /// Pending bytes the loop has taken and not yet fully written (loop thread only).
+    var outgoing = Outgoing()
+    /// How often the socket was full with pending bytes left to write (loop thread only).
+    var stalledWrites = 0
 
     private let loop: NetworkLoop
     private let ownsLoop: Bool
-    private let state = Mutex(State())
+    let state = Mutex(State())
     private let handler: MessageHandler?
     private let rawHandler: RawMessageHandler?
     /// Called on the network thread before each write to the socket: with
@@ -102,6 +115,7 @@ public final class MQTTClient: @unchecked Sendable {
         self.beforeWrite = beforeWrite
         self.window = max(1, options.inflightWindow)
         self.writesOnLoop = options.writesOnLoop || options.tls != nil
+        self.directWrites = options.writesOnLoop && options.tls == nil
         if let loop {
             self.loop = loop
             ownsLoop = false
@@ -183,8 +197,10 @@ public final class MQTTClient: @unchecked Sendable {
     }
 
     private func installCallbacks() {
-        mosquitto_connect_v5_callback_set(handle) { _, obj, rc, flags, _ in
-            MQTTClient.from(obj).didConnect(rc: rc, sessionPresent: flags & 1 != 0)
+        mosquitto_connect_v5_callback_set(handle) { _, obj, rc, flags, properties in
+            var limit: UInt32 = 0
+            let found = mosquitto_property_read_int32(properties, Int32(MQTT_PROP_MAXIMUM_PACKET_SIZE.rawValue), &limit, false) != nil
+            MQTTClient.from(obj).didConnect(rc: rc, sessionPresent: flags & 1 != 0, maximumPacket: found && limit > 0 ? Int(limit) : .max)
         }
         mosquitto_disconnect_v5_callback_set(handle) { _, obj, rc, _ in
             MQTTClient.from(obj).didDisconnect(rc: rc)
@@ -276,7 +292,7 @@ public final class MQTTClient: @unchecked Sendable {
         waiter.resume(throwing: error)
     }
 
-    private func didConnect(rc: Int32, sessionPresent: Bool) {
+    private func didConnect(rc: Int32, sessionPresent: Bool, maximumPacket: Int = .max) {
         if rc != 0 {
             let error = MQTTError.connack(rc, "connect to \(options.endpoint) as '\(options.clientID)'")
             failConnect(error)
@@ -290,6 +306,7 @@ public final class MQTTClient: @unchecked Sendable {
             state.connectDeadline = nil
             let wasReconnect = state.everConnected
             state.phase = .connected
+            state.maximumPacket = maximumPacket
             state.everConnected = true
             state.attempt = 0
             return (waiter, wasReconnect && !sessionPresent ? state.subscriptions : [:])
@@ -425,6 +442,9 @@ public final class MQTTClient: @unchecked Sendable {
     public func publish(terminatedTopic topic: [UInt8], payload: [UInt8], qos: QoS = .atMostOnce, retain: Bool = false,
                         awaitDelivery: Bool = false) async throws(MQTTError) -> Int32 {
         precondition(topic.last == 0, "terminatedTopic must end with a 0 byte")
+        if directWrites, qos == .atMostOnce, !awaitDelivery, try await publishDirect(topic, payload, retain: retain) {
+            return 0
+        }
         try await acquireSlot()
         if awaitDelivery { state.withLock { $0.acks.expect() } }
         var mid: Int32 = 0
@@ -436,11 +456,11 @@ public final class MQTTClient: @unchecked Sendable {
             }
         }
         guard rc == MOSQ_ERR_SUCCESS.rawValue else {
-            releaseSlot()
+            releaseSlots(1)
             if awaitDelivery { state.withLock { $0.acks.abandon() } }
             throw MQTTError.mosquitto(rc, "publish to '\(String(decoding: topic.dropLast(), as: UTF8.self))' via \(options.endpoint)")
         }
-        requestWrite()
+        requestWrite(urgent: awaitDelivery)
         if awaitDelivery {
             let code = try await waitForAck(mid)
             if code >= 0x80 {
@@ -450,20 +470,74 @@ public final class MQTTClient: @unchecked Sendable {
         return mid
     }
 
+    /// Encodes a QoS 0 publish into the bytes the loop writes next (see `PublishPacket`).
+    /// Returns false, with nothing queued, for a topic or size that libmosquitto is to refuse
+    /// with its own error.
+    private func publishDirect(_ topic: [UInt8], _ payload: [UInt8], retain: Bool) async throws(MQTTError) -> Bool {
+        let length = topic.count - 1
+        let valid = topic.withUnsafeBufferPointer { bytes in
+            bytes.baseAddress!.withMemoryRebound(to: CChar.self, capacity: bytes.count) { name in
+                mosquitto_validate_utf8(name, Int32(length)) == MOSQ_ERR_SUCCESS.rawValue
+                    && mosquitto_pub_topic_check2(name, length) == MOSQ_ERR_SUCCESS.rawValue
+            }
+        }
+        let v5 = options.protocolVersion == .v5
+        guard valid, let size = PublishPacket.size(topic: length, payload: payload.count, v5: v5) else { return false }
+        enum Outcome { case queued(Int), notConnected, tooLarge, windowFull }
+        var holdsSlot = false
+        while true {
+            let outcome = topic.withUnsafeBufferPointer { name in
+                payload.withUnsafeBytes { body in
+                    state.withLock { state -> Outcome in
+                        guard state.phase == .connected else { return .notConnected }
+                        guard size <= state.maximumPacket else { return .tooLarge }
+                        if !holdsSlot {
+                            guard state.inflight < window else { return .windowFull }
+                            state.inflight += 1
+                        }
+                        PublishPacket.append(to: &state.pending, topic: UnsafeBufferPointer(rebasing: name.dropLast()),
+                                             payload: body, retain: retain, v5: v5)
+                        state.pendingMessages += 1
+                        return .queued(state.pendingMessages)
+                    }
+                }
+            }
+            switch outcome {
+            case .queued(let count):
+                askLoopToWrite(queued: count)
+                return true
+            case .windowFull:
+                try await acquireSlot()
+                holdsSlot = true
+            case .notConnected:
+                if holdsSlot { releaseSlots(1) }
+                throw MQTTError.mosquitto(Int32(MOSQ_ERR_NO_CONN.rawValue), "publish to '\(String(decoding: topic.dropLast(), as: UTF8.self))' via \(options.endpoint)")
+            case .tooLarge:
+                if holdsSlot { releaseSlots(1) }
+                return false
+            }
+        }
+    }
+
     /// Gets what libmosquitto queued onto the wire. Without `writesOnLoop` it wrote what the
     /// socket took at once and the loop watches for room for the rest; with it, the loop is
-    /// asked to write (once, however many messages were queued meanwhile).
-    private func requestWrite() {
+    /// asked to write (once, however many messages were queued meanwhile). A packet whose
+    /// answer the caller waits for is `urgent`: it does not wait for a held flush.
+    private func requestWrite(urgent: Bool = false) {
         if writesOnLoop {
-            let queued = queuedWrites.add(1, ordering: .relaxed).newValue
-            if !writeRequested.exchange(true, ordering: .acquiringAndReleasing) {
-                loop.send(.write(self))
-            } else if queued == MQTTClient.writeBurst {
-                // Enough for a full pass of its own: no need to wait for the loop's flush.
-                loop.send(.write(self), urgent: true)
-            }
+            askLoopToWrite(queued: queuedWrites.add(1, ordering: .relaxed).newValue, urgent: urgent)
         } else if mosquitto_want_write(handle) {
             loop.send(.watch(self))
+        }
+    }
+
+    /// Asks the loop, once per pass, to write this client's queued packets (`queued` of them).
+    private func askLoopToWrite(queued: Int, urgent: Bool = false) {
+        if !writeRequested.exchange(true, ordering: .acquiringAndReleasing) {
+            loop.send(.write(self), urgent: urgent)
+        } else if urgent || queued == MQTTClient.writeBurst {
+            // Enough for a full pass of its own, or awaited: no need to wait for the loop's flush.
+            loop.send(.write(self), urgent: true)
         }
     }
 
@@ -509,28 +583,32 @@ public final class MQTTClient: @unchecked Sendable {
         }
     }
 
-    private func releaseSlot() {
-        let (next, drains) = state.withLock { state -> (CheckedContinuation<Void, any Error>?, [CheckedContinuation<Void, Never>]) in
-            if state.windowHead < state.windowWaiters.count {
-                let next = state.windowWaiters[state.windowHead]
-                state.windowHead += 1
-                if state.windowHead > 64, state.windowHead * 2 > state.windowWaiters.count {
-                    state.windowWaiters.removeFirst(state.windowHead)
-                    state.windowHead = 0
+    /// Frees `count` slots of the in-flight window: each goes to a waiting publisher, if any.
+    func releaseSlots(_ count: Int) {
+        let (next, drains) = state.withLock { state -> ([CheckedContinuation<Void, any Error>], [CheckedContinuation<Void, Never>]) in
+            var next: [CheckedContinuation<Void, any Error>] = []
+            for _ in 0..<count {
+                if state.windowHead < state.windowWaiters.count {
+                    next.append(state.windowWaiters[state.windowHead])
+                    state.windowHead += 1
+                } else {
+                    state.inflight = max(0, state.inflight - 1)
                 }
-                return (next, [])
             }
-            state.inflight = max(0, state.inflight - 1)
-            guard state.inflight == 0, !state.drainWaiters.isEmpty else { return (nil, []) }
+            if state.windowHead > 64, state.windowHead * 2 > state.windowWaiters.count {
+                state.windowWaiters.removeFirst(state.windowHead)
+                state.windowHead = 0
+            }
+            guard state.inflight == 0, !state.drainWaiters.isEmpty else { return (next, []) }
             defer { state.drainWaiters.removeAll() }
-            return (nil, state.drainWaiters)
+            return (next, state.drainWaiters)
         }
-        next?.resume()
+        for waiter in next { waiter.resume() }
         for drain in drains { drain.resume() }
     }
 
     private func didPublish(mid: Int32, reason: Int32) {
-        releaseSlot()
+        releaseSlots(1)
         didAcknowledge(mid: mid, code: reason)
     }
 
@@ -564,7 +642,7 @@ public final class MQTTClient: @unchecked Sendable {
             state.withLock { $0.acks.abandon() }
             throw MQTTError.mosquitto(rc, "subscribe to '\(filter)' via \(options.endpoint)")
         }
-        requestWrite()
+        requestWrite(urgent: true)
         let code = try await waitForAck(mid)
         guard let granted = QoS(rawValue: code) else {
             throw MQTTError(.rejected, "subscribe to '\(filter)': the broker refused it (code \(code)); check the filter and the broker's ACL", code: code)
@@ -581,7 +659,7 @@ public final class MQTTClient: @unchecked Sendable {
             state.withLock { $0.acks.abandon() }
             throw MQTTError.mosquitto(rc, "unsubscribe from '\(filter)' via \(options.endpoint)")
         }
-        requestWrite()
+        requestWrite(urgent: true)
         _ = try await waitForAck(mid)
         state.withLock { _ = $0.subscriptions.removeValue(forKey: filter) }
     }

@@ -30,6 +30,8 @@ public final class NetworkLoop: @unchecked Sendable {
         /// Shuts the connection down without DISCONNECT (the broker publishes the last will).
         case drop(MQTTClient)
         case reconnect(MQTTClient, after: Duration)
+        /// Resumes once the commands queued before it (held writes aside) are carried out.
+        case barrier(CheckedContinuation<Void, Never>)
     }
 
     private struct Inbox {
@@ -138,6 +140,14 @@ public final class NetworkLoop: @unchecked Sendable {
         return accepted
     }
 
+    /// Returns once the loop has carried out every request made before the call, held writes
+    /// aside (at once if the loop has stopped).
+    public func settle() async {
+        await withCheckedContinuation { continuation in
+            if !send(.barrier(continuation)) { continuation.resume() }
+        }
+    }
+
     private func wake() {
         var one: UInt64 = 1
         _ = write(wakeFD, &one, 8)
@@ -207,14 +217,31 @@ public final class NetworkLoop: @unchecked Sendable {
             rc = mosquitto_loop_read(client.handle, 1)
         }
         if rc == MOSQ_ERR_SUCCESS.rawValue, events & EPOLLOUT.rawValue != 0 {
-            client.beforeWrite?()
-            rc = mosquitto_loop_write(client.handle, 1)
+            rc = writeOut(client, fd: fd)
         }
         if rc != MOSQ_ERR_SUCCESS.rawValue || mosquitto_socket(client.handle) != fd {
             lost(client, fd: fd, rc: rc == 0 ? Int32(MOSQ_ERR_CONN_LOST.rawValue) : rc)
         } else {
             updateInterest(client, fd: fd)
         }
+    }
+
+    /// Writes, in this order, the rest of the client's part-written pending bytes, libmosquitto's
+    /// queue, and the QoS 0 packets published since (`PublishPacket`), each only once the one
+    /// before is fully written, so the two never interleave on the wire.
+    private func writeOut(_ client: MQTTClient, fd: Int32) -> Int32 {
+        let ok = Int32(MOSQ_ERR_SUCCESS.rawValue)
+        if !client.outgoing.isEmpty {
+            let rc = client.writeOutgoing(fd)
+            guard rc == ok, client.outgoing.isEmpty else { return rc }
+        }
+        if mosquitto_want_write(client.handle) {
+            client.beforeWrite?()
+            let rc = mosquitto_loop_write(client.handle, 1)
+            guard rc == ok, !mosquitto_want_write(client.handle) else { return rc }
+        }
+        guard client.directWrites, client.takePending() else { return ok }
+        return client.writeOutgoing(fd)
     }
 
     private func setCork(_ fd: Int32, _ on: Bool) {
@@ -225,7 +252,7 @@ public final class NetworkLoop: @unchecked Sendable {
     private func updateInterest(_ client: MQTTClient, fd: Int32) {
         // With writes on the loop, packets queued since the last pass have a write request of
         // their own (perhaps held): watching for room would write them early, one by one.
-        let want = mosquitto_want_write(client.handle)
+        let want = (mosquitto_want_write(client.handle) || !client.outgoing.isEmpty)
             && !(client.writesOnLoop && client.writeRequested.load(ordering: .acquiring))
         if want != client.watchingWrite {
             client.watchingWrite = want
@@ -236,6 +263,7 @@ public final class NetworkLoop: @unchecked Sendable {
 
     private func lost(_ client: MQTTClient, fd: Int32, rc: Int32) {
         forget(client, fd: fd)
+        client.discardPending()
         client.connectionLost(rc)
     }
 
@@ -261,6 +289,8 @@ public final class NetworkLoop: @unchecked Sendable {
                 return
             }
             if client.registeredFD >= 0, client.registeredFD != fd { forget(client, fd: client.registeredFD) }
+            // A new connection: nothing published for the old one may precede its CONNECT.
+            client.discardPending()
             if let other = clients[fd], other !== client { other.registeredFD = -1 }
             clients[fd] = client
             client.registeredFD = fd
@@ -273,7 +303,10 @@ public final class NetworkLoop: @unchecked Sendable {
         case .unregister(let client):
             leave(client)
         case .disconnect(let client, let done):
+            // What was published before leaves first, as far as the socket takes it at once.
+            if client.registeredFD >= 0 { _ = writeOut(client, fd: client.registeredFD) }
             leave(client)
+            client.discardPending()
             _ = mosquitto_disconnect(client.handle)
             // With deferred writes the DISCONNECT is only queued: write it out now.
             _ = mosquitto_loop_write(client.handle, 1)
@@ -287,9 +320,10 @@ public final class NetworkLoop: @unchecked Sendable {
             // Not connected yet: what is queued leaves once the connection is registered.
             let fd = client.registeredFD
             guard fd >= 0 else { break }
-            // Several packets leave corked: in as few TCP segments as their bytes need, where
-            // each would otherwise go out in its own (a connection with little traffic has
-            // nothing in flight for Nagle's algorithm to wait for).
+            // Several packets from libmosquitto's queue leave corked: in as few TCP segments as
+            // their bytes need, where each would otherwise go out in its own (a connection with
+            // little traffic has nothing in flight for Nagle's algorithm to wait for). QoS 0
+            // packets published directly leave in one write anyway and are not counted.
             let cork = queued > 1
             if cork { setCork(fd, true) }
             service(client, fd: fd, events: EPOLLOUT.rawValue)
@@ -298,6 +332,8 @@ public final class NetworkLoop: @unchecked Sendable {
             client.shutDownSocket()
         case .reconnect(let client, let delay):
             timers.append((now + delay, client))
+        case .barrier(let continuation):
+            continuation.resume()
         }
     }
 }

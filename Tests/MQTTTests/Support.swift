@@ -26,6 +26,7 @@ extension AsyncStream where Element: Sendable {
         let stream = self
         return try await MQTTTests.within(seconds, "\(count) element(s)") {
             var result: [Element] = []
+            guard count > 0 else { return result }
             for await element in stream {
                 result.append(element)
                 if result.count == count { break }

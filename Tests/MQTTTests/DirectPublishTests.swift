@@ -1,0 +1,214 @@
+import CMosquitto
+import Foundation
+@testable import MQTT
+import Synchronization
+import XCTest
+
+/// QoS 0 publishes encoded by the client and written by the loop (`PublishPacket`), next to
+/// libmosquitto's own queue on the same connection.
+final class DirectPublishTests: XCTestCase {
+    private func direct(_ broker: EmbeddedBroker, _ id: String, loop: NetworkLoop, v5: Bool = false, window: Int = 100) throws -> MQTTClient {
+        var o = options(broker, id)
+        o.writesOnLoop = true
+        o.protocolVersion = v5 ? .v5 : .v311
+        o.inflightWindow = window
+        let client = try MQTTClient(o, loop: loop)
+        XCTAssertTrue(client.directWrites)
+        return client
+    }
+
+    /// The payload of message `i`: its number, then `size` bytes in all of a filler that depends on it.
+    private func payload(_ i: Int, size: Int) -> [UInt8] {
+        let head = Array("\(i):".utf8)
+        return head + [UInt8](repeating: UInt8(32 + i % 200), count: size - head.count)
+    }
+
+    /// Many large messages in one held pass (far more than the socket takes at once), with
+    /// QoS 1 publishes from libmosquitto's queue in between: every byte arrives intact and in
+    /// order, on both protocol versions.
+    private func checkLargePassesWithQoS1InBetween(v5: Bool) async throws {
+        let broker = try await EmbeddedBroker.start()
+        let subscriber = try MQTTClient(options(broker, "direct-sub"))
+        try await subscriber.connect()
+        try await subscriber.subscribe("direct/#", qos: .atLeastOnce)
+        let loop = try NetworkLoop(name: "direct-loop")
+        let client = try direct(broker, "direct-pub", loop: loop, v5: v5, window: 100_000)
+        try await client.connect()
+        // A small send buffer: each pass fills it many times over.
+        var small: Int32 = 16_384
+        XCTAssertEqual(setsockopt(mosquitto_socket(client.handle), SOL_SOCKET, SO_SNDBUF, &small, socklen_t(MemoryLayout<Int32>.size)), 0)
+
+        let total = 600, size = 20_000, every = 50
+        loop.holdWakes()
+        for i in 0..<total {
+            try await client.publish("direct/zero", payload: payload(i, size: size))
+            if i % every == every - 1 {
+                // A QoS 1 publish waits for its PUBACK: let the held writes out first.
+                loop.flush()
+                try await client.publish("direct/one", payload: Array("\(i)".utf8), qos: .atLeastOnce, awaitDelivery: true)
+            }
+        }
+        loop.releaseWakes()
+        await client.drain()
+        XCTAssertEqual(client.inflight, 0)
+        // Passes were part-written, the rest left as the socket had room.
+        await loop.settle()
+        XCTAssertGreaterThan(client.stalledWrites, 0)
+
+        let received = try await subscriber.messages.take(total + total / every, within: 60)
+        let zero = received.filter { $0.topic == "direct/zero" }
+        XCTAssertEqual(zero.count, total)
+        for (i, message) in zero.enumerated() where message.payload != payload(i, size: size) {
+            XCTFail("message \(i) arrived as \(message.payload.prefix(16))…, \(message.payload.count) bytes")
+            break
+        }
+        XCTAssertEqual(received.filter { $0.topic == "direct/one" }.map(\.text),
+                       stride(from: every - 1, to: total, by: every).map { "\($0)" })
+        await client.disconnect()
+        await subscriber.disconnect()
+        loop.shutdown()
+    }
+
+    func testLargePassesArriveIntactBesideQoS1OverMQTT311() async throws {
+        try await checkLargePassesWithQoS1InBetween(v5: false)
+    }
+
+    func testLargePassesArriveIntactBesideQoS1OverMQTT5() async throws {
+        try await checkLargePassesWithQoS1InBetween(v5: true)
+    }
+
+    func testARetainedMessageKeepsItsFlagAndAnEmptyPayloadIsAllowed() async throws {
+        let broker = try await EmbeddedBroker.start()
+        let loop = try NetworkLoop(name: "retain-loop")
+        let client = try direct(broker, "retain-pub", loop: loop, v5: true)
+        try await client.connect()
+        try await client.publish("retained/status", payload: Array("online".utf8), retain: true)
+        try await client.publish("retained/empty", payload: [])
+        await client.drain()
+        // The empty message went out after the retained one on the same connection: once a
+        // subscriber sees it arrive live, the retained one is stored.
+        let watcher = try MQTTClient(options(broker, "retain-watch"))
+        try await watcher.connect()
+        try await watcher.subscribe("retained/#", qos: .atMostOnce)
+        try await client.publish("retained/empty", payload: [])
+        await client.drain()
+        let seen = try await watcher.messages.take(2)
+        XCTAssertEqual(seen.map(\.topic), ["retained/status", "retained/empty"])
+        XCTAssertEqual(seen.map(\.retain), [true, false])
+        XCTAssertEqual(seen[0].text, "online")
+        XCTAssertEqual(seen[1].payload, [])
+        await watcher.disconnect()
+        await client.disconnect()
+        loop.shutdown()
+    }
+
+    func testPublishingBeforeConnectingIsRefusedAndHoldsNoSlot() async throws {
+        let broker = try await EmbeddedBroker.start()
+        let loop = try NetworkLoop(name: "early-loop")
+        let client = try direct(broker, "early-pub", loop: loop)
+        do {
+            try await client.publish("early/x", payload: [1])
+            XCTFail("a publish before connect was accepted")
+        } catch {
+            XCTAssertEqual(error.kind, .notConnected)
+            XCTAssertTrue(error.message.contains("early/x"), error.message)
+        }
+        XCTAssertEqual(client.inflight, 0)
+        loop.shutdown()
+    }
+
+    func testAWildcardTopicIsRefusedAsByLibmosquitto() async throws {
+        let broker = try await EmbeddedBroker.start()
+        let loop = try NetworkLoop(name: "wild-loop")
+        let client = try direct(broker, "wild-pub", loop: loop)
+        try await client.connect()
+        do {
+            try await client.publish("wild/+/x", payload: [1])
+            XCTFail("a wildcard topic was accepted")
+        } catch {
+            XCTAssertEqual(error.kind, .invalidArgument)
+        }
+        XCTAssertEqual(client.inflight, 0)
+        await client.disconnect()
+        loop.shutdown()
+    }
+
+    func testAPacketOverTheBrokersMaximumIsRefusedAndTheConnectionStays() async throws {
+        let broker = try await EmbeddedBroker.start(.init(extraLines: ["max_packet_size 1000"]))
+        let subscriber = try MQTTClient(options(broker, "max-sub"))
+        try await subscriber.connect()
+        try await subscriber.subscribe("max/#", qos: .atMostOnce)
+        let loop = try NetworkLoop(name: "max-loop")
+        let client = try direct(broker, "max-pub", loop: loop, v5: true)
+        try await client.connect()
+        XCTAssertEqual(client.state.withLock { $0.maximumPacket }, 1000, "the CONNACK's maximum packet size was not read")
+        do {
+            try await client.publish("max/big", payload: [UInt8](repeating: 65, count: 2000))
+            XCTFail("a packet over the broker's maximum was accepted")
+        } catch {
+            XCTAssertEqual(error.kind, .payloadTooLarge)
+        }
+        try await client.publish("max/small", payload: Array("fits".utf8))
+        await client.drain()
+        let message = try await subscriber.messages.take(1)
+        XCTAssertEqual(message.map(\.text), ["fits"])
+        await client.disconnect()
+        await subscriber.disconnect()
+        loop.shutdown()
+    }
+
+    /// Bytes published for a connection that is then lost are dropped with it (their slots
+    /// freed): none reaches the next connection ahead of its CONNECT.
+    func testPendingBytesOfALostConnectionNeverReachTheNextOne() async throws {
+        let broker = try await EmbeddedBroker.start()
+        let subscriber = try MQTTClient(options(broker, "lost-sub"))
+        try await subscriber.connect()
+        try await subscriber.subscribe("lost/#", qos: .atMostOnce)
+        let loop = try NetworkLoop(name: "lost-loop")
+        let client = try direct(broker, "lost-pub", loop: loop)
+        try await client.connect()
+        _ = try await client.events.take(1)
+
+        loop.holdWakes()
+        for i in 0..<10 { try await client.publish("lost/before", payload: Array("\(i)".utf8)) }
+        XCTAssertEqual(client.inflight, 10)
+        // The drop is not held: it shuts the socket before the held writes run.
+        client.dropConnection()
+        let events = try await client.events.take(3, within: 20)
+        guard case .disconnected = events[0], case .reconnecting = events[1], case .connected = events[2] else {
+            return XCTFail("expected lost, reconnecting, connected; got \(events)")
+        }
+        XCTAssertEqual(client.inflight, 0, "the dropped messages still hold their slots")
+        loop.releaseWakes()
+        try await client.publish("lost/after", payload: Array("after".utf8))
+        await client.drain()
+        let first = try await subscriber.messages.take(1)
+        XCTAssertEqual(first.map(\.topic), ["lost/after"])
+        // The broker kept the new connection: a stray PUBLISH before CONNECT would have closed it.
+        await loop.settle()
+        try await client.publish("lost/after", payload: Array("again".utf8))
+        await client.drain()
+        let second = try await subscriber.messages.take(1)
+        XCTAssertEqual(second.map(\.text), ["again"])
+        await client.disconnect()
+        await subscriber.disconnect()
+        loop.shutdown()
+    }
+
+    func testPacketEncodingMatchesTheMQTTLayout() {
+        let topic = Array("a/b".utf8)
+        var bytes: [UInt8] = []
+        topic.withUnsafeBufferPointer { name in
+            [UInt8](repeating: 7, count: 200).withUnsafeBytes { body in
+                PublishPacket.append(to: &bytes, topic: name, payload: body, retain: true, v5: true)
+            }
+        }
+        // Remaining length 2 + 3 + 1 + 200 = 206: two bytes, 0xCE 0x01.
+        XCTAssertEqual(Array(bytes.prefix(9)), [0x31, 0xCE, 0x01, 0x00, 0x03, 0x61, 0x2F, 0x62, 0x00])
+        XCTAssertEqual(bytes.count, 209)
+        XCTAssertEqual(PublishPacket.size(topic: 3, payload: 200, v5: true), 209)
+        XCTAssertEqual(PublishPacket.size(topic: 3, payload: 200, v5: false), 208)
+        XCTAssertNil(PublishPacket.size(topic: 3, payload: 268_435_455, v5: false))
+        XCTAssertEqual(PublishPacket.size(topic: 1, payload: 2_097_152, v5: false), 1 + 4 + 2 + 1 + 2_097_152)
+    }
+}
