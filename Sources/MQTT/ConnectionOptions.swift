@@ -111,6 +111,8 @@ public struct ConnectionOptions: Sendable {
     /// ran (for a receiver that must persist a message before the broker forgets it), and a
     /// burst of publishes made while the loop holds its wakes (`NetworkLoop.holdWakes`) leaves
     /// together, so many messages share a TCP segment. TLS clients always write on the loop.
+    /// Without TLS, QoS 0 publishes are then encoded by the client and a pass writes them in
+    /// one system call (`PublishPacket`).
     public var writesOnLoop = false
     /// Disable Nagle's algorithm: small packets (acknowledgements) leave at once instead of
     /// waiting for the previous one to be acknowledged.

@@ -59,7 +59,7 @@ public final class MQTTClient: @unchecked Sendable {
     var registeredFD: Int32 = -1
     var watchingWrite = false
     /// Packets a client with writes on the loop lets wait for a held flush; the next one has
-    /// them written at once (in one corked pass).
+    /// them written at once (in one pass).
     static let writeBurst = 64
     /// Whether libmosquitto's wake-up byte per publish is left out (its write end is closed).
     let quietWakeups: Bool

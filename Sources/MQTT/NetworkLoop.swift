@@ -94,10 +94,11 @@ public final class NetworkLoop: @unchecked Sendable {
     }
 
     /// Holds write requests back from the loop thread until `flush()`, so that a burst of
-    /// publishes from one thread leaves in one pass: many messages per connection, corked
-    /// into a few TCP segments instead of one each, while the publishing thread makes no
-    /// socket calls. Only clients with `ConnectionOptions.writesOnLoop` are held; one waiting
-    /// for room in its in-flight window has its own writes done at once, and draining flushes.
+    /// publishes from one thread leaves in one pass: many messages per connection, in a few
+    /// TCP segments instead of one each, while the publishing thread makes no socket calls.
+    /// Only clients with `ConnectionOptions.writesOnLoop` are held; one waiting for room in its
+    /// in-flight window, or for the answer to a packet, has its own writes done at once, and
+    /// draining flushes.
     public func holdWakes() {
         inbox.withLock { $0.held = true }
     }
