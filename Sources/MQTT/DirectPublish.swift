@@ -26,6 +26,14 @@ enum PublishPacket {
         return 1 + lengthBytes(remaining) + remaining
     }
 
+    /// Whether a topic is printable ASCII without wildcards, as generated topics are: valid
+    /// for publishing without libmosquitto's UTF-8 and topic checks (which see the rest).
+    static func isPlainTopic(_ topic: UnsafeBufferPointer<UInt8>) -> Bool {
+        var ok = true
+        for byte in topic { ok = ok && byte >= 0x20 && byte < 0x7F && byte != UInt8(ascii: "+") && byte != UInt8(ascii: "#") }
+        return ok
+    }
+
     static func lengthBytes(_ remaining: Int) -> Int {
         remaining < 128 ? 1 : remaining < 16_384 ? 2 : remaining < 2_097_152 ? 3 : 4
     }

@@ -475,11 +475,12 @@ public final class MQTTClient: @unchecked Sendable {
     /// with its own error.
     private func publishDirect(_ topic: [UInt8], _ payload: [UInt8], retain: Bool) async throws(MQTTError) -> Bool {
         let length = topic.count - 1
-        let valid = topic.withUnsafeBufferPointer { bytes in
-            bytes.baseAddress!.withMemoryRebound(to: CChar.self, capacity: bytes.count) { name in
-                mosquitto_validate_utf8(name, Int32(length)) == MOSQ_ERR_SUCCESS.rawValue
-                    && mosquitto_pub_topic_check2(name, length) == MOSQ_ERR_SUCCESS.rawValue
-            }
+        let valid = length > 0 && topic.withUnsafeBufferPointer { bytes in
+            PublishPacket.isPlainTopic(UnsafeBufferPointer(rebasing: bytes.dropLast()))
+                || bytes.baseAddress!.withMemoryRebound(to: CChar.self, capacity: bytes.count) { name in
+                    mosquitto_validate_utf8(name, Int32(length)) == MOSQ_ERR_SUCCESS.rawValue
+                        && mosquitto_pub_topic_check2(name, length) == MOSQ_ERR_SUCCESS.rawValue
+                }
         }
         let v5 = options.protocolVersion == .v5
         guard valid, let size = PublishPacket.size(topic: length, payload: payload.count, v5: v5) else { return false }

@@ -117,20 +117,43 @@ final class DirectPublishTests: XCTestCase {
         loop.shutdown()
     }
 
-    func testAWildcardTopicIsRefusedAsByLibmosquitto() async throws {
+    func testTopicsAreCheckedAsByLibmosquitto() async throws {
         let broker = try await EmbeddedBroker.start()
-        let loop = try NetworkLoop(name: "wild-loop")
-        let client = try direct(broker, "wild-pub", loop: loop)
+        let subscriber = try MQTTClient(options(broker, "topic-sub"))
+        try await subscriber.connect()
+        try await subscriber.subscribe("#", qos: .atMostOnce)
+        let loop = try NetworkLoop(name: "topic-loop")
+        let client = try direct(broker, "topic-pub", loop: loop)
         try await client.connect()
-        do {
-            try await client.publish("wild/+/x", payload: [1])
-            XCTFail("a wildcard topic was accepted")
-        } catch {
-            XCTAssertEqual(error.kind, .invalidArgument)
+        for bad in ["wild/+/x", "wild/#", "", "bad\u{1}char"] {
+            do {
+                try await client.publish(bad, payload: [1])
+                XCTFail("the topic '\(bad)' was accepted")
+            } catch {
+                XCTAssertEqual(error.kind, .invalidArgument, "\(bad): \(error)")
+            }
         }
         XCTAssertEqual(client.inflight, 0)
+        // UTF-8 beyond ASCII is fine (libmosquitto's check passes it).
+        try await client.publish("город/алматы", payload: Array("ok".utf8))
+        await client.drain()
+        let message = try await subscriber.messages.take(1)
+        XCTAssertEqual(message.map(\.topic), ["город/алматы"])
         await client.disconnect()
+        await subscriber.disconnect()
         loop.shutdown()
+    }
+
+    func testOnlyPrintableASCIIWithoutWildcardsSkipsLibmosquittosCheck() {
+        func plain(_ topic: String) -> Bool {
+            Array(topic.utf8).withUnsafeBufferPointer { PublishPacket.isPlainTopic($0) }
+        }
+        XCTAssertTrue(plain("city/almaty/lighting/alm-d03/alm-sl-000042/attrs"))
+        XCTAssertFalse(plain("a/+/b"))
+        XCTAssertFalse(plain("a/#"))
+        XCTAssertFalse(plain("tab\there"))
+        XCTAssertFalse(plain("del\u{7F}"))
+        XCTAssertFalse(plain("алматы"))
     }
 
     func testAPacketOverTheBrokersMaximumIsRefusedAndTheConnectionStays() async throws {
