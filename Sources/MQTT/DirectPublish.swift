@@ -112,6 +112,9 @@ extension MQTTClient {
         return messages > 0
     }
 
+    /// Whether QoS 0 packets are published and not yet taken by the loop.
+    var hasPending: Bool { state.withLock { $0.pendingMessages > 0 } }
+
     /// Drops the bytes not yet written (the connection is gone or starts anew: they must not
     /// reach the next socket before its CONNECT); their messages leave the in-flight count.
     func discardPending() {

@@ -587,15 +587,10 @@ public final class MQTTClient: @unchecked Sendable {
     /// Frees `count` slots of the in-flight window: each goes to a waiting publisher, if any.
     func releaseSlots(_ count: Int) {
         let (next, drains) = state.withLock { state -> ([CheckedContinuation<Void, any Error>], [CheckedContinuation<Void, Never>]) in
-            var next: [CheckedContinuation<Void, any Error>] = []
-            for _ in 0..<count {
-                if state.windowHead < state.windowWaiters.count {
-                    next.append(state.windowWaiters[state.windowHead])
-                    state.windowHead += 1
-                } else {
-                    state.inflight = max(0, state.inflight - 1)
-                }
-            }
+            let handed = min(count, state.windowWaiters.count - state.windowHead)
+            let next = handed == 0 ? [] : Array(state.windowWaiters[state.windowHead ..< state.windowHead + handed])
+            state.windowHead += handed
+            state.inflight = max(0, state.inflight - (count - handed))
             if state.windowHead > 64, state.windowHead * 2 > state.windowWaiters.count {
                 state.windowWaiters.removeFirst(state.windowHead)
                 state.windowHead = 0

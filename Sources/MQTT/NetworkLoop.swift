@@ -245,6 +245,21 @@ public final class NetworkLoop: @unchecked Sendable {
         return client.writeOutgoing(fd)
     }
 
+    /// Writes out the client's pending bytes, waiting for room up to `within`; false if some
+    /// are still unwritten (or the connection failed) by then.
+    private func finishWrites(_ client: MQTTClient, fd: Int32, within: Duration) -> Bool {
+        let clock = ContinuousClock()
+        let deadline = clock.now + within
+        while true {
+            guard writeOut(client, fd: fd) == MOSQ_ERR_SUCCESS.rawValue else { return false }
+            if client.outgoing.isEmpty, !client.hasPending { return true }
+            let left = deadline - clock.now
+            guard left > .zero else { return false }
+            var ready = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+            _ = poll(&ready, 1, Int32(max(1, left.seconds * 1000)))
+        }
+    }
+
     private func setCork(_ fd: Int32, _ on: Bool) {
         var value: Int32 = on ? 1 : 0
         _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_CORK, &value, socklen_t(MemoryLayout<Int32>.size))
@@ -304,13 +319,20 @@ public final class NetworkLoop: @unchecked Sendable {
         case .unregister(let client):
             leave(client)
         case .disconnect(let client, let done):
-            // What was published before leaves first, as far as the socket takes it at once.
-            if client.registeredFD >= 0 { _ = writeOut(client, fd: client.registeredFD) }
+            // What was published before leaves first, waiting a little for room if need be.
+            let finished = client.registeredFD < 0 || finishWrites(client, fd: client.registeredFD, within: .seconds(2))
             leave(client)
             client.discardPending()
-            _ = mosquitto_disconnect(client.handle)
-            // With deferred writes the DISCONNECT is only queued: write it out now.
-            _ = mosquitto_loop_write(client.handle, 1)
+            if finished {
+                _ = mosquitto_disconnect(client.handle)
+                // With deferred writes the DISCONNECT is only queued: write it out now.
+                _ = mosquitto_loop_write(client.handle, 1)
+            } else {
+                // A packet is part-written: a DISCONNECT after it would be garbage. The
+                // connection ends without one (the broker publishes the last will).
+                client.shutDownSocket()
+                _ = mosquitto_disconnect(client.handle)
+            }
             done?.resume()
         case .watch(let client):
             if client.registeredFD >= 0 { updateInterest(client, fd: client.registeredFD) }

@@ -218,6 +218,42 @@ final class DirectPublishTests: XCTestCase {
         loop.shutdown()
     }
 
+    /// Disconnecting with megabytes still unwritten and a full socket: they leave first, then
+    /// the DISCONNECT, so the broker publishes no last will.
+    func testADisconnectWritesWhatIsPendingFirstAndEndsCleanly() async throws {
+        let broker = try await EmbeddedBroker.start()
+        let subscriber = try MQTTClient(options(broker, "bye-sub"))
+        try await subscriber.connect()
+        try await subscriber.subscribe("bye/#", qos: .atMostOnce)
+        let loop = try NetworkLoop(name: "bye-loop")
+        var o = options(broker, "bye-pub")
+        o.writesOnLoop = true
+        o.inflightWindow = 10_000
+        o.will = Will(topic: "bye/will", payload: Array("gone".utf8), qos: .atMostOnce, retain: false)
+        let client = try MQTTClient(o, loop: loop)
+        try await client.connect()
+        var small: Int32 = 16_384
+        XCTAssertEqual(setsockopt(mosquitto_socket(client.handle), SOL_SOCKET, SO_SNDBUF, &small, socklen_t(MemoryLayout<Int32>.size)), 0)
+
+        let total = 200
+        loop.holdWakes()
+        for i in 0..<total { try await client.publish("bye/data", payload: payload(i, size: 20_000)) }
+        await client.disconnect()
+        let received = try await subscriber.messages.take(total, within: 30)
+        XCTAssertEqual(received.map { $0.payload.prefix(while: { $0 != UInt8(ascii: ":") }) },
+                       (0..<total).map { Array("\($0)".utf8)[...] })
+        // The next message is a marker published after the disconnect, not the will.
+        let other = try MQTTClient(options(broker, "bye-marker"))
+        try await other.connect()
+        try await other.publish("bye/marker", payload: [1], qos: .atLeastOnce, awaitDelivery: true)
+        let next = try await subscriber.messages.take(1)
+        XCTAssertEqual(next.map(\.topic), ["bye/marker"])
+        loop.releaseWakes()
+        await other.disconnect()
+        await subscriber.disconnect()
+        loop.shutdown()
+    }
+
     func testPacketEncodingMatchesTheMQTTLayout() {
         let topic = Array("a/b".utf8)
         var bytes: [UInt8] = []
