@@ -17,6 +17,12 @@ final class DirectPublishTests: XCTestCase {
         return client
     }
 
+    /// Shrinks the client's socket send buffer, so that a pass of a few large messages fills it.
+    private func shrinkSendBuffer(_ client: MQTTClient) {
+        var small: Int32 = 16_384
+        XCTAssertEqual(setsockopt(mosquitto_socket(client.handle), SOL_SOCKET, SO_SNDBUF, &small, socklen_t(MemoryLayout<Int32>.size)), 0)
+    }
+
     /// The payload of message `i`: its number, then `size` bytes in all of a filler that depends on it.
     private func payload(_ i: Int, size: Int) -> [UInt8] {
         let head = Array("\(i):".utf8)
@@ -28,15 +34,12 @@ final class DirectPublishTests: XCTestCase {
     /// order, on both protocol versions.
     private func checkLargePassesWithQoS1InBetween(v5: Bool) async throws {
         let broker = try await EmbeddedBroker.start()
-        let subscriber = try MQTTClient(options(broker, "direct-sub"))
-        try await subscriber.connect()
-        try await subscriber.subscribe("direct/#", qos: .atLeastOnce)
+        let subscriber = try await connectedSubscriber(broker, "direct-sub", on: "direct/#", qos: .atLeastOnce)
         let loop = try NetworkLoop(name: "direct-loop")
         let client = try direct(broker, "direct-pub", loop: loop, v5: v5, window: 100_000)
         try await client.connect()
-        // A small send buffer: each pass fills it many times over.
-        var small: Int32 = 16_384
-        XCTAssertEqual(setsockopt(mosquitto_socket(client.handle), SOL_SOCKET, SO_SNDBUF, &small, socklen_t(MemoryLayout<Int32>.size)), 0)
+        // Each pass fills the send buffer many times over.
+        shrinkSendBuffer(client)
 
         let total = 600, size = 20_000, every = 50
         loop.holdWakes()
@@ -87,9 +90,7 @@ final class DirectPublishTests: XCTestCase {
         await client.drain()
         // The empty message went out after the retained one on the same connection: once a
         // subscriber sees it arrive live, the retained one is stored.
-        let watcher = try MQTTClient(options(broker, "retain-watch"))
-        try await watcher.connect()
-        try await watcher.subscribe("retained/#", qos: .atMostOnce)
+        let watcher = try await connectedSubscriber(broker, "retain-watch", on: "retained/#")
         try await client.publish("retained/empty", payload: [])
         await client.drain()
         let seen = try await watcher.messages.take(2)
@@ -119,9 +120,7 @@ final class DirectPublishTests: XCTestCase {
 
     func testTopicsAreCheckedAsByLibmosquitto() async throws {
         let broker = try await EmbeddedBroker.start()
-        let subscriber = try MQTTClient(options(broker, "topic-sub"))
-        try await subscriber.connect()
-        try await subscriber.subscribe("#", qos: .atMostOnce)
+        let subscriber = try await connectedSubscriber(broker, "topic-sub", on: "#")
         let loop = try NetworkLoop(name: "topic-loop")
         let client = try direct(broker, "topic-pub", loop: loop)
         try await client.connect()
@@ -158,9 +157,7 @@ final class DirectPublishTests: XCTestCase {
 
     func testAPacketOverTheBrokersMaximumIsRefusedAndTheConnectionStays() async throws {
         let broker = try await EmbeddedBroker.start(.init(extraLines: ["max_packet_size 1000"]))
-        let subscriber = try MQTTClient(options(broker, "max-sub"))
-        try await subscriber.connect()
-        try await subscriber.subscribe("max/#", qos: .atMostOnce)
+        let subscriber = try await connectedSubscriber(broker, "max-sub", on: "max/#")
         let loop = try NetworkLoop(name: "max-loop")
         let client = try direct(broker, "max-pub", loop: loop, v5: true)
         try await client.connect()
@@ -184,9 +181,7 @@ final class DirectPublishTests: XCTestCase {
     /// freed): none reaches the next connection ahead of its CONNECT.
     func testPendingBytesOfALostConnectionNeverReachTheNextOne() async throws {
         let broker = try await EmbeddedBroker.start()
-        let subscriber = try MQTTClient(options(broker, "lost-sub"))
-        try await subscriber.connect()
-        try await subscriber.subscribe("lost/#", qos: .atMostOnce)
+        let subscriber = try await connectedSubscriber(broker, "lost-sub", on: "lost/#")
         let loop = try NetworkLoop(name: "lost-loop")
         let client = try direct(broker, "lost-pub", loop: loop)
         try await client.connect()
@@ -222,9 +217,7 @@ final class DirectPublishTests: XCTestCase {
     /// the DISCONNECT, so the broker publishes no last will.
     func testADisconnectWritesWhatIsPendingFirstAndEndsCleanly() async throws {
         let broker = try await EmbeddedBroker.start()
-        let subscriber = try MQTTClient(options(broker, "bye-sub"))
-        try await subscriber.connect()
-        try await subscriber.subscribe("bye/#", qos: .atMostOnce)
+        let subscriber = try await connectedSubscriber(broker, "bye-sub", on: "bye/#")
         let loop = try NetworkLoop(name: "bye-loop")
         var o = options(broker, "bye-pub")
         o.writesOnLoop = true
@@ -232,8 +225,7 @@ final class DirectPublishTests: XCTestCase {
         o.will = Will(topic: "bye/will", payload: Array("gone".utf8), qos: .atMostOnce, retain: false)
         let client = try MQTTClient(o, loop: loop)
         try await client.connect()
-        var small: Int32 = 16_384
-        XCTAssertEqual(setsockopt(mosquitto_socket(client.handle), SOL_SOCKET, SO_SNDBUF, &small, socklen_t(MemoryLayout<Int32>.size)), 0)
+        shrinkSendBuffer(client)
 
         let total = 200
         loop.holdWakes()

@@ -75,6 +75,14 @@ func options(_ broker: EmbeddedBroker, _ id: String) -> ConnectionOptions {
     ConnectionOptions(host: broker.host, port: broker.port, clientID: id)
 }
 
+/// A connected subscriber on `filter`.
+func connectedSubscriber(_ broker: EmbeddedBroker, _ id: String, on filter: String, qos: QoS = .atMostOnce) async throws -> MQTTClient {
+    let subscriber = try MQTTClient(options(broker, id))
+    try await subscriber.connect()
+    try await subscriber.subscribe(filter, qos: qos)
+    return subscriber
+}
+
 /// A loopback TCP listener that accepts connections and never answers: returns its socket and port.
 func silentListener() throws -> (Int32, Int) {
     let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

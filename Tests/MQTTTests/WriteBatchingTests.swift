@@ -13,14 +13,6 @@ final class WriteBatchingTests: XCTestCase {
         return try MQTTClient(o, loop: loop)
     }
 
-    /// A connected QoS 0 subscriber on `filter`.
-    private func connectedSubscriber(_ broker: EmbeddedBroker, _ id: String, on filter: String) async throws -> MQTTClient {
-        let subscriber = try MQTTClient(options(broker, id))
-        try await subscriber.connect()
-        try await subscriber.subscribe(filter, qos: .atMostOnce)
-        return subscriber
-    }
-
     func testHeldWritesWaitForTheFlushThenArriveInOrderPerConnection() async throws {
         let broker = try await EmbeddedBroker.start()
         let subscriber = try await connectedSubscriber(broker, "batch-sub", on: "batch/#")
