@@ -7,12 +7,13 @@ import XCTest
 /// QoS 0 publishes encoded by the client and written by the loop (`PublishPacket`), next to
 /// libmosquitto's own queue on the same connection.
 final class DirectPublishTests: XCTestCase {
-    private func direct(_ broker: EmbeddedBroker, _ id: String, loop: NetworkLoop, v5: Bool = false, window: Int = 100) throws -> MQTTClient {
-        var o = options(broker, id)
-        o.writesOnLoop = true
-        o.protocolVersion = v5 ? .v5 : .v311
-        o.inflightWindow = window
-        let client = try MQTTClient(o, loop: loop)
+    private func direct(_ broker: EmbeddedBroker, _ id: String, loop: NetworkLoop, v5: Bool = false, window: Int = 100,
+                        will: Will? = nil) throws -> MQTTClient {
+        let client = try loopWritingClient(broker, id, loop: loop) { o in
+            o.protocolVersion = v5 ? .v5 : .v311
+            o.inflightWindow = window
+            o.will = will
+        }
         XCTAssertTrue(client.directWrites)
         return client
     }
@@ -219,11 +220,8 @@ final class DirectPublishTests: XCTestCase {
         let broker = try await EmbeddedBroker.start()
         let subscriber = try await connectedSubscriber(broker, "bye-sub", on: "bye/#")
         let loop = try NetworkLoop(name: "bye-loop")
-        var o = options(broker, "bye-pub")
-        o.writesOnLoop = true
-        o.inflightWindow = 10_000
-        o.will = Will(topic: "bye/will", payload: Array("gone".utf8), qos: .atMostOnce, retain: false)
-        let client = try MQTTClient(o, loop: loop)
+        let client = try direct(broker, "bye-pub", loop: loop, window: 10_000,
+                                will: Will(topic: "bye/will", payload: Array("gone".utf8), qos: .atMostOnce, retain: false))
         try await client.connect()
         shrinkSendBuffer(client)
 

@@ -75,6 +75,16 @@ func options(_ broker: EmbeddedBroker, _ id: String) -> ConnectionOptions {
     ConnectionOptions(host: broker.host, port: broker.port, clientID: id)
 }
 
+/// A client on `loop` whose writes wait for the loop (`writesOnLoop`); `adjust` sets any
+/// other options.
+func loopWritingClient(_ broker: EmbeddedBroker, _ id: String, loop: NetworkLoop,
+                       adjust: (inout ConnectionOptions) -> Void = { _ in }) throws -> MQTTClient {
+    var o = options(broker, id)
+    o.writesOnLoop = true
+    adjust(&o)
+    return try MQTTClient(o, loop: loop)
+}
+
 /// A connected subscriber on `filter`.
 func connectedSubscriber(_ broker: EmbeddedBroker, _ id: String, on filter: String, qos: QoS = .atMostOnce) async throws -> MQTTClient {
     let subscriber = try MQTTClient(options(broker, id))

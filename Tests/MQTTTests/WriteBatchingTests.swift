@@ -7,18 +7,12 @@ import XCTest
 /// Writes on the network loop: held until a flush, in order per connection, and early for a
 /// connection with a burst of its own.
 final class WriteBatchingTests: XCTestCase {
-    private func held(_ broker: EmbeddedBroker, _ id: String, loop: NetworkLoop) throws -> MQTTClient {
-        var o = options(broker, id)
-        o.writesOnLoop = true
-        return try MQTTClient(o, loop: loop)
-    }
-
     func testHeldWritesWaitForTheFlushThenArriveInOrderPerConnection() async throws {
         let broker = try await EmbeddedBroker.start()
         let subscriber = try await connectedSubscriber(broker, "batch-sub", on: "batch/#")
         let loop = try NetworkLoop(name: "batch-loop")
-        let a = try held(broker, "batch-a", loop: loop)
-        let b = try held(broker, "batch-b", loop: loop)
+        let a = try loopWritingClient(broker, "batch-a", loop: loop)
+        let b = try loopWritingClient(broker, "batch-b", loop: loop)
         try await a.connect()
         try await b.connect()
 
@@ -49,7 +43,7 @@ final class WriteBatchingTests: XCTestCase {
         let broker = try await EmbeddedBroker.start()
         let subscriber = try await connectedSubscriber(broker, "burst-sub", on: "burst/#")
         let loop = try NetworkLoop(name: "burst-loop")
-        let client = try held(broker, "burst-pub", loop: loop)
+        let client = try loopWritingClient(broker, "burst-pub", loop: loop)
         try await client.connect()
 
         loop.holdWakes()
