@@ -69,6 +69,6 @@ let package = Package(
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"], swiftSettings: upcoming),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Telemetry", "MQTT"], swiftSettings: upcoming),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Telemetry", "MQTT", "Simulator", "IndexEngine"], swiftSettings: upcoming),
-        .testTarget(name: "IndexEngineTests", dependencies: ["IndexEngine"], swiftSettings: upcoming),
+        .testTarget(name: "IndexEngineTests", dependencies: ["IndexEngine"], exclude: ["Fixtures"], swiftSettings: upcoming),
     ]
 )

@@ -5,8 +5,7 @@ import XCTest
 /// The ASEM data of COINr with its default pipeline must give COINr's published results.
 final class ASEMReproductionTests: XCTestCase {
     static let reference = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("shared/reference/asem")
+        .deletingLastPathComponent().appendingPathComponent("Fixtures/asem")
     static let pipelinePath = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Config/index/coinr-default.yaml").path
