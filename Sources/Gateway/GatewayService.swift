@@ -192,12 +192,7 @@ public final class GatewayService: @unchecked Sendable {
         lock.lock()
         aggregator.flushCorrections()
         var batch = retryBatch
-        batch.windows += aggregator.pendingWindows
-        batch.indicators += aggregator.pendingIndicators
-        batch.deadLetters += aggregator.pendingDeadLetters
-        aggregator.pendingWindows.removeAll(keepingCapacity: true)
-        aggregator.pendingIndicators.removeAll(keepingCapacity: true)
-        aggregator.pendingDeadLetters.removeAll(keepingCapacity: true)
+        batch.add(aggregator.drain())
         if checkpoint {
             do { try journal.flush() } catch {
                 lock.unlock()
@@ -210,10 +205,7 @@ public final class GatewayService: @unchecked Sendable {
         if provisional {
             // After the checkpoint: the provisional rows are output, not state.
             aggregator.emitOpenWindows()
-            batch.windows += aggregator.pendingWindows
-            batch.indicators += aggregator.pendingIndicators
-            aggregator.pendingWindows.removeAll()
-            aggregator.pendingIndicators.removeAll()
+            batch.add(aggregator.drain())
         }
         lock.unlock()
         let started = ContinuousClock.now

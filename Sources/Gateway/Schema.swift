@@ -12,6 +12,16 @@ public struct AttributeSchema: Sendable {
         case bool
         /// `vs`: one of `allowed`; not aggregated, but may mark the device as faulty.
         case string
+
+        /// What a record of this kind must carry, for error messages.
+        public var expected: String {
+            switch self {
+            case .number: "a number (v)"
+            case .sum: "a cumulative sum (s)"
+            case .bool: "true or false (vb)"
+            case .string: "a string (vs)"
+            }
+        }
     }
     public var name: String
     public var kind: Kind

@@ -10,6 +10,13 @@ public struct StoreBatch: Sendable {
     public var checkpoint: Checkpoint?
     public init() {}
     public var isEmpty: Bool { windows.isEmpty && indicators.isEmpty && deadLetters.isEmpty && checkpoint == nil }
+
+    /// Appends what the aggregator produced.
+    public mutating func add(_ output: AggregatorOutput) {
+        windows += output.windows
+        indicators += output.indicators
+        deadLetters += output.deadLetters
+    }
 }
 
 /// The aggregation state as of a journal position.

@@ -1,13 +1,39 @@
 /// The topic layout every device and the gateway share:
-/// `city/{city}/{domain}/{district}/{deviceId}/attrs` and `.../{deviceId}/status`.
+/// `city/{city}/{domain}/{district}/{deviceId}/attrs` and `.../{deviceId}/status`, and the
+/// gateway's indicator topics `city/{city}/indicators/{slug}[/{resolution}]`.
 /// `deviceId` sits at a fixed depth so brokers and gateways can partition by device.
+/// Every topic, filter and parse of the project goes through this type.
 public enum TopicScheme {
+    /// The simulator's topic template with every placeholder it fills.
+    public static let template = "city/{city}/{domain}/{district}/{device}/{kind}"
+
+    /// The last level of a device's topics.
+    public enum Kind: String, Sendable, CaseIterable {
+        case attributes = "attrs"
+        case status
+    }
+
+    public static func topic(city: String, domain: Domain, district: String, device: String, kind: Kind) -> String {
+        "city/\(city)/\(domain.rawValue)/\(district)/\(device)/\(kind.rawValue)"
+    }
+
     public static func attributes(city: String, domain: Domain, district: String, device: String) -> String {
-        "city/\(city)/\(domain.rawValue)/\(district)/\(device)/attrs"
+        topic(city: city, domain: domain, district: district, device: device, kind: .attributes)
     }
 
     public static func status(city: String, domain: Domain, district: String, device: String) -> String {
-        "city/\(city)/\(domain.rawValue)/\(district)/\(device)/status"
+        topic(city: city, domain: domain, district: district, device: device, kind: .status)
+    }
+
+    /// A subscription filter: nil levels are single-level wildcards (`+`), a nil kind takes both.
+    public static func filter(city: String? = nil, domain: Domain? = nil, district: String? = nil, kind: Kind? = nil) -> String {
+        "city/\(city ?? "+")/\(domain?.rawValue ?? "+")/\(district ?? "+")/+/\(kind?.rawValue ?? "+")"
+    }
+
+    /// The retained topic of an indicator: `city/{city}/indicators/{slug}` for the base window,
+    /// with `/{resolution}` appended for the longer ones (`hour`, `day`).
+    public static func indicator(city: String, slug: String, resolution: String? = nil) -> String {
+        "city/\(city)/indicators/\(slug)" + (resolution.map { "/\($0)" } ?? "")
     }
 
     /// The parts of a telemetry or status topic, or nil when it does not follow the scheme.
@@ -27,12 +53,42 @@ public enum TopicScheme {
         }
     }
 
+    /// Where the levels of a device topic lie in its bytes.
+    public struct Levels: Sendable, Equatable {
+        public var city: Range<Int>
+        public var domain: Domain
+        public var district: Range<Int>
+        public var device: Range<Int>
+        public var kind: Kind
+    }
+
     public static func parse(_ topic: String) -> Parsed? {
-        let parts = topic.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 6, parts[0] == "city", let domain = Domain(rawValue: String(parts[2])),
-              !parts[1].isEmpty, !parts[3].isEmpty, !parts[4].isEmpty,
-              parts[5] == "attrs" || parts[5] == "status" else { return nil }
-        return Parsed(city: String(parts[1]), domain: domain, district: String(parts[3]),
-                      device: String(parts[4]), isStatus: parts[5] == "status")
+        var text = topic
+        return text.withUTF8 { bytes in
+            guard let levels = parse(bytes) else { return nil }
+            func string(_ r: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(rebasing: bytes[r]), as: UTF8.self) }
+            return Parsed(city: string(levels.city), domain: levels.domain, district: string(levels.district),
+                          device: string(levels.device), isStatus: levels.kind == .status)
+        }
+    }
+
+    /// Parses a topic's bytes without making strings: six non-empty levels, `city` first, a
+    /// known domain third, `attrs` or `status` last.
+    public static func parse(_ topic: UnsafeBufferPointer<UInt8>) -> Levels? {
+        var bounds: (Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0)
+        var found = 0
+        for i in topic.indices where topic[i] == UInt8(ascii: "/") {
+            guard found < 5 else { return nil }
+            withUnsafeMutableBytes(of: &bounds) { $0.storeBytes(of: i, toByteOffset: found * MemoryLayout<Int>.stride, as: Int.self) }
+            found += 1
+        }
+        guard found == 5 else { return nil }
+        let levels = [0..<bounds.0, (bounds.0 + 1)..<bounds.1, (bounds.1 + 1)..<bounds.2, (bounds.2 + 1)..<bounds.3,
+                      (bounds.3 + 1)..<bounds.4, (bounds.4 + 1)..<topic.count]
+        guard levels.allSatisfy({ !$0.isEmpty }) else { return nil }
+        func text(_ r: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(rebasing: topic[r]), as: UTF8.self) }
+        guard text(levels[0]) == "city", let domain = Domain(rawValue: text(levels[2])),
+              let kind = Kind(rawValue: text(levels[5])) else { return nil }
+        return Levels(city: levels[1], domain: domain, district: levels[3], device: levels[4], kind: kind)
     }
 }

@@ -20,7 +20,7 @@ import Testing
         var outcomes: [IngestOutcome: Int] = [:]
         for m in messages { outcomes[aggregator.ingest(m), default: 0] += 1 }
         let counters = aggregator.counters
-        #expect(counters.rejected == 0, "\(aggregator.pendingDeadLetters.prefix(3).map { "\($0.reason) \($0.detail)" })")
+        #expect(counters.rejected == 0, "\(aggregator.pending.deadLetters.prefix(3).map { "\($0.reason) \($0.detail)" })")
         #expect(counters.accepted == Int64(distinct.count))
         let duplicates = Int64(telemetry.count - distinct.count)
         #expect(duplicates > 0)
@@ -29,7 +29,7 @@ import Testing
         #expect(counters.late > 0, "delayed messages past their window's close correct it")
         #expect(counters.statusMessages == Int64(messages.count - telemetry.count))
         #expect(aggregator.counters.windowsEmitted > 0)
-        #expect(aggregator.pendingWindows.contains { $0.revision > 1 }, "corrections carry a higher revision")
+        #expect(aggregator.pending.windows.contains { $0.revision > 1 }, "corrections carry a higher revision")
     }
 
     @Test func theSameMessagesTwiceAndShuffledGiveTheSameWindows() throws {
@@ -55,8 +55,8 @@ import Testing
 
         #expect(shuffled.counters.accepted == straight.counters.accepted)
         #expect(shuffled.counters.duplicates == straight.counters.duplicates + Int64(messages.filter { $0.kind == .telemetry }.count))
-        let a = finalWindows(straight.pendingWindows)
-        let b = finalWindows(shuffled.pendingWindows)
+        let a = finalWindows(straight.pending.windows)
+        let b = finalWindows(shuffled.pending.windows)
         #expect(a.count == b.count)
         var compared = 0
         for (key, x) in a {

@@ -57,7 +57,7 @@ import Testing
         let reference = Aggregator(config: gatewayConfig(scenario, lateness: 3 * 86_400))
         for m in messages { reference.ingest(m) }
         reference.emitOpenWindows()
-        let want = finalWindows(reference.pendingWindows)
+        let want = finalWindows(reference.pending.windows)
         let got = finalWindows(try SQLiteStore(path: directory + "/gateway.sqlite").windows(city: nil, resolution: nil))
         #expect(got.count == want.count)
         var mismatches: [String] = []

@@ -52,11 +52,12 @@ import Testing
     @Test(arguments: corpus)
     func malformedPayloadsAreRejectedByReason(_ name: String, _ payload: String, _ reason: RejectReason) {
         let a = aggregator()
-        #expect(a.ingest(Self.topic, payload) == .rejected(reason), "\(name): \(a.pendingDeadLetters.last?.detail ?? "")")
+        #expect(a.ingest(Self.topic, payload) == .rejected(reason), "\(name): \(a.pending.deadLetters.last?.detail ?? "")")
         #expect(a.counters.invalid[reason] == 1)
-        #expect(a.pendingDeadLetters.count == 1)
-        #expect(a.pendingDeadLetters.first?.payload == Array(payload.utf8))
-        #expect(!(a.pendingDeadLetters.first?.detail.isEmpty ?? true))
+        #expect(a.pending.deadLetters.count == 1)
+        #expect(a.pending.deadLetters.first?.payload == Array(payload.utf8))
+        #expect(!(a.pending.deadLetters.first?.detail.isEmpty ?? true))
+        #expect(a.knownDevices == 0 && a.openWindows == 0, "a rejected message registers nothing")
         // Still works afterwards.
         #expect(a.ingest(Self.topic, Self.good) == .accepted)
     }
@@ -65,7 +66,7 @@ import Testing
         let a = aggregator()
         let big = "[" + String(repeating: " ", count: 1 << 20) + "]"
         #expect(a.ingest(Self.topic, big) == .rejected(.tooLarge))
-        #expect(a.pendingDeadLetters.last?.payload.count == a.config.maxPayload, "the dead letter keeps the first max-payload bytes")
+        #expect(a.pending.deadLetters.last?.payload.count == a.config.maxPayload, "the dead letter keeps the first max-payload bytes")
         #expect(a.ingest("city/almaty/parking/north/x/attrs", Self.good) == .rejected(.badTopic))
         #expect(a.ingest("almaty/attrs", Self.good) == .rejected(.badTopic))
         #expect(a.ingest("city/almaty/environment/north/alm-aq-000001/other", Self.good) == .rejected(.badTopic))
@@ -77,6 +78,6 @@ import Testing
     @Test func escapedStringsAndAnyKeyOrderAreRead() {
         let a = aggregator()
         let payload = #"[ {"v":42.5, "u":"ug\/m3", "n":"pm\u0032\u0035", "bt":1768158000, "bn":"urn:ngsi-ld:AirQualityObserved:alm-aq-000001:"}, {"v":1,"n":"seq"}, {"u":"s","n":"sent","v":17681580e2} ]"#
-        #expect(a.ingest(Self.topic, payload) == .accepted, "\(a.pendingDeadLetters.last?.detail ?? "")")
+        #expect(a.ingest(Self.topic, payload) == .accepted, "\(a.pending.deadLetters.last?.detail ?? "")")
     }
 }

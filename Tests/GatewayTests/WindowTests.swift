@@ -39,7 +39,7 @@ struct Feed {
     }
 
     func windows(_ attribute: String, _ resolution: Resolution = .base) -> [WindowRecord] {
-        aggregator.pendingWindows.filter { $0.attribute == attribute && $0.resolution == resolution }
+        aggregator.pending.windows.filter { $0.attribute == attribute && $0.resolution == resolution }
     }
 }
 
@@ -135,7 +135,7 @@ struct Feed {
         f.lamp(7, at: t0 + 20, device: "alm-sl-000002")
         f.lamp(7.5, at: t0 + 820, device: "alm-sl-000002")
         f.pm25(1, at: t0 + 1000, device: "alm-aq-000001")  // closes the window
-        let values = f.aggregator.pendingIndicators.filter { $0.start == t0 * 1000 && $0.resolution == .base }
+        let values = f.aggregator.pending.indicators.filter { $0.start == t0 * 1000 && $0.resolution == .base }
         func value(_ code: String) -> Double? { values.first { $0.code == code }?.value }
         #expect(value("ISO37120:8.1") == (10 + 20 + 40) / 3.0)
         #expect(value("ISO37122:8.2") == 2.0 / 10, "2 live stations over 10 km2")
@@ -156,7 +156,7 @@ extension Feed {
         let first = records.drop { $0 != "{" }.dropFirst().dropLast()
         let outcome = aggregator.ingest("city/almaty/\(domain)/north/\(device)/attrs",
             #"[{"bn":"urn:ngsi-ld:\#(entity):\#(device):","bt":\#(t),"# + first + #",{"n":"seq","v":\#(n)},{"n":"sent","u":"s","v":\#(t)}]"#)
-        #expect(outcome == .accepted, "\(device): \(aggregator.pendingDeadLetters.last?.detail ?? "\(outcome)")")
+        #expect(outcome == .accepted, "\(device): \(aggregator.pending.deadLetters.last?.detail ?? "\(outcome)")")
     }
 }
 
@@ -197,7 +197,7 @@ extension Feed {
         f.send("water", "WaterObserved", "alm-wn-000002", at: t0 + 500, #"[{"n":"pressure","u":"Pa","v":300000}]"#)
         f.pm25(12, at: t0 + 1000)                                          // closes the first window
 
-        let values = f.aggregator.pendingIndicators.filter { $0.start == t0 * 1000 && $0.resolution == .base }
+        let values = f.aggregator.pending.indicators.filter { $0.start == t0 * 1000 && $0.resolution == .base }
         func value(_ code: String) throws -> Double { try #require(values.first { $0.code == code }?.value, "\(code)") }
         func close(_ a: Double, _ b: Double) -> Bool { abs(a - b) <= 1e-9 * max(1, abs(b)) }
         let perYear: Double = 365 * 86_400 / 900

@@ -71,13 +71,6 @@ public enum IndicatorCatalog {
         + MobilityIndicators.all + HealthIndicators.all
 }
 
-/// The key of one window of one city, at one resolution.
-public struct IndicatorKey: Hashable, Sendable, BitwiseCopyable {
-    var city: Int32
-    var resolution: Int8
-    var start: Int64
-}
-
 /// One indicator value for one city and window. Later revisions replace earlier ones.
 public struct IndicatorValue: Sendable, Equatable {
     public var city: String
@@ -93,66 +86,4 @@ public struct IndicatorValue: Sendable, Equatable {
 func percent(_ part: Double, of whole: Double?) -> Double? {
     guard let whole, whole > 0 else { return nil }
     return min(100, 100 * part / whole)
-}
-
-extension Aggregator {
-    /// Computes the indicators of every window whose aggregates changed since the last time.
-    func computeIndicators() {
-        guard !dirtyIndicators.isEmpty else { return }
-        let keys = dirtyIndicators.sorted { ($0.key.city, $0.key.resolution, $0.key.start) < ($1.key.city, $1.key.resolution, $1.key.start) }
-        dirtyIndicators = [:]
-        for (key, closed) in keys {
-            let city = cities[Int(key.city)]
-            let length = lengths[Int(key.resolution)]
-            // Merge each series over the city's districts once per window.
-            var cache: [String: WindowPartial] = [:]
-            let index = seriesIndex
-            let inputs = IndicatorInputs(
-                facts: config.city(city.id), seconds: Double(length) / 1000,
-                lookup: { name in
-                    if let p = cache[name] { return p }
-                    guard let (domain, attribute) = index[name] else { return WindowPartial() }
-                    let p = self.cityPartial(city: key.city, domain: domain, attribute: attribute, resolution: key.resolution, start: key.start)
-                    cache[name] = p
-                    return p
-                },
-                seen: { domain in
-                    self.groups.reduce(0) { $0 + ($1.city == key.city && Int($1.domain) == domain.ordinal ? Int($1.devices) : 0) }
-                })
-            let revision = (indicatorRevisions[key] ?? 0) + 1
-            var any = false
-            for definition in indicators {
-                guard let value = definition.compute(inputs), value.isFinite else { continue }
-                any = true
-                pendingIndicators.append(IndicatorValue(city: city.id, code: definition.code, resolution: Resolution(rawValue: Int(key.resolution))!,
-                                                        start: key.start, end: key.start + length, value: value,
-                                                        revision: revision, closed: closed))
-                counters.indicatorsEmitted += 1
-            }
-            if any { indicatorRevisions[key] = revision }
-        }
-        // Forget revisions of windows no reading can reach any more.
-        indicatorRevisions = indicatorRevisions.filter { key, _ in
-            let newest = cities[Int(key.city)].newest
-            return newest == .min || key.start + lengths[Int(key.resolution)] > newest - config.lateness * 1000
-        }
-    }
-
-    /// Series names to (domain, series offset in a group); derived series of a domain are
-    /// named `name@domain` (`faulty@lighting`).
-    var seriesIndex: [String: (Domain, Int)] {
-        if let cached = seriesIndexCache { return cached }
-        var index: [String: (Domain, Int)] = [:]
-        for a in 0..<slotsPerGroup {
-            let name = seriesName(a)
-            if a < schema.attributeCount + schema.entities.count {
-                let entity = a < schema.attributeCount ? schema.attribute(a).entity : schema.entities[a - schema.attributeCount]
-                index[name] = (entity.domain, a)
-            } else {
-                for d in Domain.allCases { index["\(name)@\(d.rawValue)"] = (d, a) }
-            }
-        }
-        seriesIndexCache = index
-        return index
-    }
 }

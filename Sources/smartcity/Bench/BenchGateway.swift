@@ -102,9 +102,7 @@ struct BenchGateway: AsyncParsableCommand {
     }
 
     private func drain(_ aggregator: Aggregator) {
-        aggregator.pendingWindows.removeAll(keepingCapacity: true)
-        aggregator.pendingIndicators.removeAll(keepingCapacity: true)
-        aggregator.pendingDeadLetters.removeAll(keepingCapacity: true)
+        _ = aggregator.drain()
     }
 
     // MARK: Memory
