@@ -53,7 +53,7 @@ public struct GatewayConfig: Sendable {
     /// Directory of the journal of accepted messages (default: next to the store).
     public var journal: String?
     public var clientID = "smartcity-gateway"
-    public var subscription = "city/+/+/+/+/+"
+    public var subscription = TopicScheme.filter()
     /// HTTP port for /metrics, /health and the API; 0 picks a free one, nil turns it off.
     public var httpPort: Int? = 9464
     public var httpHost = "127.0.0.1"

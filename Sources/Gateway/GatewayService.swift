@@ -235,8 +235,7 @@ public final class GatewayService: @unchecked Sendable {
         var messages: [(String, [UInt8])] = []
         for v in values {
             guard let d = definitions[v.code] else { continue }
-            let suffix = v.resolution == .base ? "" : "/\(v.resolution.name)"
-            let topic = "city/\(v.city)/indicators/\(d.slug)\(suffix)"
+            let topic = TopicScheme.indicator(city: v.city, slug: d.slug, resolution: v.resolution == .base ? nil : v.resolution.name)
             if let newest = published[topic], newest > v.start { continue }
             published[topic] = v.start
             messages.append((topic, Array(IndicatorMessage(v, d).json.utf8)))

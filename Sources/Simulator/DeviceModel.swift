@@ -26,6 +26,42 @@ public struct Attribute: Sendable {
     }
 }
 
+extension Attribute {
+    /// The attribute as the wire contract defines it.
+    init(_ schema: AttributeSchema) {
+        let kind: Kind = switch schema.kind {
+        case .number: .measure(schema.decimals)
+        case .sum: .sum(schema.decimals)
+        case .bool: .flag
+        case .string: .text(schema.allowed.map { StaticBytes($0) })
+        }
+        self.init(StaticBytes(schema.name), schema.unit.map { StaticBytes($0) }, kind, sensed: schema.sensed)
+    }
+}
+
+/// A device family as the simulator writes it: its contract, and its entity type and
+/// attributes as bytes made once for the life of the program.
+public struct Family: Sendable {
+    public let schema: EntitySchema
+    public let entityType: StaticBytes
+    public let attributes: [Attribute]
+
+    init(_ schema: EntitySchema) {
+        self.schema = schema
+        entityType = StaticBytes(schema.type)
+        attributes = schema.attributes.map(Attribute.init)
+    }
+
+    /// The family of an entity type of the standard contract. Models write their values in
+    /// the contract's attribute order; text values are indices into its `allowed` list.
+    static func standard(_ type: String) -> Family {
+        guard let family = standardFamilies[type] else { preconditionFailure("\(type) is not in the telemetry schema") }
+        return family
+    }
+
+    private static let standardFamilies = Dictionary(uniqueKeysWithValues: TelemetrySchema.standard.entities.map { ($0.type, Family($0)) })
+}
+
 /// One device as its model sees it.
 public struct DeviceInfo {
     /// Index within its fleet (also the number in its id).

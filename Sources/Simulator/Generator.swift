@@ -194,9 +194,9 @@ public final class Generator {
         message.abrupt = false
     }
 
-    static let sequenceName: StaticBytes = "seq"
-    static let sentName: StaticBytes = "sent"
-    static let secondsUnit: StaticBytes = "s"
+    static let sequenceName = StaticBytes(Envelope.sequence.description)
+    static let sentName = StaticBytes(Envelope.sent.description)
+    static let secondsUnit = StaticBytes(Envelope.sentUnit.description)
 
     /// Queues the current message for its send time (delayed), twice when duplicated.
     func deferCurrent(duplicate: Bool) {

@@ -65,7 +65,7 @@ public struct MQTTSettings: Sendable {
     public var insecure = false
     public var clientPrefix = "sim"
     /// Placeholders {city} {domain} {district} {device} {kind}; kind is `attrs` or `status`.
-    public var topic = "city/{city}/{domain}/{district}/{device}/{kind}"
+    public var topic = TopicScheme.template
     /// Unacknowledged messages per connection at QoS 1/2 when running at --speed max.
     public var inflight = 100
     /// Simulated seconds whose messages leave in one write pass per connection (0: each at

@@ -66,7 +66,8 @@ public final class SenMLWriter {
     /// and the base time (event time, seconds since 1970).
     public func begin(entityType: StaticBytes, deviceID: UnsafeBufferPointer<UInt8>, time: Int64) {
         records = 0
-        put(#"[{"bn":"urn:ngsi-ld:"#)
+        put(#"[{"bn":""#)
+        put(Envelope.baseNamePrefix)
         put(entityType.buffer)
         put(UInt8(ascii: ":"))
         put(deviceID)

@@ -17,19 +17,11 @@ struct AirQualityStation: DeviceModel {
     }
 
     let city: CityContext
-    let domain = Domain.environment
-    let entityType: StaticBytes = "AirQualityObserved"
-    let code = "aq"
-    let attributes = [
-        Attribute("pm25", "ug/m3", .measure(1)),
-        Attribute("pm10", "ug/m3", .measure(1)),
-        Attribute("no2", "ug/m3", .measure(1)),
-        Attribute("o3", "ug/m3", .measure(1)),
-        Attribute("co", "mg/m3", .measure(2)),
-        Attribute("temperature", "Cel", .measure(1)),
-        Attribute("relativeHumidity", "/", .measure(2)),
-        Attribute("atmosphericPressure", "hPa", .measure(1)),
-    ]
+    static let family = Family.standard("AirQualityObserved")
+    let domain = Self.family.schema.domain
+    let entityType = Self.family.entityType
+    let code = Self.family.schema.deviceCode
+    let attributes = Self.family.attributes
 
     /// How close the station is to traffic (0.5 park to 1.6 kerbside).
     func exposure(_ device: DeviceInfo) -> Double {

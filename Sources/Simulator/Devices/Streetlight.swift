@@ -17,19 +17,11 @@ struct Streetlight: DeviceModel {
 
     let settings: Fleets.Lighting
     let city: CityContext
-    let domain = Domain.lighting
-    let entityType: StaticBytes = "Streetlight"
-    let code = "sl"
-    static let statuses: [StaticBytes] = ["ok", "defectiveLamp"]
-    static let lampTypes: [StaticBytes] = ["LED", "HPS"]
-    let attributes = [
-        Attribute("powerState", nil, .flag, sensed: false),
-        Attribute("illuminanceLevel", "/", .measure(2), sensed: false),
-        Attribute("powerConsumption", "W", .measure(1)),
-        Attribute("energy", "kWh", .sum(3)),
-        Attribute("status", nil, .text(Streetlight.statuses), sensed: false),
-        Attribute("lampType", nil, .text(Streetlight.lampTypes), sensed: false),
-    ]
+    static let family = Family.standard("Streetlight")
+    let domain = Self.family.schema.domain
+    let entityType = Self.family.entityType
+    let code = Self.family.schema.deviceCode
+    let attributes = Self.family.attributes
     static let standby = 1.5
 
     struct Lamp {

@@ -17,16 +17,11 @@ struct TrafficCounter: DeviceModel {
 
     let settings: Fleets.Traffic
     let city: CityContext
-    let domain = Domain.mobility
-    let entityType: StaticBytes = "TrafficFlowObserved"
-    let code = "tf"
-    let attributes = [
-        Attribute("intensity", "count", .measure(0)),
-        Attribute("occupancy", "/", .measure(3)),
-        Attribute("averageVehicleSpeed", "km/h", .measure(1)),
-        Attribute("congested", nil, .flag, sensed: false),
-        Attribute("laneCount", "count", .measure(0), sensed: false),
-    ]
+    static let family = Family.standard("TrafficFlowObserved")
+    let domain = Self.family.schema.domain
+    let entityType = Self.family.entityType
+    let code = Self.family.schema.deviceCode
+    let attributes = Self.family.attributes
 
     struct Segment {
         let lanes: Double

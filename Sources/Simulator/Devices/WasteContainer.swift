@@ -20,18 +20,11 @@ struct WasteContainer: DeviceModel {
 
     let settings: Fleets.Waste
     let city: CityContext
-    let domain = Domain.waste
-    let entityType: StaticBytes = "WasteContainer"
-    let code = "wc"
-    static let statuses: [StaticBytes] = ["ok", "lidOpen", "burning", "dropped"]
-    let attributes = [
-        Attribute("fillingLevel", "/", .measure(3)),
-        Attribute("cargoWeight", "kg", .measure(1)),
-        Attribute("temperature", "Cel", .measure(1)),
-        Attribute("status", nil, .text(WasteContainer.statuses), sensed: false),
-        Attribute("dateLastEmptying", "s", .measure(0), sensed: false),
-        Attribute("batteryLevel", "/", .measure(3), sensed: false),
-    ]
+    static let family = Family.standard("WasteContainer")
+    let domain = Self.family.schema.domain
+    let entityType = Self.family.entityType
+    let code = Self.family.schema.deviceCode
+    let attributes = Self.family.attributes
     var batteryAttribute: Int? { 5 }
     /// Kilograms of mixed municipal waste per litre of container volume when full.
     static let density = 0.12

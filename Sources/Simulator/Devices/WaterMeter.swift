@@ -18,15 +18,12 @@ struct WaterMeter: DeviceModel {
     let city: CityContext
     /// Mean cubic metres per meter per day.
     let meanDaily: Double
-    let domain = Domain.water
-    let entityType: StaticBytes = "WaterConsumptionObserved"
-    let code = "wm"
-    static let rollover = 100_000.0
-    let attributes = [
-        Attribute("waterConsumption", "m3", .sum(3)),
-        Attribute("flow", "m3/h", .measure(3)),
-        Attribute("batteryLevel", "/", .measure(3), sensed: false),
-    ]
+    static let family = Family.standard("WaterConsumptionObserved")
+    let domain = Self.family.schema.domain
+    let entityType = Self.family.entityType
+    let code = Self.family.schema.deviceCode
+    static let rollover = family.schema.attribute(named: "waterConsumption")!.rollover!
+    let attributes = Self.family.attributes
     var batteryAttribute: Int? { 2 }
 
     init(settings: Fleets.Water, city: CityContext) {
@@ -76,15 +73,11 @@ struct WaterNetworkSensor: DeviceModel {
     let city: CityContext
     /// Mean cubic metres per day used by each district's meters.
     let districtDaily: [Double]
-    let domain = Domain.water
-    let entityType: StaticBytes = "WaterObserved"
-    let code = "wn"
-    let attributes = [
-        Attribute("inflow", "m3", .sum(3)),
-        Attribute("flow", "m3/h", .measure(2)),
-        Attribute("pressure", "Pa", .measure(0)),
-        Attribute("leakAlarm", nil, .flag, sensed: false),
-    ]
+    static let family = Family.standard("WaterObserved")
+    let domain = Self.family.schema.domain
+    let entityType = Self.family.entityType
+    let code = Self.family.schema.deviceCode
+    let attributes = Self.family.attributes
 
     func isInflowMeter(_ device: DeviceInfo) -> Bool { device.index % settings.networkSensorsPerDistrict == 0 }
 
