@@ -96,6 +96,7 @@ public struct SenMLReader: ~Copyable {
         }
         while true {
             p.skipSpace()
+            if p.peek == UInt8(ascii: "]") { throw p.fail(.malformedJSON, "a comma before ']'") }
             guard p.peek == UInt8(ascii: "{") else { throw p.fail(p.at < bytes.count ? .notSenML : .malformedJSON, "each record is a JSON object") }
             guard count < maxRecords else { throw p.fail(.tooManyRecords, "more than \(maxRecords) records in one pack") }
             try readRecord(&p)
