@@ -23,7 +23,11 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
-        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         .systemLibrary(
@@ -37,10 +41,10 @@ let package = Package(
             linkerSettings: [.linkedLibrary("mosquitto")]
         ),
         // fork/exec with a parent-death signal, so a child broker never outlives the tool.
-        .target(name: "CSystem"),
+        .target(name: "CPlatform"),
         .target(
             name: "MQTT",
-            dependencies: ["CMosquitto", "CSystem"],
+            dependencies: ["CMosquitto", "CPlatform"],
             swiftSettings: upcoming
         ),
         .target(name: "Telemetry", swiftSettings: hotPath),
@@ -50,8 +54,11 @@ let package = Package(
             dependencies: [
                 "Telemetry", "MQTT", "Yams",
                 .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "FlyingFox", package: "FlyingFox"),
-                .product(name: "FlyingSocks", package: "FlyingFox"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ],
             swiftSettings: hotPath
         ),
@@ -59,16 +66,28 @@ let package = Package(
         .executableTarget(
             name: "smartcity",
             dependencies: [
-                "MQTT", "Telemetry", "Simulator", "Gateway", "IndexEngine", "CMosquittoBaseline", "CSystem",
+                "MQTT", "Telemetry", "Simulator", "Gateway", "IndexEngine", "CMosquittoBaseline", "CPlatform",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: upcoming
         ),
-        .testTarget(name: "MQTTTests", dependencies: ["MQTT", "CMosquitto", "CSystem"], swiftSettings: upcoming),
+        .testTarget(name: "MQTTTests", dependencies: ["MQTT", "CMosquitto", "CPlatform"], swiftSettings: upcoming),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"], swiftSettings: upcoming),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Telemetry", "MQTT"], swiftSettings: upcoming),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Telemetry", "MQTT", "Simulator", "IndexEngine"], swiftSettings: upcoming),
+        .testTarget(
+            name: "GatewayTests",
+            dependencies: [
+                "Gateway", "Telemetry", "MQTT", "Simulator", "IndexEngine",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: upcoming),
         .testTarget(name: "IndexEngineTests", dependencies: ["IndexEngine"], exclude: ["Fixtures"], swiftSettings: upcoming),
     ]
 )

@@ -1,9 +1,13 @@
 import Foundation
+import Logging
+import Metrics
 import MQTT
+import ServiceLifecycle
 import Telemetry
 
 /// The running gateway: MQTT ingest into the journal and the aggregator, periodic flushes and
-/// checkpoints to the store, indicators published back, an HTTP API, a console status line.
+/// checkpoints to the store, indicators published back. Its long-running parts are Services
+/// (`services(broker:)`) that a `ServiceGroup` runs and shuts down in order.
 ///
 /// Durability: every message is appended to the journal before its PUBACK leaves (the client
 /// defers acknowledgements until the journal is in the kernel); a checkpoint stores the
@@ -11,21 +15,25 @@ import Telemetry
 /// checkpoint and replays the journal after it; the broker's persistent session redelivers
 /// what was never acknowledged, and deduplication by device and sequence number drops what
 /// was seen twice. So a SIGKILL at any moment loses no accepted reading and counts none twice.
+///
+/// ```swift
+/// let gateway = try GatewayService(config: config)
+/// let group = ServiceGroup(configuration: .init(services: gateway.services(broker: options),
+///                                               gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+/// try await group.run()   // until SIGINT/SIGTERM: stop ingest, flush and checkpoint, publish the rest
+/// ```
 public final class GatewayService: @unchecked Sendable {
     public let config: GatewayConfig
-    public let store: SQLiteStore
+    public let store: any TelemetryStore
     let journal: Journal
     let aggregator: Aggregator
+    let logger: Logger
+    let metrics: GatewayMetrics
     private let lock = NSLock()
-    /// One flush at a time (the worker's and an explicit one): guards the retry batch, the
+    /// One flush at a time (the flusher's and an explicit one): guards the retry batch, the
     /// checkpoint bookkeeping, the latency summary and the published-indicator table.
     private let flushLock = NSLock()
     private var client: MQTTClient?
-    private var publisher: MQTTClient?
-    private var worker: Thread?
-    private let stopSignal = NSCondition()
-    private var stopping = false
-    private var workerDone = false
     private var retryBatch = StoreBatch()
     private var lastCheckpointPosition: UInt64 = 0
     private var lastCheckpointWall = Date()
@@ -35,26 +43,34 @@ public final class GatewayService: @unchecked Sendable {
     private var lastJournalError: String?
     private var published: [String: Int64] = [:]
     private var latency = LatencySummary()
+    /// Indicator batches on their way to the publisher, in flush order.
+    private var indicatorSink: AsyncStream<[(String, [UInt8])]>.Continuation?
+    /// The group `start` runs (embedding without signals).
+    private var group: ServiceGroup?
+    private var groupTask: Task<Void, any Error>?
     /// Store transaction times so far.
     public var storeLatency: LatencySummary { flushLock.withLock { latency } }
     public private(set) var connected = false
     private var lastMessageMs: Int64 = 0
-    /// Called on the network thread with every payload received (set before `start`).
+    /// Called on the network thread with every payload received (set before the services run).
     public var onReceived: (@Sendable (UnsafeBufferPointer<UInt8>) -> Void)?
     public private(set) var replayed = 0
-    let log: @Sendable (String) -> Void
     /// Indicator definitions by code, for the published messages.
     private let definitions: [String: IndicatorDefinition]
 
-    /// Opens the store and the journal, restores the last checkpoint and replays the journal.
-    public init(config: GatewayConfig, log: @escaping @Sendable (String) -> Void = { print($0) }) throws {
+    /// Opens the store (SQLite at `config.store` unless another is given) and the journal,
+    /// restores the last checkpoint and replays the journal. Counters and gauges go to
+    /// `metrics` (the process's metrics back end unless another is given).
+    public init(config: GatewayConfig, store: (any TelemetryStore)? = nil, logger: Logger = Logger(label: "smartcity.gateway"),
+                metrics: any MetricsFactory = MetricsSystem.factory) throws {
         self.config = config
-        self.log = log
-        store = try SQLiteStore(path: config.store)
+        self.logger = logger
+        self.metrics = GatewayMetrics(factory: metrics)
+        self.store = try store ?? SQLiteStore(path: config.store)
         journal = try Journal(directory: config.journal ?? config.store + ".journal")
         aggregator = Aggregator(config: config)
         definitions = Dictionary(uniqueKeysWithValues: aggregator.indicators.map { ($0.code, $0) })
-        if let checkpoint = try store.latestCheckpoint() {
+        if let checkpoint = try self.store.latestCheckpoint() {
             do { try aggregator.restore(checkpoint.state) } catch {
                 throw GatewayError.state("\(config.store): the last checkpoint cannot be read (\(error)); move the store and its journal aside to start afresh")
             }
@@ -66,12 +82,52 @@ public final class GatewayService: @unchecked Sendable {
             count += 1
         }
         replayed = count
-        if count > 0 { log("gateway: replayed \(count) journaled messages after the checkpoint at \(lastCheckpointPosition)") }
+        if count > 0 { logger.info("replayed \(count) journaled messages after the checkpoint at \(lastCheckpointPosition)") }
         try flush(checkpoint: count > 0)
     }
 
-    /// Connects to the broker with a persistent session and starts the flusher.
+    // MARK: services
+
+    /// The gateway's long-running parts for a `ServiceGroup`, in start order. The group shuts
+    /// them down in reverse: ingest stops taking messages, the flusher writes the last batch, a
+    /// checkpoint and the open windows, then the indicator publisher sends what is left.
+    public func services(broker: ConnectionOptions) -> [any Service] {
+        var parts: [any Service] = []
+        if config.publishIndicators {
+            let (stream, continuation) = AsyncStream.makeStream(of: [(String, [UInt8])].self)
+            lock.withLock { indicatorSink = continuation }
+            parts.append(IndicatorPublisher(gateway: self, broker: broker, batches: stream))
+        }
+        parts.append(Flusher(gateway: self))
+        parts.append(Ingest(gateway: self, broker: broker))
+        return parts
+    }
+
+    /// Connects and runs the services in a group of their own, without signal handling (for
+    /// embedding: `run`, benchmarks, tests). `stop()` shuts them down.
     public func start(broker: ConnectionOptions) async throws {
+        let services = self.services(broker: broker)
+        try await connect(broker: broker)
+        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, logger: logger))
+        self.group = group
+        groupTask = Task { try await group.run() }
+    }
+
+    /// Stops taking messages, flushes, writes a checkpoint and the open windows (provisional)
+    /// and publishes the last indicators.
+    public func stop() async {
+        guard let group else {
+            do { try flush(checkpoint: true, provisional: true) } catch { logger.error("final flush failed: \(error)") }
+            return
+        }
+        await group.triggerGracefulShutdown()
+        do { try await groupTask?.value } catch { logger.error("stopped with an error: \(error)") }
+        self.group = nil
+    }
+
+    /// Connects to the broker with a persistent session and subscribes (once).
+    public func connect(broker: ConnectionOptions) async throws {
+        guard client == nil else { return }
         var options = broker
         options.cleanSession = false
         options.writesOnLoop = true
@@ -96,16 +152,36 @@ public final class GatewayService: @unchecked Sendable {
         try await client.connect()
         _ = try await client.subscribe(config.subscription, qos: .atLeastOnce)
         connected = true
-        if config.publishIndicators {
-            var p = broker
-            p.clientID = options.clientID + "-indicators"
-            p.cleanSession = true
-            p.writesOnLoop = false
-            let publisher = try MQTTClient(p)
-            try await publisher.connect()
-            self.publisher = publisher
+        logger.info("subscribed to \(config.subscription) as '\(options.clientID)' (persistent session)")
+    }
+
+    func disconnect() async {
+        guard let client else { return }
+        await client.disconnect()
+        connected = false
+    }
+
+    /// The flusher's cycle: flush (with a checkpoint when due) and, now and then, a status line.
+    func periodicFlush() {
+        let checkpointDue = Date().timeIntervalSince(lastCheckpointWall) >= config.checkpointInterval
+        do { try flush(checkpoint: checkpointDue) } catch {
+            let first = lock.withLock {
+                defer { lastStoreError = "\(error)" }
+                return lastStoreError == nil
+            }
+            if first { logger.error("\(error)") }
         }
-        startWorker()
+        if config.statusInterval > 0, Date().timeIntervalSince(lastStatusWall) >= config.statusInterval {
+            logger.info("\(statusLine())")
+        }
+    }
+
+    /// The flusher's last act: the final batch, a checkpoint and the open windows; then the
+    /// indicator stream ends so the publisher can drain it.
+    func finalFlush() {
+        do { try flush(checkpoint: true, provisional: true) } catch { logger.error("final flush failed: \(error)") }
+        lock.withLock { indicatorSink }?.finish()
+        logger.info("\(statusLine())")
     }
 
     private func receive(topic: UnsafeBufferPointer<UInt8>, payload: UnsafeBufferPointer<UInt8>) {
@@ -152,38 +228,6 @@ public final class GatewayService: @unchecked Sendable {
         t.withUTF8 { tb in payload.withUnsafeBufferPointer { receive(topic: tb, payload: $0) } }
     }
 
-    private func startWorker() {
-        let thread = Thread { [unowned self] in self.work() }
-        thread.name = "gateway-flush"
-        worker = thread
-        thread.start()
-    }
-
-    private func work() {
-        while true {
-            stopSignal.lock()
-            if !stopping { _ = stopSignal.wait(until: Date().addingTimeInterval(config.flushInterval)) }
-            let stop = stopping
-            stopSignal.unlock()
-            if stop { break }
-            let checkpointDue = Date().timeIntervalSince(lastCheckpointWall) >= config.checkpointInterval
-            do { try flush(checkpoint: checkpointDue) } catch {
-                let first = lock.withLock {
-                    defer { lastStoreError = "\(error)" }
-                    return lastStoreError == nil
-                }
-                if first { log("gateway: \(error)") }
-            }
-            if config.statusInterval > 0, Date().timeIntervalSince(lastStatusWall) >= config.statusInterval {
-                log(statusLine())
-            }
-        }
-        stopSignal.lock()
-        workerDone = true
-        stopSignal.broadcast()
-        stopSignal.unlock()
-    }
-
     /// Writes what the aggregator emitted (and, with `checkpoint`, its whole state) to the store
     /// in one transaction. A failed write keeps the batch for the next attempt.
     public func flush(checkpoint: Bool, provisional: Bool = false) throws {
@@ -216,7 +260,9 @@ public final class GatewayService: @unchecked Sendable {
             retryBatch = batch
             throw error
         }
-        latency.add(ContinuousClock.now - started)
+        let took = ContinuousClock.now - started
+        latency.add(took)
+        metrics.storeWrite(took)
         retryBatch = StoreBatch()
         lock.withLock { lastStoreError = nil }
         if let c = batch.checkpoint {
@@ -226,12 +272,14 @@ public final class GatewayService: @unchecked Sendable {
             lock.unlock()
             lastCheckpointWall = Date()
         }
-        publish(batch.indicators)
+        queueForPublishing(batch.indicators)
+        updateMetrics(latency: latency)
     }
 
-    /// Publishes the newest value of each indicator as a retained message.
-    private func publish(_ values: [IndicatorValue]) {
-        guard let publisher, !values.isEmpty else { return }
+    /// Queues the newest value of each indicator for its retained topic (under the flush lock,
+    /// so batches leave in flush order).
+    private func queueForPublishing(_ values: [IndicatorValue]) {
+        guard let sink = lock.withLock({ indicatorSink }), !values.isEmpty else { return }
         var messages: [(String, [UInt8])] = []
         for v in values {
             guard let d = definitions[v.code] else { continue }
@@ -240,34 +288,15 @@ public final class GatewayService: @unchecked Sendable {
             published[topic] = v.start
             messages.append((topic, Array(IndicatorMessage(v, d).json.utf8)))
         }
-        Task {
-            for (topic, payload) in messages {
-                _ = try? await publisher.publish(topic, payload: payload, qos: .atLeastOnce, retain: true)
-            }
-        }
+        if !messages.isEmpty { sink.yield(messages) }
     }
 
-    /// Stops taking messages, flushes, writes a checkpoint and the open windows (provisional).
-    public func stop() async {
-        if let client {
-            await client.disconnect()
-            connected = false
-        }
-        stopWorker()
-        do { try flush(checkpoint: true, provisional: true) } catch { log("gateway: final flush failed: \(error)") }
-        if let publisher {
-            await publisher.drain()
-            await publisher.disconnect()
-        }
-        log(statusLine())
-    }
+    /// Brings the counters and gauges up to date (after each flush and before a scrape).
+    public func updateMetrics() { updateMetrics(latency: storeLatency) }
 
-    private func stopWorker() {
-        stopSignal.lock()
-        stopping = true
-        stopSignal.broadcast()
-        if worker != nil { while !workerDone { stopSignal.wait() } }
-        stopSignal.unlock()
+    private func updateMetrics(latency: LatencySummary) {
+        let (c, open, devices) = counters()
+        metrics.update(counters: c, openWindows: open, devices: devices, status: status(), storeLatency: latency)
     }
 
     // MARK: status

@@ -59,6 +59,11 @@ public protocol TelemetryStore: AnyObject, Sendable {
     func latestIndicators(city: String?, domain: String?) throws -> [IndicatorRow]
     func indicatorSeries(city: String, code: String, resolution: Resolution, from: Int64?, to: Int64?) throws -> [IndicatorRow]
     func windows(city: String?, resolution: Resolution?) throws -> [WindowRecord]
+    /// Per city and indicator slug, the mean of the closed windows at `resolution` (of the
+    /// provisional ones when a city has no closed window of that indicator).
+    func indicatorMeans(resolution: Resolution) throws -> [String: [String: Double]]
+    /// The cities x indicators table (CSV) of means read with `indicatorMeans`.
+    func indicatorTable(_ values: [String: [String: Double]], names: [String: String]) throws -> String
 }
 
 /// The SQLite store (WAL mode: the HTTP API reads while the gateway writes).

@@ -1,5 +1,5 @@
 import CMosquitto
-import CSystem
+import CPlatform
 import Dispatch
 import Foundation
 import Synchronization

@@ -1,6 +1,11 @@
 import ArgumentParser
 import Foundation
 import Gateway
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+import UnixSignals
 import MQTT
 import Simulator
 import Telemetry
@@ -30,6 +35,9 @@ struct GatewayOptions: ParsableArguments {
 
     @Option(help: "Allowed lateness, e.g. 15m (overrides the config).")
     var lateness: String?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .info
 
     func load() throws -> GatewayConfig {
         var config = try config.map { try GatewayConfig(contentsOf: $0) } ?? GatewayConfig()
@@ -99,42 +107,31 @@ struct GatewayServe: AsyncParsableCommand {
         if let statusInterval { config.statusInterval = statusInterval }
         if let checkpointInterval { config.checkpointInterval = checkpointInterval }
         let url = try BrokerURL(parsing: broker)
-        let service = try GatewayService(config: config)
-        var http: HTTPAPI?
-        if let port = config.httpPort {
-            let api = try HTTPAPI(service: service, host: config.httpHost, port: port)
-            let bound = try await api.start()
-            print("gateway: http://\(config.httpHost):\(bound) serves /metrics, /health, /api/indicators")
-            http = api
-        }
+        let logger = LogSetup.logger("smartcity.gateway", level: options.logLevel)
+        // Counters and gauges go to one Prometheus registry, which /metrics serves.
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let service = try GatewayService(config: config, logger: logger)
         var options = ConnectionOptions(url: url, clientID: config.clientID)
         options.reconnect = ReconnectPolicy()
-        do {
-            try await service.start(broker: options)
-        } catch {
-            throw RunFailure("cannot subscribe at \(url): \(error)")
+        // HTTP first in the list: the group stops it last, after the final flush.
+        var services: [any Service] = []
+        if let port = config.httpPort {
+            let api = HTTPAPI(service: service, registry: registry, host: config.httpHost, port: port, logger: logger)
+            services.append(api.application)
+            Task { [host = config.httpHost] in
+                if let bound = await api.boundPort() { logger.info("http://\(host):\(bound) serves /metrics, /health, /api/indicators") }
+            }
         }
-        print("gateway: subscribed to \(config.subscription) at \(url) as '\(config.clientID)' (persistent session), store \(config.store)")
-        await waitForTermination()
-        print("gateway: stopping")
-        await service.stop()
-        await http?.stop()
+        services += service.services(broker: options)
+        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
+                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            throw RunFailure("gateway at \(url): \(error)")
+        }
     }
-}
-
-/// Waits for SIGINT or SIGTERM.
-func waitForTermination() async {
-    signal(SIGINT, SIG_IGN)
-    signal(SIGTERM, SIG_IGN)
-    let (stream, continuation) = AsyncStream.makeStream(of: Int32.self)
-    let sources = [SIGINT, SIGTERM].map { sig in
-        let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-        source.setEventHandler { continuation.yield(sig) }
-        source.resume()
-        return source
-    }
-    for await _ in stream { break }
-    sources.forEach { $0.cancel() }
 }
 
 struct GatewayReplay: AsyncParsableCommand {
@@ -151,7 +148,7 @@ struct GatewayReplay: AsyncParsableCommand {
         var config = try options.load()
         config.publishIndicators = false
         config.statusInterval = 0
-        let service = try GatewayService(config: config)
+        let service = try GatewayService(config: config, logger: LogSetup.logger("smartcity.gateway", level: options.logLevel))
         var count = 0
         try MessageFile.read(file) { topic, payload in
             service.receive(topic: topic, payload: payload)

@@ -1,8 +1,11 @@
 import ArgumentParser
 import Foundation
 import Gateway
+import Logging
 import IndexEngine
 import MQTT
+import ServiceLifecycle
+import UnixSignals
 import Simulator
 import Telemetry
 
@@ -29,6 +32,9 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Seconds between progress lines (0: none).")
     var progress: Double = 5
 
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .notice
+
     func run() async throws {
         let (scenario, shard) = try options.load()
         let definition = try SmartCityDefinition(contentsOf: index)
@@ -48,13 +54,15 @@ struct Run: AsyncParsableCommand {
         config.httpPort = nil
         config.statusInterval = 0
         config.clientID = "smartcity-run-gateway"
-        let service = try GatewayService(config: config)
+        let logger = LogSetup.logger("smartcity.run", level: logLevel)
+        let service = try GatewayService(config: config, logger: logger)
         let probe = LatencyProbe()
         service.onReceived = { probe.received($0) }
         var options = ConnectionOptions(url: url, clientID: config.clientID)
         options.reconnect = .never
         do {
-            try await service.start(broker: options)
+            // Subscribed before the first device publishes.
+            try await service.connect(broker: options)
         } catch {
             throw RunFailure("cannot reach the broker at \(url): \(error); or leave out --broker to use a private one")
         }
@@ -65,26 +73,20 @@ struct Run: AsyncParsableCommand {
         let publisher = try Publisher(generator: generator, broker: url)
         publisher.onPublished = { probe.published($0) }
         try await publisher.connect()
-        var progressLine = ProgressReporter(every: progress, scenario: scenario)
-        // Ctrl-C (or SIGTERM) ends the publishing; what was sent is still aggregated and written.
-        let interrupt = Interrupt { [publisher = UncheckedBox(publisher)] in
-            print("run: interrupted; finishing with what was sent")
-            publisher.value.requestStop()
-        }
-        let outcome = try await publisher.run { lag in
-            progressLine.tick(generator: generator, lag: lag)
-        }
-        defer { interrupt.cancel() }
-        await publisher.close()
-        let published = clock.now - began
-        var simulation = RunSummary(scenario: scenario, shard: shard, stats: generator.stats, wallSeconds: published.seconds)
-        simulation.maximumLagSeconds = outcome.maximumLag
-        simulation.unacknowledged = outcome.unacknowledged
-
-        // Everything sent must arrive; give up after a quiet spell (QoS 0 may lose messages).
+        // One group for the whole run: the simulation ends it when everything sent has arrived;
+        // Ctrl-C (or SIGTERM) stops the publishing first, and what was sent is still aggregated,
+        // flushed and written.
+        let city = CitySimulation(generator: generator, publisher: publisher, gateway: service, progress: progress, scenario: scenario)
+        let group = ServiceGroup(configuration: .init(
+            services: service.services(broker: options).map { .init(service: $0) }
+                + [.init(service: city, successTerminationBehavior: .gracefullyShutdownGroup)],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        guard let (outcome, arrived) = city.result.value else { throw RunFailure("the simulation ended before it finished publishing") }
         let sent = Int64(generator.stats.messages)
-        let arrived = await waitForArrivals(service, sent)
-        await service.stop()
+        var simulation = RunSummary(scenario: scenario, shard: shard, stats: generator.stats, wallSeconds: outcome.publishSeconds)
+        simulation.maximumLagSeconds = outcome.run.maximumLag
+        simulation.unacknowledged = outcome.run.unacknowledged
         let wall = (clock.now - began).seconds
 
         let names = Dictionary(uniqueKeysWithValues: scenario.cities.map { ($0.id, $0.name) })
@@ -100,7 +102,7 @@ struct Run: AsyncParsableCommand {
         let (counters, _, _) = service.counters()
         var summary = RunOutcome(simulation: simulation, counters: counters, sent: sent, arrived: arrived, wallSeconds: wall,
                                  indicators: try latestDaily(service.store), index: IndexOutcome(result))
-        summary.interrupted = outcome.interrupted
+        summary.interrupted = outcome.run.interrupted
         summary.latency = probe.summary()
         summary.simulatedUntil = Timestamps.format(generator.simulatedTime)
         try summary.json().write(toFile: out + "/summary.json", atomically: true, encoding: .utf8)
@@ -113,7 +115,7 @@ struct Run: AsyncParsableCommand {
     /// Indicators drawn over time in the report.
     static let charted = ["ISO37120:8.1", "U4SSC:EN:AQ:1C:NO2", "U4SSC:EC:I:T:5A", "ISO37120:7.6"]
 
-    private func report(summary: RunOutcome, result: SmartCityResult, store: SQLiteStore, means: [String: [String: Double]],
+    private func report(summary: RunOutcome, result: SmartCityResult, store: any TelemetryStore, means: [String: [String: Double]],
                         cities: [String]) throws -> HTMLReport {
         let sim = summary.simulation, t = summary.telemetry
         let settings: [(String, String)] = [
@@ -153,29 +155,8 @@ struct Run: AsyncParsableCommand {
     }
 
     /// Waits until the gateway received `count` messages, or nothing arrived for 30 s.
-    private func waitForArrivals(_ service: GatewayService, _ count: Int64) async -> Bool {
-        await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                await service.waitUntilReceived(count)
-                return true
-            }
-            group.addTask {
-                var last = service.status().received
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: .seconds(30))
-                    let now = service.status().received
-                    if now == last { return false }
-                    last = now
-                }
-                return false
-            }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
-        }
-    }
 
-    private func latestDaily(_ store: SQLiteStore) throws -> [String: [String: Double]] {
+    private func latestDaily(_ store: any TelemetryStore) throws -> [String: [String: Double]] {
         var out: [String: [String: Double]] = [:]
         for row in try store.latestIndicators(city: nil, domain: nil) where row.resolution == Resolution.day.name {
             out[row.city, default: [:]][row.code] = row.value
@@ -266,47 +247,6 @@ struct RunOutcome: Encodable {
         lines.append(table.render())
         return lines.filter { !$0.isEmpty }.joined(separator: "\n")
     }
-}
-
-/// Calls `handler` once on the first SIGINT or SIGTERM until cancelled.
-final class Interrupt: @unchecked Sendable {
-    private var sources: [any DispatchSourceSignal] = []
-
-    init(_ handler: @escaping @Sendable () -> Void) {
-        let once = OnceFlag()
-        for sig in [SIGINT, SIGTERM] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { if once.claim() { handler() } }
-            source.resume()
-            sources.append(source)
-        }
-    }
-
-    func cancel() {
-        sources.forEach { $0.cancel() }
-        sources = []
-        signal(SIGINT, SIG_DFL)
-        signal(SIGTERM, SIG_DFL)
-    }
-}
-
-final class OnceFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var claimed = false
-    func claim() -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        if claimed { return false }
-        claimed = true
-        return true
-    }
-}
-
-/// Hands a value used by one thread at a time to a closure that must be Sendable.
-struct UncheckedBox<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
 }
 
 /// The index part of summary.json.

@@ -1,5 +1,5 @@
 import ArgumentParser
-import CSystem
+import CPlatform
 import Foundation
 import Simulator
 
@@ -22,6 +22,7 @@ struct SmartCity: AsyncParsableCommand {
         // Simulated fleets open thousands of connections, and the broker the tool starts
         // inherits the limit: take the hard limit on open files from the start.
         _ = Publisher.fileLimit()
+        LogSetup.bootstrap()
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {

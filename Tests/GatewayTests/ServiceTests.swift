@@ -3,7 +3,9 @@ import Foundation
 import FoundationNetworking
 #endif
 @testable import Gateway
+import Logging
 import MQTT
+import Prometheus
 import Simulator
 import Telemetry
 import Testing
@@ -24,8 +26,9 @@ import Testing
         config.statusInterval = 0
         config.flushInterval = 0.1
         config.clientID = "gateway-service-test"
-        let service = try GatewayService(config: config, log: { _ in })
-        let api = try HTTPAPI(service: service, host: "127.0.0.1", port: 0)
+        let registry = PrometheusCollectorRegistry()
+        let service = try GatewayService(config: config, logger: Logger(label: "test"), metrics: PrometheusMetricsFactory(registry: registry))
+        let api = HTTPAPI(service: service, registry: registry, host: "127.0.0.1", port: 0)
         let port = try await api.start()
         #expect(port > 0)
         try await service.start(broker: ConnectionOptions(url: broker.url, clientID: config.clientID))

@@ -1,5 +1,5 @@
 import CMosquitto
-import CSystem
+import CPlatform
 import Foundation
 @testable import MQTT
 import XCTest

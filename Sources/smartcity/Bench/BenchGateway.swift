@@ -1,8 +1,9 @@
 import ArgumentParser
 import CMosquittoBaseline
-import CSystem
+import CPlatform
 import Foundation
 import Gateway
+import Logging
 import MQTT
 import Simulator
 import Telemetry
@@ -178,7 +179,7 @@ struct BenchGateway: AsyncParsableCommand {
             c.statusInterval = 0
             c.publishIndicators = false
             c.clientID = "bench-gateway-\(round)"
-            let service = try GatewayService(config: c, log: { _ in })
+            let service = try GatewayService(config: c, logger: LogSetup.logger("smartcity.bench", level: .error))
             try await service.start(broker: ConnectionOptions(url: url, clientID: c.clientID))
             let gatewayStart = scb_now_ns()
             async let sent = input.publish(url)

@@ -1,6 +1,6 @@
 import ArgumentParser
 import CMosquittoBaseline
-import CSystem
+import CPlatform
 import Foundation
 import IndexEngine
 import MQTT

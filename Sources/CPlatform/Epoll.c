@@ -1,4 +1,4 @@
-#include "CSystem.h"
+#include "CPlatform.h"
 #include <sys/epoll.h>
 
 int csys_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }

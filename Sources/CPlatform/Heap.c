@@ -1,5 +1,5 @@
 #include <malloc.h>
-#include "CSystem.h"
+#include "CPlatform.h"
 
 size_t csys_heap_bytes(void) {
     struct mallinfo2 info = mallinfo2();

@@ -1,0 +1,115 @@
+import Foundation
+import Hummingbird
+import Logging
+import Prometheus
+import ServiceLifecycle
+import Telemetry
+
+/// `/metrics` (Prometheus text), `/health` and the JSON API over the store, on Hummingbird.
+///
+/// - `GET /metrics` — the registry the process's metrics go to
+/// - `GET /health` — 200 when the store and journal work, 503 otherwise
+/// - `GET /api/indicators[?city=almaty&domain=environment]` — newest value per city, indicator, resolution
+/// - `GET /api/indicators/{city}/{code}[?resolution=hour&from=ms&to=ms]` — one indicator's series
+/// - `GET /api/definitions` — every indicator's code, name, unit, formula
+///
+/// `application` is a Service for the gateway's `ServiceGroup`:
+///
+/// ```swift
+/// let api = HTTPAPI(service: gateway, registry: registry, host: "127.0.0.1", port: 9464)
+/// let group = ServiceGroup(configuration: .init(services: [api.application] + gateway.services(broker: options), ...))
+/// ```
+public final class HTTPAPI: Sendable {
+    public let application: any ApplicationProtocol
+    private let bound: AsyncStream<Int>
+    private let task = TaskBox()
+
+    public init(service: GatewayService, registry: PrometheusCollectorRegistry, host: String, port: Int,
+                logger: Logger = Logger(label: "smartcity.http")) {
+        let router = Router()
+        router.get("/metrics") { _, _ -> Response in
+            service.updateMetrics()
+            var buffer: [UInt8] = []
+            registry.emit(into: &buffer)
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
+        }
+        router.get("/health") { _, _ -> Response in
+            let status = service.status()
+            return try HTTPAPI.json(status, status: status.ok ? .ok : .serviceUnavailable)
+        }
+        router.get("/api/definitions") { _, _ -> Response in
+            try HTTPAPI.json(IndicatorCatalog.all.map {
+                ["code": $0.code, "slug": $0.slug, "name": $0.name, "unit": $0.unit, "domain": $0.domain.rawValue,
+                 "formula": $0.formula, "needs": $0.needs, "direction": $0.higherIsBetter ? "higher is better" : "lower is better"]
+            })
+        }
+        router.get("/api/indicators") { request, _ -> Response in
+            let query = request.uri.queryParameters
+            return try HTTPAPI.json(try service.store.latestIndicators(city: query.get("city"), domain: query.get("domain")))
+        }
+        router.get("/api/indicators/:city/:code") { request, context -> Response in
+            guard let city = context.parameters.get("city"), let code = context.parameters.get("code") else {
+                return HTTPAPI.error(.notFound, "use /api/indicators/{city}/{code}")
+            }
+            let query = request.uri.queryParameters
+            let resolutionName = query.get("resolution") ?? "window"
+            guard let resolution = Resolution(name: resolutionName) else {
+                return HTTPAPI.error(.badRequest, "resolution must be window, hour or day")
+            }
+            let rows = try service.store.indicatorSeries(city: city, code: code, resolution: resolution,
+                                                         from: query.get("from").flatMap { Int64($0) }, to: query.get("to").flatMap { Int64($0) })
+            if rows.isEmpty { return HTTPAPI.error(.notFound, "no values for \(code) in \(city) at resolution \(resolution.name)") }
+            return try HTTPAPI.json(rows)
+        }
+        let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
+        bound = stream
+        application = Application(
+            router: router, configuration: .init(address: .hostname(host, port: port), serverName: "smartcity-gateway"),
+            onServerRunning: { channel in
+                continuation.yield(channel.localAddress?.port ?? 0)
+                continuation.finish()
+            },
+            logger: logger)
+    }
+
+    /// The port the server listens on, once it runs (nil if it stopped before).
+    public func boundPort() async -> Int? {
+        for await port in bound { return port }
+        return nil
+    }
+
+    /// Runs the server in a task of its own (without a service group) and returns the bound
+    /// port (useful with port 0).
+    public func start() async throws -> Int {
+        let application = self.application
+        task.set(Task { try await application.run() })
+        guard let port = await boundPort() else { throw GatewayError.state("the HTTP server did not start") }
+        return port
+    }
+
+    /// Stops a server started by `start()`.
+    public func stop() async {
+        guard let running = task.take() else { return }
+        running.cancel()
+        _ = try? await running.value
+    }
+
+    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return Response(status: status, headers: [.contentType: "application/json"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+    }
+
+    static func error(_ status: HTTPResponse.Status, _ message: String) -> Response {
+        (try? json(["error": message], status: status)) ?? Response(status: status)
+    }
+}
+
+/// The task of a server started outside a service group.
+private final class TaskBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var task: Task<Void, any Error>?
+    func set(_ t: Task<Void, any Error>) { lock.withLock { task = t } }
+    func take() -> Task<Void, any Error>? { lock.withLock { defer { task = nil }; return task } }
+}

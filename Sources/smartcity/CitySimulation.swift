@@ -1,0 +1,78 @@
+import Foundation
+import Gateway
+import MQTT
+import ServiceLifecycle
+import Simulator
+
+/// The simulated city as a Service of `run`'s group: it publishes the scenario, then waits
+/// until the gateway has received everything sent (or nothing more arrives for 30 s); a
+/// graceful shutdown (Ctrl-C, SIGTERM) stops the publishing first. Returning ends the group,
+/// which then stops the gateway's ingest, flushes and publishes the last indicators.
+struct CitySimulation: Service, @unchecked Sendable {
+    struct Outcome {
+        var run: Publisher.Outcome
+        var publishSeconds: Double
+    }
+
+    let generator: Generator
+    let publisher: Publisher
+    let gateway: GatewayService
+    let progress: Double
+    let scenario: Scenario
+    /// What the publishing did and whether everything sent arrived, once it is over.
+    let result = ResultBox<(Outcome, Bool)>()
+
+    func run() async throws {
+        let clock = ContinuousClock()
+        let began = clock.now
+        var line = ProgressReporter(every: progress, scenario: scenario)
+        let (generator, publisher) = (self.generator, self.publisher)
+        let stopper = Stopper(publisher: publisher)
+        let outcome = try await withGracefulShutdownHandler {
+            try await publisher.run { lag in line.tick(generator: generator, lag: lag) }
+        } onGracefulShutdown: {
+            print("run: interrupted; finishing with what was sent")
+            stopper.publisher.requestStop()
+        }
+        await publisher.close()
+        let published = (clock.now - began).seconds
+        let arrived = await waitForArrivals(Int64(generator.stats.messages))
+        result.set((Outcome(run: outcome, publishSeconds: published), arrived))
+    }
+
+    /// Everything sent must arrive; give up after a quiet spell (QoS 0 may lose messages).
+    private func waitForArrivals(_ count: Int64) async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask { [gateway] in
+                await gateway.waitUntilReceived(count)
+                return true
+            }
+            group.addTask { [gateway] in
+                var last = gateway.status().received
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(30))
+                    let now = gateway.status().received
+                    if now == last { return false }
+                    last = now
+                }
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+    }
+}
+
+/// Lets the shutdown handler ask the publisher to stop: `requestStop` only sets an atomic flag.
+private struct Stopper: @unchecked Sendable {
+    let publisher: Publisher
+}
+
+/// A value set once by one task and read after it ended.
+final class ResultBox<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: T?
+    var value: T? { lock.withLock { stored } }
+    func set(_ v: T) { lock.withLock { stored = v } }
+}
