@@ -30,10 +30,9 @@ class FleetRunner {
     private let idPrefix: [UInt8]
     private let idDigits: Int
 
-    let faults: [(spec: FaultSpec, salt: UInt64, from: Int64, to: Int64)]
-    let hasStuck: Bool
-    var stuckValues: [Int: [Double]] = [:]
-    let sensed: [Int]
+    var faults: FaultInjector
+    /// How the model's values are written.
+    let attributes: [Attribute]
     let scenarioStart: Int64
 
     init<Model: DeviceModel>(model: Model, city: CityContext, settings: FleetSettings, districtStarts: [Int],
@@ -43,14 +42,16 @@ class FleetRunner {
         entityType = model.entityType
         code = model.code
         scenarioStart = scenario.start
-        faults = scenario.faults.enumerated().compactMap { offset, spec in
+        let active: [FaultInjector.Active] = scenario.faults.enumerated().compactMap { offset, spec in
             guard spec.family == nil || spec.family == model.domain, spec.city == nil || spec.city == city.city.id else { return nil }
             let from = scenario.start + spec.start
             let to = spec.duration.map { from + $0 } ?? Int64.max
             return (spec, nameKey("fault/\(offset)/\(spec.kind.rawValue)"), from, to)
         }
-        hasStuck = faults.contains { $0.spec.kind == .stuck }
-        sensed = model.attributes.indices.filter { model.attributes[$0].sensed }
+        faults = FaultInjector(faults: active, sensed: model.attributes.indices.filter { model.attributes[$0].sensed },
+                               batteryAttribute: model.batteryAttribute, interval: settings.interval,
+                               end: scenario.start + scenario.duration)
+        attributes = model.attributes
         interval = settings.interval
         count = settings.count
         connection = settings
@@ -148,9 +149,9 @@ class FleetRunner {
     static let online = Array("online".utf8)
     static let offline = Array("offline".utf8)
 
-    /// Writes the report of the device at the cursor into the generator and advances; false when
-    /// the device sent nothing now (silent, or its message was delayed). Each model's fleet overrides it.
-    func emit(_ generator: Generator) -> Bool { fatalError("FleetRunner.emit is implemented by each model's fleet") }
+    /// Reports the device at the cursor and advances: its values into `values`, what it and
+    /// its faults did into `report`. Each model's fleet overrides it.
+    func emit(into report: inout DeviceReport, values: inout [Double]) { fatalError("FleetRunner.emit is implemented by each model's fleet") }
 
     /// Writes a status message for `index` into `message`.
     final func writeStatus(_ index: Int, online: Bool, at time: Int64, abrupt: Bool, into message: inout SimMessage) {
@@ -179,7 +180,7 @@ final class TrafficFleet: FleetRunner {
         super.init(model: model, city: city, settings: settings, districtStarts: districtStarts, scenario: scenario, shard: shard)
         states = makeStates(model)
     }
-    override func emit(_ generator: Generator) -> Bool { report(model, &states, generator) }
+    override func emit(into report: inout DeviceReport, values: inout [Double]) { self.report(model, &states, into: &report, values: &values) }
 }
 
 final class LightingFleet: FleetRunner {
@@ -190,7 +191,7 @@ final class LightingFleet: FleetRunner {
         super.init(model: model, city: city, settings: settings, districtStarts: districtStarts, scenario: scenario, shard: shard)
         states = makeStates(model)
     }
-    override func emit(_ generator: Generator) -> Bool { report(model, &states, generator) }
+    override func emit(into report: inout DeviceReport, values: inout [Double]) { self.report(model, &states, into: &report, values: &values) }
 }
 
 final class WasteFleet: FleetRunner {
@@ -201,7 +202,7 @@ final class WasteFleet: FleetRunner {
         super.init(model: model, city: city, settings: settings, districtStarts: districtStarts, scenario: scenario, shard: shard)
         states = makeStates(model)
     }
-    override func emit(_ generator: Generator) -> Bool { report(model, &states, generator) }
+    override func emit(into report: inout DeviceReport, values: inout [Double]) { self.report(model, &states, into: &report, values: &values) }
 }
 
 final class WaterMeterFleet: FleetRunner {
@@ -212,7 +213,7 @@ final class WaterMeterFleet: FleetRunner {
         super.init(model: model, city: city, settings: settings, districtStarts: districtStarts, scenario: scenario, shard: shard)
         states = makeStates(model)
     }
-    override func emit(_ generator: Generator) -> Bool { report(model, &states, generator) }
+    override func emit(into report: inout DeviceReport, values: inout [Double]) { self.report(model, &states, into: &report, values: &values) }
 }
 
 final class WaterNetworkFleet: FleetRunner {
@@ -223,7 +224,7 @@ final class WaterNetworkFleet: FleetRunner {
         super.init(model: model, city: city, settings: settings, districtStarts: districtStarts, scenario: scenario, shard: shard)
         states = makeStates(model)
     }
-    override func emit(_ generator: Generator) -> Bool { report(model, &states, generator) }
+    override func emit(into report: inout DeviceReport, values: inout [Double]) { self.report(model, &states, into: &report, values: &values) }
 }
 
 final class AirQualityFleet: FleetRunner {
@@ -234,7 +235,7 @@ final class AirQualityFleet: FleetRunner {
         super.init(model: model, city: city, settings: settings, districtStarts: districtStarts, scenario: scenario, shard: shard)
         states = makeStates(model)
     }
-    override func emit(_ generator: Generator) -> Bool { report(model, &states, generator) }
+    override func emit(into report: inout DeviceReport, values: inout [Double]) { self.report(model, &states, into: &report, values: &values) }
 }
 
 extension FleetRunner {
@@ -244,10 +245,9 @@ extension FleetRunner {
         return order.map { model.initialState(info(Int($0)), at: first) }
     }
 
-    /// Writes the report of the device at the cursor into the generator and advances; false when
-    /// the device sent nothing now (silent, or its message was delayed).
+    /// Reports the device at the cursor and advances.
     @inline(__always)
-    func report<Model: DeviceModel>(_ model: Model, _ states: inout [Model.State], _ generator: Generator) -> Bool {
+    func report<Model: DeviceModel>(_ model: Model, _ states: inout [Model.State], into report: inout DeviceReport, values: inout [Double]) {
         let time = nextTime
         let at = position
         position += 1
@@ -255,99 +255,15 @@ extension FleetRunner {
         let index = Int(order[at])
         let device = info(index)
         let absolutePeriod = UInt64(bitPattern: (time - Int64(phases[at])) / interval)
+        report.reset(device: index, time: time)
 
-        // Faults that act before the reading: reboots and lost connections.
         var faultRandom = RandomStream(key: device.key ^ 0x6661_756c, counter: absolutePeriod << 24)
-        var silent = false
-        var delayMs: Int64 = 0
-        var duplicate = false
-        var reconnectAt: Int64?
-        // (A reboot late in the window shows at the first report after it, possibly past the window.)
-        for fault in faults where time >= fault.from && time - interval < fault.to {
-            guard mix64(device.key ^ fault.salt).unitInterval < fault.spec.share else { continue }
-            switch fault.spec.kind {
-            case .reboot, .reconnectStorm:
-                // One moment per device inside the window (storms: all within the first seconds).
-                let length = min(fault.to, end) - fault.from
-                let spread = fault.spec.kind == .reboot ? Double(max(1, length)) : min(5, Double(length))
-                let moment = fault.from + Int64(mix64(device.key ^ fault.salt ^ 0x6d6f_6d).unitInterval * spread)
-                if moment > time - interval && moment <= time {
-                    if fault.spec.kind == .reboot { model.reboot(&states[at]) }
-                    let back = time + max(1, Int64(fault.spec.magnitude * (fault.spec.kind == .reboot ? 1 : faultRandom.unit())))
-                    generator.schedule(status: false, fleet: self, device: index, at: time, sendMs: time * 1000, abrupt: true)
-                    generator.schedule(status: true, fleet: self, device: index, at: back, sendMs: back * 1000, abrupt: false)
-                    reconnectAt = back
-                    generator.count(fault.spec.kind)
-                }
-            case .silent:
-                if time < fault.to { silent = true }
-            default:
-                break
-            }
-        }
-
-        var values: [Double] = []
-        swap(&values, &generator.values)
-        defer { swap(&values, &generator.values) }
+        for _ in 0..<faults.beforeReading(device, random: &faultRandom, report: &report) { model.reboot(&states[at]) }
         var random = RandomStream(key: device.key, counter: absolutePeriod << 24)
         model.report(&states[at], device, time: time, interval: interval, random: &random, values: &values)
-
-        // Faults that act on the reading.
-        for fault in faults where time >= fault.from && time < fault.to {
-            guard mix64(device.key ^ fault.salt).unitInterval < fault.spec.share else { continue }
-            switch fault.spec.kind {
-            case .stuck:
-                if let frozen = stuckValues[index] {
-                    for i in sensed { values[i] = frozen[i] }
-                } else {
-                    stuckValues[index] = values
-                }
-                generator.count(.stuck)
-            case .drifting:
-                let days = Double(time - fault.from) / 86400
-                for i in sensed where !values[i].isNaN { values[i] *= 1 + fault.spec.magnitude * days }
-                generator.count(.drifting)
-            case .spiking:
-                if !sensed.isEmpty, faultRandom.chance(fault.spec.probability) {
-                    let i = sensed[Int(faultRandom.next() % UInt64(sensed.count))]
-                    if !values[i].isNaN { values[i] *= fault.spec.magnitude }
-                    generator.count(.spiking)
-                }
-            case .batterySag:
-                if let battery = model.batteryAttribute {
-                    let days = Double(time - fault.from) / 86400
-                    values[battery] = max(0, values[battery] - fault.spec.magnitude * days)
-                    if values[battery] < 0.05 { silent = true }
-                    generator.count(.batterySag)
-                }
-            case .duplicate:
-                if faultRandom.chance(fault.spec.probability) { duplicate = true }
-            case .delayed:
-                if faultRandom.chance(fault.spec.probability) {
-                    delayMs = max(delayMs, Int64(faultRandom.unit() * fault.spec.magnitude * 1000) + 1)
-                }
-            default:
-                break
-            }
-        }
-        if hasStuck, stuckValues[index] != nil, !faults.contains(where: { $0.spec.kind == .stuck && time >= $0.from && time < $0.to }) {
-            stuckValues[index] = nil
-        }
-        if silent {
-            generator.count(.silent)
-            return false
-        }
+        faults.onReading(device, values: &values, random: &faultRandom, report: &report)
+        guard !report.silent else { return }
         sequence[at] &+= 1
-        var sendMs = time * 1000 + delayMs
-        if let reconnectAt { sendMs = max(sendMs, reconnectAt * 1000 + 1) }
-        generator.encode(fleet: self, device: index, time: time, sendMs: sendMs, sequence: sequence[at],
-                         attributes: model.attributes, values: values)
-        if duplicate { generator.count(.duplicate) }
-        if delayMs > 0 { generator.count(.delayed) }
-        if sendMs != time * 1000 || duplicate {
-            generator.deferCurrent(duplicate: duplicate)
-            return false
-        }
-        return true
+        report.sequence = sequence[at]
     }
 }

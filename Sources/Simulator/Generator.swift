@@ -17,7 +17,8 @@ public final class Generator {
 
     let fleets: [FleetRunner]
     let cities: [CityContext]
-    var values = [Double](repeating: 0, count: 16)
+    private var values = [Double](repeating: 0, count: 16)
+    private var report = DeviceReport()
     private let writer = SenMLWriter(capacity: 1024)
     private var deviceID: [UInt8] = []
     private var pending = PendingQueue()
@@ -141,10 +142,21 @@ public final class Generator {
                     phase = includeStatus ? .statuses(online: false, fleet: 0, position: 0) : .done
                     continue
                 }
-                if fleets[chosen].emit(self) {
-                    finish()
-                    return true
+                let fleet = fleets[chosen]
+                fleet.emit(into: &report, values: &values)
+                for change in report.statusChanges {
+                    schedule(status: change.online, fleet: fleet, device: report.device, at: change.time, sendMs: change.sendMs, abrupt: change.abrupt)
                 }
+                for kind in report.faults { stats.faults[kind, default: 0] += 1 }
+                if report.silent { continue }
+                encode(fleet: fleet, report: report, values: values)
+                if report.isDeferred {
+                    pending.push(message)
+                    if report.duplicate { pending.push(message) }
+                    continue
+                }
+                finish()
+                return true
             case .done:
                 return false
             }
@@ -157,13 +169,9 @@ public final class Generator {
         if message.kind == .status { stats.statuses += 1 } else { stats.perDomain[message.domain.ordinal] += 1 }
     }
 
-    // MARK: Called by the fleets
-
-    func count(_ kind: FaultKind) { stats.faults[kind, default: 0] += 1 }
-
     /// Encodes a report into `message`.
-    func encode(fleet: FleetRunner, device: Int, time: Int64, sendMs: Int64, sequence: UInt32,
-                attributes: [Attribute], values: [Double]) {
+    private func encode(fleet: FleetRunner, report: DeviceReport, values: [Double]) {
+        let (device, time, sendMs, sequence, attributes) = (report.device, report.time, report.sendMs, report.sequence, fleet.attributes)
         writer.reset()
         deviceID.removeAll(keepingCapacity: true)
         fleet.writeDeviceID(device, into: &deviceID)
@@ -198,13 +206,7 @@ public final class Generator {
     static let sentName = StaticBytes(Envelope.sent.description)
     static let secondsUnit = StaticBytes(Envelope.sentUnit.description)
 
-    /// Queues the current message for its send time (delayed), twice when duplicated.
-    func deferCurrent(duplicate: Bool) {
-        pending.push(message)
-        if duplicate { pending.push(message) }
-    }
-
-    func schedule(status online: Bool, fleet: FleetRunner, device: Int, at time: Int64, sendMs: Int64, abrupt: Bool) {
+    private func schedule(status online: Bool, fleet: FleetRunner, device: Int, at time: Int64, sendMs: Int64, abrupt: Bool) {
         guard includeStatus else { return }
         var status = SimMessage()
         fleet.writeStatus(device, online: online, at: time, abrupt: abrupt, into: &status)

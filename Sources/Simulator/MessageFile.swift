@@ -20,7 +20,8 @@ public final class MessageFile {
         self.path = path
         self.format = format
         self.qos = UInt8(48 + qos)
-        let directory = (path as NSString).deletingLastPathComponent
+        // "-" is standard output (and has no directory: Foundation traps on its path components).
+        let directory = path == "-" ? "" : (path as NSString).deletingLastPathComponent
         if !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) {
             throw SimulationError("\(path): the directory \(directory) does not exist; create it or choose another --output")
         }

@@ -72,3 +72,10 @@ import Testing
         #expect(zip(all, all.dropFirst()).allSatisfy { $0.sendTime <= $1.sendTime })
     }
 }
+
+@Suite struct MessageFileTests {
+    @Test func standardOutputIsAPathToo() throws {
+        let file = try MessageFile(path: "-", qos: 1)
+        #expect(file.written == 0)
+    }
+}
