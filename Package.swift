@@ -48,11 +48,13 @@ let package = Package(
             swiftSettings: upcoming
         ),
         .target(name: "Telemetry", swiftSettings: hotPath),
-        .target(name: "Simulator", dependencies: ["Telemetry", "MQTT", "Yams"], swiftSettings: hotPath),
+        // The located YAML field reader every settings file is read with.
+        .target(name: "YAMLReader", dependencies: ["Telemetry", "Yams"], swiftSettings: upcoming),
+        .target(name: "Simulator", dependencies: ["Telemetry", "MQTT", "YAMLReader", "Yams"], swiftSettings: hotPath),
         .target(
             name: "Gateway",
             dependencies: [
-                "Telemetry", "MQTT", "Yams",
+                "Telemetry", "MQTT", "YAMLReader", "Yams",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -62,11 +64,14 @@ let package = Package(
             ],
             swiftSettings: hotPath
         ),
-        .target(name: "IndexEngine", dependencies: ["Yams"], swiftSettings: upcoming),
+        // The composite-index pipeline (COINr's steps), for any units x indicators table.
+        .target(name: "IndexEngine", dependencies: ["YAMLReader"], swiftSettings: upcoming),
+        // The smart-city index on top of it: pillars, goalposts, SDG stages and the HTML report.
+        .target(name: "SmartCityIndex", dependencies: ["IndexEngine", "YAMLReader"], swiftSettings: upcoming),
         .executableTarget(
             name: "smartcity",
             dependencies: [
-                "MQTT", "Telemetry", "Simulator", "Gateway", "IndexEngine", "CMosquittoBaseline", "CPlatform",
+                "MQTT", "Telemetry", "Simulator", "Gateway", "IndexEngine", "SmartCityIndex", "CMosquittoBaseline", "CPlatform",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -83,11 +88,11 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "Telemetry", "MQTT", "Simulator", "IndexEngine",
+                "Gateway", "Telemetry", "MQTT", "Simulator", "IndexEngine", "SmartCityIndex",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: upcoming),
-        .testTarget(name: "IndexEngineTests", dependencies: ["IndexEngine"], exclude: ["Fixtures"], swiftSettings: upcoming),
+        .testTarget(name: "IndexEngineTests", dependencies: ["IndexEngine", "SmartCityIndex"], exclude: ["Fixtures"], swiftSettings: upcoming),
     ]
 )

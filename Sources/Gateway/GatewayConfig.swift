@@ -1,6 +1,6 @@
 import Foundation
 import Telemetry
-import Yams
+import YAMLReader
 
 /// What the gateway knows about a city beyond its telemetry: the denominators of the
 /// indicators (population, area, street and network lengths) and how many devices it has.
@@ -70,111 +70,73 @@ public struct GatewayConfig: Sendable {
 
     public func city(_ id: String) -> CityFacts? { cities.first { $0.id == id } }
 
-    /// Reads a gateway configuration; errors name the file, the field and what is allowed.
-    public init(contentsOf path: String) throws {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw GatewayError.config("\(path): cannot read the file; check the path")
-        }
-        try self.init(yaml: text, file: path)
+    /// Reads a gateway configuration; errors name the file, line, column and field and say
+    /// what is allowed (`ConfigError`).
+    public init(contentsOf path: String) throws(ConfigError) {
+        try self.init(root: YAMLField.document(contentsOf: path, what: "gateway configuration"))
     }
 
-    public init(yaml: String, file: String) throws {
+    public init(yaml: String, file: String) throws(ConfigError) {
+        try self.init(root: YAMLField.document(yaml: yaml, file: file, empty: "the file is empty; see Config/gateway.yaml"))
+    }
+
+    private init(root: YAMLField) throws(ConfigError) {
         self.init()
-        let root: Any?
-        do { root = try Yams.load(yaml: yaml) } catch {
-            throw GatewayError.config("\(file): not valid YAML: \(error)")
-        }
-        guard let map = root as? [String: Any] else { throw GatewayError.config("\(file): expected a mapping of settings at the top") }
-        let known = ["window", "lateness", "max-skew", "max-payload", "cities", "store", "journal", "client-id", "subscription",
-                     "http-port", "http-host", "flush-interval", "checkpoint-interval", "status-interval", "publish-indicators"]
-        try Self.checkKeys(map, known, file: file, at: "")
-        func seconds(_ key: String) throws -> Int64? {
-            guard let v = map[key] else { return nil }
-            if let n = v as? Int { return Int64(n) }
-            if let s = v as? String, let d = Durations.parse(s) { return d }
-            throw GatewayError.config("\(file): \(key): expected seconds or a duration such as 15m, got '\(v)'")
-        }
-        if let w = try seconds("window") {
-            guard w > 0, 3600 % w == 0 else { throw GatewayError.config("\(file): window: \(w) s does not divide an hour; use 1m, 5m, 10m, 15m, 30m or 1h") }
+        let top = try root.mapping(allowed: [
+            "window", "lateness", "max-skew", "max-payload", "cities", "store", "journal", "client-id", "subscription",
+            "http-port", "http-host", "flush-interval", "checkpoint-interval", "status-interval", "publish-indicators",
+        ])
+        if let field = top["window"] {
+            let w = try field.duration()
+            guard 3600 % w == 0 else { throw field.error("\(w) s does not divide an hour; use 1m, 5m, 10m, 15m, 30m or 1h") }
             window = w
         }
-        if let l = try seconds("lateness") { lateness = l }
-        if let s = try seconds("max-skew") { maxSkew = s }
-        if let v = map["max-payload"] { maxPayload = try Self.int(v, "max-payload", file) }
-        if let v = map["store"] { store = "\(v)" }
-        if let v = map["journal"] { journal = "\(v)" }
-        if let v = map["client-id"] { clientID = "\(v)" }
-        if let v = map["subscription"] { subscription = "\(v)" }
-        if let v = map["http-host"] { httpHost = "\(v)" }
-        if let v = map["http-port"] { httpPort = v is NSNull ? nil : try Self.int(v, "http-port", file) }
-        if let v = map["flush-interval"] { flushInterval = try Self.double(v, "flush-interval", file) }
-        if let v = map["checkpoint-interval"] { checkpointInterval = try Self.double(v, "checkpoint-interval", file) }
-        if let v = map["status-interval"] { statusInterval = try Self.double(v, "status-interval", file) }
-        if let v = map["publish-indicators"] {
-            guard let b = v as? Bool else { throw GatewayError.config("\(file): publish-indicators: expected true or false") }
-            publishIndicators = b
-        }
-        if let list = map["cities"] {
-            guard let list = list as? [[String: Any]] else { throw GatewayError.config("\(file): cities: expected a list of cities") }
-            for (i, c) in list.enumerated() {
-                let at = "cities[\(i)]"
-                try Self.checkKeys(c, ["id", "name", "utc-offset", "population", "area-km2", "lit-street-km", "major-street-km",
-                                       "water-network-km", "devices", "km-per-traffic-counter", "km-per-network-sensor"], file: file, at: at + ".")
-                guard let id = c["id"] as? String else { throw GatewayError.config("\(file): \(at).id: every city needs an id") }
-                func number(_ key: String, _ fallback: Double? = nil) throws -> Double {
-                    guard let v = c[key] else {
-                        if let fallback { return fallback }
-                        throw GatewayError.config("\(file): \(at).\(key): missing; the indicators need it")
-                    }
-                    return try Self.double(v, "\(at).\(key)", file)
+        if let field = top["lateness"] { lateness = try field.duration(minimum: 0) }
+        if let field = top["max-skew"] { maxSkew = try field.duration() }
+        if let field = top["max-payload"] { maxPayload = try field.int(in: 64...(16 << 20)) }
+        if let field = top["store"] { store = try field.string() }
+        if let field = top["journal"] { journal = try field.string() }
+        if let field = top["client-id"] { clientID = try field.string() }
+        if let field = top["subscription"] { subscription = try field.string() }
+        if let field = top["http-host"] { httpHost = try field.string() }
+        if let field = top["http-port"] { httpPort = field.isNull ? nil : try field.int(in: 0...65535) }
+        if let field = top["flush-interval"] { flushInterval = try field.double(in: 0.01...3600) }
+        if let field = top["checkpoint-interval"] { checkpointInterval = try field.double(in: 0.1...86_400) }
+        if let field = top["status-interval"] { statusInterval = try field.double(in: 0...86_400) }
+        if let field = top["publish-indicators"] { publishIndicators = try field.bool() }
+        for field in try top["cities"]?.list() ?? [] {
+            let c = try field.mapping(allowed: ["id", "name", "utc-offset", "population", "area-km2", "lit-street-km", "major-street-km",
+                                                "water-network-km", "devices", "km-per-traffic-counter", "km-per-network-sensor"])
+            func number(_ key: String, _ fallback: Double? = nil) throws(ConfigError) -> Double {
+                guard let value = c[key] else {
+                    if let fallback { return fallback }
+                    throw field.error("the field '\(key)' is missing; the indicators need it")
                 }
-                var devices: [Domain: Int] = [:]
-                if let d = c["devices"] {
-                    guard let d = d as? [String: Any] else { throw GatewayError.config("\(file): \(at).devices: expected domain: count") }
-                    for (k, v) in d {
-                        guard let domain = Domain(rawValue: k) else {
-                            throw GatewayError.config("\(file): \(at).devices.\(k): unknown domain; use one of \(Domain.allCases.map(\.rawValue).joined(separator: ", "))")
-                        }
-                        devices[domain] = try Self.int(v, "\(at).devices.\(k)", file)
-                    }
-                }
-                cities.append(CityFacts(id: id, name: c["name"] as? String, utcOffset: try number("utc-offset", 0),
-                                        population: try number("population"), areaKm2: try number("area-km2"),
-                                        litStreetKm: try number("lit-street-km", 0), majorStreetKm: try number("major-street-km", 0),
-                                        waterNetworkKm: try number("water-network-km", 0), devices: devices,
-                                        kmPerTrafficCounter: try number("km-per-traffic-counter", 1),
-                                        kmPerNetworkSensor: try number("km-per-network-sensor", 10)))
+                return try value.double()
             }
+            var devices: [Domain: Int] = [:]
+            if let d = c["devices"] {
+                let byDomain = try d.mapping(allowed: Domain.allCases.map(\.rawValue))
+                for (name, count) in byDomain.entries { devices[Domain(rawValue: name)!] = try count.int(in: 0...Int(Int32.max)) }
+            }
+            cities.append(CityFacts(id: try c.required("id").identifier(), name: try c["name"]?.string(), utcOffset: try number("utc-offset", 0),
+                                    population: try number("population"), areaKm2: try number("area-km2"),
+                                    litStreetKm: try number("lit-street-km", 0), majorStreetKm: try number("major-street-km", 0),
+                                    waterNetworkKm: try number("water-network-km", 0), devices: devices,
+                                    kmPerTrafficCounter: try number("km-per-traffic-counter", 1),
+                                    kmPerNetworkSensor: try number("km-per-network-sensor", 10)))
         }
-    }
-
-    private static func checkKeys(_ map: [String: Any], _ known: [String], file: String, at: String) throws {
-        for key in map.keys.sorted() where !known.contains(key) {
-            throw GatewayError.config("\(file): \(at)\(key): unknown setting; allowed: \(known.joined(separator: ", "))")
-        }
-    }
-
-    private static func int(_ v: Any, _ key: String, _ file: String) throws -> Int {
-        guard let n = v as? Int else { throw GatewayError.config("\(file): \(key): expected a whole number, got '\(v)'") }
-        return n
-    }
-
-    private static func double(_ v: Any, _ key: String, _ file: String) throws -> Double {
-        if let n = v as? Double, n.isFinite { return n }
-        if let n = v as? Int { return Double(n) }
-        throw GatewayError.config("\(file): \(key): expected a number, got '\(v)'")
     }
 }
 
 public enum GatewayError: Error, CustomStringConvertible {
-    case config(String)
     case store(String)
     case journal(String)
     case state(String)
 
     public var description: String {
         switch self {
-        case .config(let s), .store(let s), .journal(let s), .state(let s): s
+        case .store(let s), .journal(let s), .state(let s): s
         }
     }
 }

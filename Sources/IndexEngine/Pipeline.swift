@@ -1,5 +1,5 @@
 import Foundation
-import Yams
+import YAMLReader
 
 /// The construction choices of a composite index, in the order the stages run
 /// (OECD/JRC Handbook): denominate, impute, screen, treat, normalise, aggregate.
@@ -58,56 +58,42 @@ public struct Pipeline: Sendable, Equatable {
     }
 
     public init(contentsOf path: String) throws(IndexError) {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw IndexError("\(path): cannot read the pipeline file; check the path")
-        }
-        try self.init(yaml: String(decoding: data, as: UTF8.self), source: path)
+        do { try self.init(field: YAMLField.document(contentsOf: path, what: "pipeline file", empty: "")) } catch let error as ConfigError {
+            // An empty file is the default pipeline.
+            if error.message.isEmpty { self.init() } else { throw IndexError(error.description) }
+        } catch { throw error as! IndexError }
     }
 
-    /// Parses the pipeline file. Unknown keys and values are errors naming the allowed ones.
+    /// Parses the pipeline file. Unknown keys and values are errors naming the place and the
+    /// allowed ones.
     public init(yaml: String, source: String = "pipeline") throws(IndexError) {
-        let node: Any?
-        do { node = try Yams.load(yaml: yaml) } catch { throw IndexError("\(source): not valid YAML: \(error)") }
-        guard let root = (node ?? [String: Any]()) as? [String: Any] else {
-            throw IndexError("\(source): the pipeline must be a mapping of stage names to settings")
+        guard yaml.contains(where: { !$0.isWhitespace }) else {
+            self.init()
+            return
         }
+        do { try self.init(field: YAMLField.document(yaml: yaml, file: source)) } catch let error as ConfigError {
+            throw IndexError(error.description)
+        } catch { throw error as! IndexError }
+    }
+
+    /// Reads a pipeline from a field of a larger file (the index definition's `pipeline:`).
+    public init(field: YAMLField) throws {
+        self.init()
         let stages = ["denominate", "impute", "screen", "treat", "normalise", "aggregate"]
-        for key in root.keys where !stages.contains(key) {
-            throw IndexError("\(source): unknown key '\(key)'; allowed: \(stages.joined(separator: ", "))")
-        }
-        func mapping(_ key: String, _ allowed: [String]) throws(IndexError) -> [String: Any]? {
-            guard let value = root[key] else { return nil }
-            guard let map = value as? [String: Any] else { throw IndexError("\(source): '\(key)' must be a mapping like {method: ...}") }
-            for inner in map.keys where !allowed.contains(inner) {
-                throw IndexError("\(source): unknown key '\(key).\(inner)'; allowed: \(allowed.joined(separator: ", "))")
-            }
-            return map
-        }
-        func number(_ map: [String: Any], _ key: String, _ path: String, default value: Double) throws(IndexError) -> Double {
-            guard let raw = map[key] else { return value }
-            if let n = raw as? Double { return n }
-            if let n = raw as? Int { return Double(n) }
-            throw IndexError("\(source): '\(path).\(key)' must be a number, got '\(raw)'")
-        }
-        func method(_ map: [String: Any], _ path: String, _ allowed: [String]) throws(IndexError) -> String {
-            guard let value = map["method"] as? String else {
-                throw IndexError("\(source): '\(path).method' is missing; allowed: \(allowed.joined(separator: " | "))")
-            }
-            guard allowed.contains(value) else {
-                throw IndexError("\(source): '\(path).method' is '\(value)'; allowed: \(allowed.joined(separator: " | "))")
-            }
+        let root = try field.mapping(allowed: stages)
+        func method(_ map: YAMLMapping, _ allowed: [String]) throws -> String {
+            let field = try map.required("method")
+            let value = try field.string()
+            guard allowed.contains(value) else { throw field.error("'\(value)' is not a method here; allowed: \(allowed.joined(separator: " | "))") }
             return value
         }
-
-        if let value = root["denominate"] {
-            guard let flag = value as? Bool else { throw IndexError("\(source): 'denominate' must be true or false, got '\(value)'") }
-            denominate = flag
-        }
-        if let map = try mapping("impute", ["method", "group"]) {
-            let kind = try method(map, "impute", ["none", "mean", "median", "group-mean", "group-median"])
-            let group = map["group"] as? String
+        if let value = root["denominate"] { denominate = try value.bool() }
+        if let field = root["impute"] {
+            let map = try field.mapping(allowed: ["method", "group"])
+            let kind = try method(map, ["none", "mean", "median", "group-mean", "group-median"])
+            let group = try map["group"]?.string()
             if kind.hasPrefix("group"), group == nil {
-                throw IndexError("\(source): 'impute.group' is needed for \(kind); name a group column of the data, like EurAsia_group")
+                throw field.error("'impute.group' is needed for \(kind); name a group column of the data, like EurAsia_group")
             }
             switch kind {
             case "mean": impute = .mean
@@ -117,36 +103,34 @@ public struct Pipeline: Sendable, Equatable {
             default: impute = .none
             }
         }
-        if let map = try mapping("screen", ["min-availability"]) {
-            minAvailability = try number(map, "min-availability", "screen", default: 0)
-            guard (0...1).contains(minAvailability) else {
-                throw IndexError("\(source): 'screen.min-availability' must be between 0 and 1, got \(minAvailability)")
-            }
+        if let field = root["screen"] {
+            minAvailability = try field.mapping(allowed: ["min-availability"])["min-availability"]?.double(in: 0...1) ?? 0
         }
-        if let map = try mapping("treat", ["method", "winmax", "skewness", "kurtosis", "fallback"]) {
-            if try method(map, "treat", ["none", "winsorise"]) == "winsorise" {
+        if let field = root["treat"] {
+            let map = try field.mapping(allowed: ["method", "winmax", "skewness", "kurtosis", "fallback"])
+            if try method(map, ["none", "winsorise"]) == "winsorise" {
                 var treatment = Treatment()
-                treatment.winmax = Int(try number(map, "winmax", "treat", default: 5))
-                treatment.skewness = try number(map, "skewness", "treat", default: 2)
-                treatment.kurtosis = try number(map, "kurtosis", "treat", default: 3.5)
+                treatment.winmax = try map["winmax"]?.int(in: 0...1000) ?? 5
+                treatment.skewness = try map["skewness"]?.double() ?? 2
+                treatment.kurtosis = try map["kurtosis"]?.double() ?? 3.5
                 if let fallback = map["fallback"] {
-                    guard let text = fallback as? String, let value = Treatment.Fallback(rawValue: text) else {
-                        throw IndexError("\(source): 'treat.fallback' is '\(fallback)'; allowed: none | log-ct")
+                    let text = try fallback.string()
+                    guard let value = Treatment.Fallback(rawValue: text) else {
+                        throw fallback.error("'\(text)' is not a fallback; allowed: none | log-ct")
                     }
                     treatment.fallback = value
                 }
                 treat = treatment
             }
         }
-        if let map = try mapping("normalise", ["method", "range"]) {
-            switch try method(map, "normalise", Normalisation.names) {
+        if let field = root["normalise"] {
+            let map = try field.mapping(allowed: ["method", "range"])
+            switch try method(map, Normalisation.names) {
             case "minmax":
                 var range = [0.0, 100.0]
                 if let raw = map["range"] {
-                    let values = (raw as? [Any])?.compactMap { ($0 as? Double) ?? ($0 as? Int).map(Double.init) }
-                    guard let values, values.count == 2, values[0] < values[1] else {
-                        throw IndexError("\(source): 'normalise.range' must be two increasing numbers like [0, 100]")
-                    }
+                    let values = try raw.doubles()
+                    guard values.count == 2, values[0] < values[1] else { throw raw.error("must be two increasing numbers like [0, 100]") }
                     range = values
                 }
                 normalise = .minmax(low: range[0], high: range[1])
@@ -158,8 +142,8 @@ public struct Pipeline: Sendable, Equatable {
             default: normalise = .distToMax
             }
         }
-        if let map = try mapping("aggregate", ["method"]) {
-            aggregate = Aggregation(rawValue: try method(map, "aggregate", Aggregation.allCases.map(\.rawValue)))!
+        if let field = root["aggregate"] {
+            aggregate = Aggregation(rawValue: try method(try field.mapping(allowed: ["method"]), Aggregation.allCases.map(\.rawValue)))!
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Telemetry
+import YAMLReader
 import Yams
 
 extension Scenario {
@@ -13,20 +14,8 @@ extension Scenario {
     }
 
     public init(yaml: String, file: String = "scenario") throws(ScenarioError) {
-        let root: Node
-        do {
-            guard let node = try Yams.compose(yaml: yaml) else {
-                throw ScenarioError(file: file, field: "", "the file is empty; see Scenarios/almaty.yaml for a complete example")
-            }
-            root = node
-        } catch let error as ScenarioError {
-            throw error
-        } catch let error as YamlError {
-            throw ScenarioError(file: file, field: "", "not valid YAML: \(error)")
-        } catch {
-            throw ScenarioError(file: file, field: "", "not valid YAML: \(error)")
-        }
-        let top = try YAMLField(node: root, path: "", file: file)
+        let root = try YAMLField.document(yaml: yaml, file: file, empty: "the file is empty; see Scenarios/almaty.yaml for a complete example")
+        let top = try root
             .mapping(allowed: ["name", "seed", "start", "duration", "speed", "mqtt", "cities", "faults"])
         name = try top["name"]?.identifier() ?? "scenario"
         let seedField = try top.required("seed")

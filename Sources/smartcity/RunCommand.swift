@@ -3,6 +3,7 @@ import Foundation
 import Gateway
 import Logging
 import IndexEngine
+import SmartCityIndex
 import MQTT
 import ServiceLifecycle
 import UnixSignals

@@ -16,20 +16,21 @@ import Testing
     }
 
     @Test(arguments: [
-        ("windw: 15m", "windw: unknown setting"),
-        ("window: 7m", "window: 420 s does not divide an hour"),
-        ("lateness: soon", "lateness: expected seconds or a duration"),
-        ("cities:\n  - {id: x, population: 1}", "cities[0].area-km2: missing"),
-        ("cities:\n  - {id: x, population: 1, area-km2: 2, devices: {parking: 3}}", "cities[0].devices.parking: unknown domain"),
-        ("cities:\n  - {id: x, population: many, area-km2: 2}", "cities[0].population: expected a number"),
-        ("publish-indicators: perhaps", "publish-indicators: expected true or false"),
+        ("windw: 15m", "gw.yaml:1:1: windw: unknown field 'windw' (did you mean 'window'?)"),
+        ("window: 7m", "gw.yaml:1:9: window: 420 s does not divide an hour"),
+        ("lateness: soon", "gw.yaml:1:11: lateness: 'soon' is not a duration"),
+        ("cities:\n  - {id: x, population: 1}", "gw.yaml:2:5: cities[0]: the field 'area-km2' is missing"),
+        ("cities:\n  - {id: x, population: 1, area-km2: 2, devices: {parking: 3}}", "cities[0].devices.parking: unknown field 'parking'; allowed here: mobility"),
+        ("cities:\n  - {id: x, population: many, area-km2: 2}", "cities[0].population: expected a number, got 'many'"),
+        ("publish-indicators: perhaps", "publish-indicators: expected true or false, got 'perhaps'"),
+        ("http-port: 70000", "http-port: 70000 is out of range"),
     ])
     func wrongSettingsNameTheFileAndField(_ yaml: String, _ message: String) {
         do {
             _ = try GatewayConfig(yaml: yaml, file: "gw.yaml")
             Issue.record("accepted: \(yaml)")
         } catch {
-            #expect("\(error)".hasPrefix("gw.yaml: "), "\(error)")
+            #expect("\(error)".hasPrefix("gw.yaml:"), "\(error)")
             #expect("\(error)".contains(message), "\(error)")
         }
     }

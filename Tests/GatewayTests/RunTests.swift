@@ -4,6 +4,7 @@ import FoundationXML
 #endif
 @testable import Gateway
 import IndexEngine
+import SmartCityIndex
 import Simulator
 import Testing
 

@@ -1,5 +1,6 @@
 import Foundation
 import IndexEngine
+import SmartCityIndex
 import XCTest
 
 final class SmartCityIndexTests: XCTestCase {
@@ -75,9 +76,10 @@ final class SmartCityIndexTests: XCTestCase {
             do { _ = try SmartCityDefinition(yaml: yaml, source: "d.yaml"); return "no error" } catch { return "\(error)" }
         }
         let base = "pillars:\n  - code: ENV\n    indicators:\n      - "
-        XCTAssertTrue(error(base + "{code: A, column: a, direction: 2, goalposts: [0, 1]}").contains("d.yaml: pillars[0].indicators[0].direction"))
-        XCTAssertTrue(error(base + "{code: A, column: a, direction: 1, goalposts: [5, 1]}").contains("pillars[0].indicators[0].goalposts"))
-        XCTAssertTrue(error(base + "{code: A, column: a, direction: 1, goalposts: [0, 1], weight: 2}").contains("pillars[0].indicators[0].weight: unknown key"))
-        XCTAssertTrue(error("pillar: []").contains("unknown key 'pillar'"))
+        XCTAssertTrue(error(base + "{code: A, column: a, direction: 2, goalposts: [0, 1]}").contains("d.yaml:4:41: pillars[0].indicators[0].direction: must be 1"), error(base + "{code: A, column: a, direction: 2, goalposts: [0, 1]}"))
+        XCTAssertTrue(error(base + "{code: A, column: a, direction: 1, goalposts: [5, 1]}").contains("pillars[0].indicators[0].goalposts: expected [low, high]"))
+        XCTAssertTrue(error(base + "{code: A, column: a, direction: 1, goalposts: [0, 1], weight: 2}").contains("pillars[0].indicators[0].weight: unknown field 'weight'"))
+        XCTAssertTrue(error("pillar: []").contains("unknown field 'pillar' (did you mean 'pillars'?)"))
+        XCTAssertTrue(error("pillars: []\npipeline: {normalise: {method: goalpost}}").contains("d.yaml:2:32: pipeline.normalise.method: 'goalpost' is not a method"), error("pillars: []\npipeline: {normalise: {method: goalpost}}"))
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
-import Yams
+import IndexEngine
+import YAMLReader
 
 /// The smart-city index definition (`Config/index/smart-city.yaml`): pillars of indicators with
 /// goalposts, targets and SDG targets, the pipeline, and the SDG progress-stage rule.
@@ -46,72 +47,56 @@ public struct SmartCityDefinition: Sendable {
     public var indicators: [Indicator] { pillars.flatMap(\.indicators) }
 
     public init(contentsOf path: String) throws(IndexError) {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw IndexError("\(path): cannot read the index definition; check the path")
-        }
-        try self.init(yaml: String(decoding: data, as: UTF8.self), source: path)
+        do { try self.init(field: YAMLField.document(contentsOf: path, what: "index definition")) } catch let error as ConfigError {
+            throw IndexError(error.description)
+        } catch { throw error as! IndexError }
     }
 
     public init(yaml: String, source: String) throws(IndexError) {
-        let loaded: Any?
-        do { loaded = try Yams.load(yaml: yaml) } catch { throw IndexError("\(source): not valid YAML: \(error)") }
-        guard let root = loaded as? [String: Any] else { throw IndexError("\(source): expected a mapping with pipeline, index, pillars, stages") }
-        for key in root.keys where !["pipeline", "index", "pillars", "stages"].contains(key) {
-            throw IndexError("\(source): unknown key '\(key)'; allowed: pipeline, index, pillars, stages")
-        }
-        if let p = root["pipeline"] {
-            let text: String
-            do { text = try Yams.dump(object: p) } catch { throw IndexError("\(source): pipeline: \(error)") }
-            pipeline = try Pipeline(yaml: text, source: "\(source): pipeline")
-        } else {
-            pipeline = Pipeline(normalise: .goalposts)
-        }
-        let index = root["index"] as? [String: Any] ?? [:]
-        indexCode = index["code"] as? String ?? "Index"
-        indexName = index["name"] as? String ?? indexCode
-        guard let pillarList = root["pillars"] as? [[String: Any]], !pillarList.isEmpty else {
-            throw IndexError("\(source): pillars: expected a list of pillars, each with code, name and indicators")
-        }
-        func number(_ v: Any?) -> Double? { (v as? Double) ?? (v as? Int).map(Double.init) }
+        do { try self.init(field: YAMLField.document(yaml: yaml, file: source)) } catch let error as ConfigError {
+            throw IndexError(error.description)
+        } catch { throw error as! IndexError }
+    }
+
+    private init(field: YAMLField) throws {
+        let root = try field.mapping(allowed: ["pipeline", "index", "pillars", "stages"])
+        pipeline = try root["pipeline"].map { try Pipeline(field: $0) } ?? Pipeline(normalise: .goalposts)
+        let index = try root["index"]?.mapping(allowed: ["code", "name"])
+        indexCode = try index?["code"]?.string() ?? "Index"
+        indexName = try index?["name"]?.string() ?? indexCode
+        let pillarList = try root.required("pillars").list()
+        guard !pillarList.isEmpty else { throw try root.required("pillars").error("expected a list of pillars, each with code, name and indicators") }
         var pillars: [Pillar] = []
         var seen = Set<String>()
-        for (p, pillar) in pillarList.enumerated() {
-            let at = "pillars[\(p)]"
-            guard let code = pillar["code"] as? String else { throw IndexError("\(source): \(at).code: every pillar needs a code") }
-            guard let list = pillar["indicators"] as? [[String: Any]], !list.isEmpty else {
-                throw IndexError("\(source): \(at).indicators: pillar \(code) needs at least one indicator")
-            }
+        for pillarField in pillarList {
+            let pillar = try pillarField.mapping(allowed: ["code", "name", "indicators"])
+            let code = try pillar.required("code").string()
+            let list = try pillar.required("indicators").list()
+            guard !list.isEmpty else { throw try pillar.required("indicators").error("pillar \(code) needs at least one indicator") }
             var indicators: [Indicator] = []
-            for (i, item) in list.enumerated() {
-                let path = "\(at).indicators[\(i)]"
-                for key in item.keys where !["code", "name", "column", "direction", "goalposts", "target", "sdg"].contains(key) {
-                    throw IndexError("\(source): \(path).\(key): unknown key; allowed: code, name, column, direction, goalposts, target, sdg")
-                }
-                guard let icode = item["code"] as? String, let column = item["column"] as? String else {
-                    throw IndexError("\(source): \(path): an indicator needs a code and a column")
-                }
-                guard seen.insert(icode).inserted else { throw IndexError("\(source): \(path).code: '\(icode)' appears twice") }
-                guard let direction = number(item["direction"]), direction == 1 || direction == -1 else {
-                    throw IndexError("\(source): \(path).direction: must be 1 (higher is better) or -1")
-                }
-                guard let goals = item["goalposts"] as? [Any], goals.count == 2, let low = number(goals[0]), let high = number(goals[1]), low < high else {
-                    throw IndexError("\(source): \(path).goalposts: expected [low, high] with low < high on the raw scale")
-                }
-                indicators.append(Indicator(code: icode, name: item["name"] as? String ?? icode, column: column, direction: direction,
-                                            goalLow: low, goalHigh: high, target: number(item["target"]),
-                                            sdg: (item["sdg"] as? String) ?? number(item["sdg"]).map { String($0) }, pillar: code))
+            for itemField in list {
+                let item = try itemField.mapping(allowed: ["code", "name", "column", "direction", "goalposts", "target", "sdg"])
+                let codeField = try item.required("code")
+                let icode = try codeField.string()
+                guard seen.insert(icode).inserted else { throw codeField.error("'\(icode)' appears twice") }
+                let directionField = try item.required("direction")
+                let direction = try directionField.double()
+                guard direction == 1 || direction == -1 else { throw directionField.error("must be 1 (higher is better) or -1") }
+                let goalField = try item.required("goalposts")
+                let goals = try goalField.doubles()
+                guard goals.count == 2, goals[0] < goals[1] else { throw goalField.error("expected [low, high] with low < high on the raw scale") }
+                indicators.append(Indicator(code: icode, name: try item["name"]?.string() ?? icode, column: try item.required("column").string(),
+                                            direction: direction, goalLow: goals[0], goalHigh: goals[1], target: try item["target"]?.double(),
+                                            sdg: try item["sdg"]?.string(), pillar: code))
             }
-            pillars.append(Pillar(code: code, name: pillar["name"] as? String ?? code, indicators: indicators))
+            pillars.append(Pillar(code: code, name: try pillar["name"]?.string() ?? code, indicators: indicators))
         }
         self.pillars = pillars
         var stages: [Stage] = []
-        for (s, stage) in (root["stages"] as? [[String: Any]] ?? []).enumerated() {
-            guard let name = stage["name"] as? String else { throw IndexError("\(source): stages[\(s)].name: every stage needs a name") }
-            for key in stage.keys where !["name", "governance-steps", "sdgs-covered", "share-at-target"].contains(key) {
-                throw IndexError("\(source): stages[\(s)].\(key): unknown key; allowed: name, governance-steps, sdgs-covered, share-at-target")
-            }
-            stages.append(Stage(name: name, governanceSteps: stage["governance-steps"] as? Int, sdgsCovered: stage["sdgs-covered"] as? Int,
-                                shareAtTarget: number(stage["share-at-target"])))
+        for stageField in try root["stages"]?.list() ?? [] {
+            let stage = try stageField.mapping(allowed: ["name", "governance-steps", "sdgs-covered", "share-at-target"])
+            stages.append(Stage(name: try stage.required("name").string(), governanceSteps: try stage["governance-steps"]?.int(in: 0...1000),
+                                sdgsCovered: try stage["sdgs-covered"]?.int(in: 0...17), shareAtTarget: try stage["share-at-target"]?.double(in: 0...1)))
         }
         self.stages = stages
     }

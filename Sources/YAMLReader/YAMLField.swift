@@ -2,15 +2,46 @@ import Foundation
 import Telemetry
 import Yams
 
-/// One node of a scenario file with its dotted path and position, so every error can say
-/// where it is and what was expected.
-struct YAMLField {
-    let node: Node
-    let path: String
-    let file: String
+/// One node of a YAML settings file (a scenario, the gateway's config, an index definition,
+/// a pipeline) with its dotted path and position, so every error can say where it is and what
+/// was expected: `scenario.yaml:14:5: cities[0].fleets.lighting.interval: '...' is not a duration`.
+///
+/// ```swift
+/// let root = try YAMLField.document(yaml: text, file: "gateway.yaml")
+/// let top = try root.mapping(allowed: ["window", "lateness"])
+/// let window = try top["window"]?.duration()
+/// ```
+public struct YAMLField {
+    public let node: Node
+    public let path: String
+    public let file: String
 
-    func error(_ message: String) -> ScenarioError {
-        ScenarioError(file: file, line: node.mark.map { $0.line }, column: node.mark.map { $0.column },
+    public init(node: Node, path: String, file: String) {
+        self.node = node
+        self.path = path
+        self.file = file
+    }
+
+    /// The root of a YAML text; `empty` says what to write when the text has no content.
+    public static func document(yaml: String, file: String, empty: String = "the file is empty") throws(ConfigError) -> YAMLField {
+        let root: Node?
+        do { root = try Yams.compose(yaml: yaml) } catch {
+            throw ConfigError(file: file, field: "", "not valid YAML: \(error)")
+        }
+        guard let root else { throw ConfigError(file: file, field: "", empty) }
+        return YAMLField(node: root, path: "", file: file)
+    }
+
+    /// Reads a file and returns its root.
+    public static func document(contentsOf path: String, what: String = "file", empty: String = "the file is empty") throws(ConfigError) -> YAMLField {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigError(file: path, field: "", "cannot read the \(what); check the path")
+        }
+        return try document(yaml: String(decoding: data, as: UTF8.self), file: path, empty: empty)
+    }
+
+    public func error(_ message: String) -> ConfigError {
+        ConfigError(file: file, line: node.mark.map { $0.line }, column: node.mark.map { $0.column },
                       field: path, message)
     }
 
@@ -19,7 +50,7 @@ struct YAMLField {
     }
 
     /// The mapping's entries, after checking that every key is one of `allowed`.
-    func mapping(allowed: [String]) throws(ScenarioError) -> YAMLMapping {
+    public func mapping(allowed: [String]) throws(ConfigError) -> YAMLMapping {
         guard case .mapping(let map) = node else {
             throw error("expected a mapping with keys \(allowed.joined(separator: ", "))")
         }
@@ -37,18 +68,18 @@ struct YAMLField {
         return YAMLMapping(owner: self, entries: entries)
     }
 
-    func list() throws(ScenarioError) -> [YAMLField] {
+    public func list() throws(ConfigError) -> [YAMLField] {
         guard case .sequence(let items) = node else { throw error("expected a list (lines starting with '- ')") }
         return items.enumerated().map { YAMLField(node: $1, path: "\(path)[\($0)]", file: file) }
     }
 
-    func string() throws(ScenarioError) -> String {
+    public func string() throws(ConfigError) -> String {
         guard case .scalar(let scalar) = node else { throw error("expected text") }
         return scalar.string
     }
 
     /// A name used in topics and identifiers: lower-case letters, digits and '-'.
-    func identifier() throws(ScenarioError) -> String {
+    public func identifier() throws(ConfigError) -> String {
         let text = try string()
         guard !text.isEmpty, text.utf8.allSatisfy({ ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 }) else {
             throw error("'\(text)' is not a valid identifier; use lower-case letters, digits and '-' (it becomes a topic level)")
@@ -56,7 +87,7 @@ struct YAMLField {
         return text
     }
 
-    func double(in range: ClosedRange<Double>? = nil) throws(ScenarioError) -> Double {
+    public func double(in range: ClosedRange<Double>? = nil) throws(ConfigError) -> Double {
         guard case .scalar(let scalar) = node, let value = Double(scalar.string.replacingOccurrences(of: "_", with: "")),
               value.isFinite else {
             throw error("expected a number, got '\(node.string ?? "a \(kindName)")'")
@@ -67,7 +98,7 @@ struct YAMLField {
         return value
     }
 
-    func int(in range: ClosedRange<Int>? = nil) throws(ScenarioError) -> Int {
+    public func int(in range: ClosedRange<Int>? = nil) throws(ConfigError) -> Int {
         guard case .scalar(let scalar) = node, let value = Int(scalar.string.replacingOccurrences(of: "_", with: "")) else {
             throw error("expected a whole number, got '\(node.string ?? "a \(kindName)")'")
         }
@@ -77,7 +108,7 @@ struct YAMLField {
         return value
     }
 
-    func bool() throws(ScenarioError) -> Bool {
+    public func bool() throws(ConfigError) -> Bool {
         guard case .scalar(let scalar) = node else { throw error("expected true or false") }
         switch scalar.string.lowercased() {
         case "true", "yes", "on": return true
@@ -86,7 +117,7 @@ struct YAMLField {
         }
     }
 
-    func choice<T: RawRepresentable & CaseIterable>(_ type: T.Type) throws(ScenarioError) -> T where T.RawValue == String {
+    public func choice<T: RawRepresentable & CaseIterable>(_ type: T.Type) throws(ConfigError) -> T where T.RawValue == String {
         let text = try string()
         guard let value = T(rawValue: text) else {
             throw error("'\(text)' is not one of \(T.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -95,13 +126,26 @@ struct YAMLField {
     }
 
     /// A duration like `90s`, `15m`, `2h`, `1d`, `1w` or a number of seconds.
-    func duration(minimum: Int64 = 1) throws(ScenarioError) -> Int64 {
+    public func duration(minimum: Int64 = 1) throws(ConfigError) -> Int64 {
         let text = try string()
         guard let seconds = Durations.parse(text) else {
             throw error("'\(text)' is not a duration; write it like 30s, 15m, 2h, 1d or 1w")
         }
         guard seconds >= minimum else { throw error("'\(text)' is too short; it must be at least \(minimum) s") }
         return seconds
+    }
+
+    /// Whether the node is YAML's null (`~`, `null` or nothing).
+    public var isNull: Bool {
+        guard case .scalar(let scalar) = node else { return false }
+        return ["", "~", "null", "Null", "NULL"].contains(scalar.string) && scalar.style == .plain
+    }
+
+    /// A list of numbers, like `[0, 100]`.
+    public func doubles() throws(ConfigError) -> [Double] {
+        var out: [Double] = []
+        for item in try list() { out.append(try item.double()) }
+        return out
     }
 
     private var kindName: String {
@@ -112,20 +156,21 @@ struct YAMLField {
         }
     }
 
-    static func closest(_ name: String, in options: [String]) -> String? {
+    public static func closest(_ name: String, in options: [String]) -> String? {
         let lower = name.lowercased()
         return options.first { $0.lowercased() == lower }
             ?? options.first { $0.lowercased().hasPrefix(String(lower.prefix(4))) && lower.count >= 4 }
     }
 }
 
-struct YAMLMapping {
-    let owner: YAMLField
-    let entries: [String: YAMLField]
+/// A mapping's entries by key, each a field of its own.
+public struct YAMLMapping {
+    public let owner: YAMLField
+    public let entries: [String: YAMLField]
 
-    subscript(key: String) -> YAMLField? { entries[key] }
+    public subscript(key: String) -> YAMLField? { entries[key] }
 
-    func required(_ key: String) throws(ScenarioError) -> YAMLField {
+    public func required(_ key: String) throws(ConfigError) -> YAMLField {
         guard let value = entries[key] else {
             throw owner.error("the field '\(key)' is missing")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import IndexEngine
 
 /// A self-contained HTML report (inline CSS and SVG, no scripts, no network): settings,
 /// ranking with rank intervals, each city's pillar profile, indicator time series, telemetry
