@@ -47,6 +47,8 @@ let package = Package(
             dependencies: ["CMosquitto", "CPlatform"],
             swiftSettings: upcoming
         ),
+        // A private mosquitto for tests, benchmarks and the tool's default runs.
+        .target(name: "EmbeddedBroker", dependencies: ["MQTT", "CPlatform"], swiftSettings: upcoming),
         .target(name: "Telemetry", swiftSettings: hotPath),
         // The located YAML field reader every settings file is read with.
         .target(name: "YAMLReader", dependencies: ["Telemetry", "Yams"], swiftSettings: upcoming),
@@ -71,7 +73,7 @@ let package = Package(
         .executableTarget(
             name: "smartcity",
             dependencies: [
-                "MQTT", "Telemetry", "Simulator", "Gateway", "IndexEngine", "SmartCityIndex", "CMosquittoBaseline", "CPlatform",
+                "MQTT", "EmbeddedBroker", "Telemetry", "Simulator", "Gateway", "IndexEngine", "SmartCityIndex", "CMosquittoBaseline", "CPlatform",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -82,13 +84,13 @@ let package = Package(
             ],
             swiftSettings: upcoming
         ),
-        .testTarget(name: "MQTTTests", dependencies: ["MQTT", "CMosquitto", "CPlatform"], swiftSettings: upcoming),
+        .testTarget(name: "MQTTTests", dependencies: ["MQTT", "EmbeddedBroker", "CMosquitto", "CPlatform"], swiftSettings: upcoming),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"], swiftSettings: upcoming),
-        .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Telemetry", "MQTT"], swiftSettings: upcoming),
+        .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Telemetry", "MQTT", "EmbeddedBroker"], swiftSettings: upcoming),
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "Telemetry", "MQTT", "Simulator", "IndexEngine", "SmartCityIndex",
+                "Gateway", "Telemetry", "MQTT", "EmbeddedBroker", "Simulator", "IndexEngine", "SmartCityIndex",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],

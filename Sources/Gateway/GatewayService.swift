@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import Metrics
-import MQTT
+@_spi(FastPath) import MQTT
 import ServiceLifecycle
 import Telemetry
 

@@ -113,7 +113,7 @@ public struct ConnectionOptions: Sendable {
     /// together, so many messages share a TCP segment. TLS clients always write on the loop.
     /// Without TLS, QoS 0 publishes are then encoded by the client and a pass writes them in
     /// one system call (`PublishPacket`).
-    public var writesOnLoop = false
+    @_spi(FastPath) public var writesOnLoop = false
     /// Disable Nagle's algorithm: small packets (acknowledgements) leave at once instead of
     /// waiting for the previous one to be acknowledged.
     public var tcpNoDelay = false

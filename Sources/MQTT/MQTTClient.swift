@@ -26,7 +26,7 @@ public final class MQTTClient: @unchecked Sendable {
     public typealias MessageHandler = @Sendable (MQTTMessage) -> Void
     /// Called on the network thread with the topic and payload bytes, valid only during the
     /// call: no copy, no allocation.
-    public typealias RawMessageHandler = @Sendable (_ topic: UnsafeBufferPointer<UInt8>, _ payload: UnsafeBufferPointer<UInt8>, _ retained: Bool) -> Void
+    @_spi(FastPath) public typealias RawMessageHandler = @Sendable (_ topic: UnsafeBufferPointer<UInt8>, _ payload: UnsafeBufferPointer<UInt8>, _ retained: Bool) -> Void
 
     enum Phase { case idle, connecting, connected, reconnecting, closing, closed }
 
@@ -92,11 +92,21 @@ public final class MQTTClient: @unchecked Sendable {
     /// - Parameters:
     ///   - loop: the network loop to run on; nil gives the client a loop of its own.
     ///   - onMessage: called on the network thread for every message; `messages` stays empty then.
-    ///   - onRawMessage: like `onMessage`, with the bytes in place of a copy (takes precedence).
+    public convenience init(_ options: ConnectionOptions, loop: NetworkLoop? = nil, onMessage: MessageHandler? = nil) throws(MQTTError) {
+        try self.init(options, loop: loop, onMessage: onMessage, onRawMessage: nil, beforeWrite: nil)
+    }
+
+    /// The receiving fast path, for a consumer that persists what it receives:
+    ///   - onRawMessage: called on the network thread with the bytes in place of a copy;
     ///   - beforeWrite: called on the network thread before each socket write; with
     ///     `writesOnLoop` set, PUBACKs of received messages go out only after it returns.
-    public init(_ options: ConnectionOptions, loop: NetworkLoop? = nil, onMessage: MessageHandler? = nil,
-                onRawMessage: RawMessageHandler? = nil, beforeWrite: (@Sendable () -> Void)? = nil) throws(MQTTError) {
+    @_spi(FastPath) public convenience init(_ options: ConnectionOptions, loop: NetworkLoop? = nil, onRawMessage: @escaping RawMessageHandler,
+                                           beforeWrite: (@Sendable () -> Void)? = nil) throws(MQTTError) {
+        try self.init(options, loop: loop, onMessage: nil, onRawMessage: onRawMessage, beforeWrite: beforeWrite)
+    }
+
+    init(_ options: ConnectionOptions, loop: NetworkLoop?, onMessage: MessageHandler?,
+         onRawMessage: RawMessageHandler?, beforeWrite: (@Sendable () -> Void)?) throws(MQTTError) {
         MosquittoLibrary.ensureInitialised()
         guard options.cleanSession || !options.clientID.isEmpty else {
             throw MQTTError(.invalidArgument, "a persistent session (clean session off) needs a client id; set one")
@@ -360,7 +370,8 @@ public final class MQTTClient: @unchecked Sendable {
         loop.send(.reconnect(self, after: delay))
     }
 
-    /// Sends DISCONNECT (so no last will is published) and stops reconnecting.
+    /// Sends DISCONNECT (so no last will is published), stops reconnecting and finishes the
+    /// `messages` and `events` streams (after a last `.disconnected` event).
     public func disconnect() async {
         let wasOpen = state.withLock { state -> Bool in
             let open = state.phase != .idle && state.phase != .closed
@@ -376,6 +387,7 @@ public final class MQTTClient: @unchecked Sendable {
         failPending(MQTTError(.notConnected, "client '\(options.clientID)' disconnected before the broker acknowledged"))
         failConnect(MQTTError(.notConnected, "client '\(options.clientID)' disconnected while connecting"))
         eventSink.yield(.disconnected(nil))
+        finishStreams()
     }
 
     /// Sends DISCONNECT and leaves the loop, on the loop thread; once the loop has stopped no
@@ -401,8 +413,8 @@ public final class MQTTClient: @unchecked Sendable {
         if fd >= 0 { shutdown(fd, Int32(SHUT_RDWR)) }
     }
 
-    /// Stops and finishes the `messages` and `events` streams. Call after `disconnect()`.
-    public func finishStreams() {
+    /// Finishes the `messages` and `events` streams.
+    func finishStreams() {
         messageSink.finish()
         eventSink.finish()
     }
@@ -439,7 +451,7 @@ public final class MQTTClient: @unchecked Sendable {
     /// `publish` with the topic as UTF-8 bytes ending in a 0 byte, for callers that build topics
     /// as bytes and publish many messages a second.
     @discardableResult
-    public func publish(terminatedTopic topic: [UInt8], payload: [UInt8], qos: QoS = .atMostOnce, retain: Bool = false,
+    @_spi(FastPath) public func publish(terminatedTopic topic: [UInt8], payload: [UInt8], qos: QoS = .atMostOnce, retain: Bool = false,
                         awaitDelivery: Bool = false) async throws(MQTTError) -> Int32 {
         precondition(topic.last == 0, "terminatedTopic must end with a 0 byte")
         if directWrites, qos == .atMostOnce, !awaitDelivery, try await publishDirect(topic, payload, retain: retain) {

@@ -99,12 +99,12 @@ public final class NetworkLoop: @unchecked Sendable {
     /// Only clients with `ConnectionOptions.writesOnLoop` are held; one waiting for room in its
     /// in-flight window, or for the answer to a packet, has its own writes done at once, and
     /// draining flushes.
-    public func holdWakes() {
+    @_spi(FastPath) public func holdWakes() {
         inbox.withLock { $0.held = true }
     }
 
     /// Hands the held write requests to the loop thread and wakes it.
-    public func flush() {
+    @_spi(FastPath) public func flush() {
         let needsWake = inbox.withLock { inbox -> Bool in
             inbox.commands.append(contentsOf: inbox.heldWrites)
             inbox.heldWrites.removeAll(keepingCapacity: true)
@@ -116,7 +116,7 @@ public final class NetworkLoop: @unchecked Sendable {
     }
 
     /// Ends `holdWakes` and flushes.
-    public func releaseWakes() {
+    @_spi(FastPath) public func releaseWakes() {
         inbox.withLock { $0.held = false }
         flush()
     }

@@ -1,5 +1,5 @@
 import Foundation
-import MQTT
+@_spi(FastPath) import MQTT
 import Synchronization
 import Telemetry
 
@@ -229,7 +229,6 @@ public final class Publisher {
     public func close() async {
         for client in clients {
             await client.disconnect()
-            client.finishStreams()
         }
         loop.shutdown()
     }

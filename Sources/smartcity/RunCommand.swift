@@ -4,6 +4,7 @@ import Gateway
 import Logging
 import IndexEngine
 import SmartCityIndex
+import EmbeddedBroker
 import MQTT
 import ServiceLifecycle
 import UnixSignals

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MQTT
+import EmbeddedBroker
 import Simulator
 import Telemetry
 

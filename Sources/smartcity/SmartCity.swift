@@ -1,6 +1,7 @@
 import ArgumentParser
 import CPlatform
 import Foundation
+import MQTT
 import Simulator
 
 @main
@@ -30,8 +31,27 @@ struct SmartCity: AsyncParsableCommand {
             } else {
                 try command.run()
             }
+        } catch let error as MQTTError {
+            exit(withError: RunFailure(error.description + hint(error)))
         } catch {
             exit(withError: error)
+        }
+    }
+
+    /// What to change on this command line for a broker error (the MQTT library's messages do
+    /// not know the flags).
+    static func hint(_ error: MQTTError) -> String {
+        switch error.kind {
+        case .connectionRefused, .timeout, .hostLookup:
+            " (--broker mqtt://host:port names the broker; without it the tool starts a private one)"
+        case .notAuthorised:
+            " (user name and password go in the broker URL: --broker mqtts://user:password@host:8883)"
+        case .tls:
+            " (mqtts:// in --broker uses the system's trusted certificates)"
+        case .protocolMismatch:
+            " (the scenario's mqtt.protocol sets the version: \"3.1.1\" or \"5\")"
+        default:
+            ""
         }
     }
 }

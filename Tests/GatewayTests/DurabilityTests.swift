@@ -1,6 +1,7 @@
 import Foundation
 @testable import Gateway
 import MQTT
+import EmbeddedBroker
 import Simulator
 import Telemetry
 import Testing

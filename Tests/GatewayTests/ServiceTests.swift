@@ -5,6 +5,7 @@ import FoundationNetworking
 @testable import Gateway
 import Logging
 import MQTT
+import EmbeddedBroker
 import Prometheus
 import Simulator
 import Telemetry

@@ -1,6 +1,7 @@
 import CMosquitto
 import Foundation
-@testable import MQTT
+@_spi(FastPath) @testable import MQTT
+import EmbeddedBroker
 import Synchronization
 import XCTest
 

@@ -1,5 +1,6 @@
 import Foundation
 import MQTT
+import EmbeddedBroker
 import XCTest
 
 final class EmbeddedBrokerTests: XCTestCase {

@@ -1,5 +1,6 @@
 import Foundation
 @testable import MQTT
+import EmbeddedBroker
 import Synchronization
 import XCTest
 

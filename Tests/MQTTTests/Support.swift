@@ -1,5 +1,6 @@
 import Foundation
-import MQTT
+@_spi(FastPath) import MQTT
+import EmbeddedBroker
 import XCTest
 
 struct TimedOut: Error, CustomStringConvertible {

@@ -1,7 +1,8 @@
 import CMosquitto
 import CPlatform
 import Foundation
-@testable import MQTT
+@_spi(FastPath) @testable import MQTT
+import EmbeddedBroker
 import XCTest
 
 /// Writes on the network loop: held until a flush, in order per connection, and early for a

@@ -1,5 +1,6 @@
 import Foundation
 import MQTT
+import EmbeddedBroker
 @testable import Simulator
 import Telemetry
 import Testing

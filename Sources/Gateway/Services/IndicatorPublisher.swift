@@ -1,5 +1,5 @@
 import Logging
-import MQTT
+@_spi(FastPath) import MQTT
 import ServiceLifecycle
 
 /// Publishes indicator values as retained messages on their topics, batch after batch in flush

@@ -5,6 +5,7 @@ import Foundation
 import Gateway
 import Logging
 import MQTT
+import EmbeddedBroker
 import Simulator
 import Telemetry
 

@@ -4,6 +4,7 @@ import Dispatch
 import Foundation
 import Histogram
 import MQTT
+import EmbeddedBroker
 
 /// `smartcity bench mqtt`: the same publish/subscribe workload through our Swift client and
 /// through a plain C libmosquitto loop, alternating, so the ratio shows our layer's overhead.

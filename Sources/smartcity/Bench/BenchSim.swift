@@ -4,6 +4,7 @@ import CPlatform
 import Foundation
 import IndexEngine
 import MQTT
+import EmbeddedBroker
 import Simulator
 import Telemetry
 

@@ -1,5 +1,6 @@
 import CPlatform
 import Foundation
+import MQTT
 import Synchronization
 
 #if canImport(Glibc)
@@ -121,12 +122,12 @@ public final class EmbeddedBroker: @unchecked Sendable {
             let file = folder + "/mosquitto"
             if FileManager.default.isExecutableFile(atPath: file) { return file }
         }
-        throw MQTTError(.brokerProcess, "the mosquitto broker is not installed; install it with `sudo apt-get install mosquitto` (or `make deps`), or pass --broker URL to use a running broker")
+        throw MQTTError(.brokerProcess, "the mosquitto broker is not installed; install it with `sudo apt-get install mosquitto`, or connect to a running broker instead")
     }
 
     static func freeLoopbackPort() throws(MQTTError) -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw MQTTError.errnoError(errno, "finding a free port") }
+        guard fd >= 0 else { throw MQTTError.system(errno, "finding a free port") }
         defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -138,7 +139,7 @@ public final class EmbeddedBroker: @unchecked Sendable {
                 bind(fd, sa, length) == 0 && getsockname(fd, sa, &length) == 0
             }
         }
-        guard bound else { throw MQTTError.errnoError(errno, "finding a free port") }
+        guard bound else { throw MQTTError.system(errno, "finding a free port") }
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
@@ -186,7 +187,7 @@ public final class EmbeddedBroker: @unchecked Sendable {
 
     private func launch() async throws(MQTTError) {
         let logFD = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-        guard logFD >= 0 else { throw MQTTError.errnoError(errno, "opening the broker log \(logPath)") }
+        guard logFD >= 0 else { throw MQTTError.system(errno, "opening the broker log \(logPath)") }
         let start = (try? String(contentsOfFile: logPath, encoding: .utf8))?.utf8.count ?? 0
         let arguments = [executable, "-c", directory.appendingPathComponent("mosquitto.conf").path]
         var cArguments = arguments.map { strdup($0) } + [nil]
