@@ -77,17 +77,17 @@ public final class MQTTClient: @unchecked Sendable {
     /// How often the socket was full with pending bytes left to write (loop thread only).
     var stalledWrites = 0
 
-    private let loop: NetworkLoop
-    private let ownsLoop: Bool
+    let loop: NetworkLoop
+    let ownsLoop: Bool
     let state = Mutex(State())
-    private let handler: MessageHandler?
-    private let rawHandler: RawMessageHandler?
+    let handler: MessageHandler?
+    let rawHandler: RawMessageHandler?
     /// Called on the network thread before each write to the socket: with
     /// `ConnectionOptions.writesOnLoop`, no acknowledgement leaves before it returned.
     let beforeWrite: (@Sendable () -> Void)?
-    private let messageSink: AsyncStream<MQTTMessage>.Continuation
-    private let eventSink: AsyncStream<MQTTEvent>.Continuation
-    private let window: Int
+    let messageSink: AsyncStream<MQTTMessage>.Continuation
+    let eventSink: AsyncStream<MQTTEvent>.Continuation
+    let window: Int
 
     /// - Parameters:
     ///   - loop: the network loop to run on; nil gives the client a loop of its own.
@@ -158,7 +158,7 @@ public final class MQTTClient: @unchecked Sendable {
         eventSink.finish()
     }
 
-    private func configure() throws(MQTTError) {
+    func configure() throws(MQTTError) {
         let who = "client '\(options.clientID)'"
         func check(_ rc: Int32, _ what: String) throws(MQTTError) {
             if rc != MOSQ_ERR_SUCCESS.rawValue { throw MQTTError.mosquitto(rc, "\(who): \(what)") }
@@ -206,7 +206,7 @@ public final class MQTTClient: @unchecked Sendable {
         }
     }
 
-    private func installCallbacks() {
+    func installCallbacks() {
         mosquitto_connect_v5_callback_set(handle) { _, obj, rc, flags, properties in
             var limit: UInt32 = 0
             let found = mosquitto_property_read_int32(properties, Int32(MQTT_PROP_MAXIMUM_PACKET_SIZE.rawValue), &limit, false) != nil
@@ -231,7 +231,7 @@ public final class MQTTClient: @unchecked Sendable {
         }
     }
 
-    private static func from(_ obj: UnsafeMutableRawPointer?) -> MQTTClient {
+    static func from(_ obj: UnsafeMutableRawPointer?) -> MQTTClient {
         Unmanaged<MQTTClient>.fromOpaque(obj!).takeUnretainedValue()
     }
 
@@ -268,7 +268,7 @@ public final class MQTTClient: @unchecked Sendable {
     }
 
     /// Opens the TCP (and TLS) connection and sends CONNECT; the CONNACK arrives on the loop.
-    private func open(initial: Bool) {
+    func open(initial: Bool) {
         errno = 0
         let rc = initial
             ? mosquitto_connect_bind_v5(handle, options.host, Int32(options.port), Int32(options.keepAlive), nil, nil)
@@ -288,7 +288,7 @@ public final class MQTTClient: @unchecked Sendable {
         if go { DispatchQueue.global().async { self.open(initial: false) } }
     }
 
-    private func failConnect(_ error: MQTTError) {
+    func failConnect(_ error: MQTTError) {
         let waiter = state.withLock { state -> CheckedContinuation<Bool, any Error>? in
             guard state.phase == .connecting, let waiter = state.connectWaiter else { return nil }
             state.connectWaiter = nil
@@ -302,7 +302,7 @@ public final class MQTTClient: @unchecked Sendable {
         waiter.resume(throwing: error)
     }
 
-    private func didConnect(rc: Int32, sessionPresent: Bool, maximumPacket: Int = .max) {
+    func didConnect(rc: Int32, sessionPresent: Bool, maximumPacket: Int = .max) {
         if rc != 0 {
             let error = MQTTError.connack(rc, "connect to \(options.endpoint) as '\(options.clientID)'")
             failConnect(error)
@@ -328,7 +328,7 @@ public final class MQTTClient: @unchecked Sendable {
         waiter?.resume(returning: sessionPresent)
     }
 
-    private func didDisconnect(rc: Int32) {
+    func didDisconnect(rc: Int32) {
         // A requested disconnect, or the close after a refused CONNACK, has reported itself already.
         let requested = state.withLock { $0.phase == .closing || $0.phase == .closed }
         guard !requested else { return }
@@ -349,7 +349,7 @@ public final class MQTTClient: @unchecked Sendable {
         }
     }
 
-    private func scheduleReconnect(after error: MQTTError) {
+    func scheduleReconnect(after error: MQTTError) {
         let policy = options.reconnect
         let attempt = state.withLock { state -> Int? in
             guard state.phase == .connected || state.phase == .reconnecting else { return nil }
@@ -392,7 +392,7 @@ public final class MQTTClient: @unchecked Sendable {
 
     /// Sends DISCONNECT and leaves the loop, on the loop thread; once the loop has stopped no
     /// read can race, so it is done here.
-    private func closeOnLoop(done: CheckedContinuation<Void, Never>?) {
+    func closeOnLoop(done: CheckedContinuation<Void, Never>?) {
         guard !loop.send(.disconnect(self, done: done)) else { return }
         _ = mosquitto_disconnect(handle)
         done?.resume()
@@ -419,7 +419,7 @@ public final class MQTTClient: @unchecked Sendable {
         eventSink.finish()
     }
 
-    private func failPending(_ error: MQTTError) {
+    func failPending(_ error: MQTTError) {
         let (acks, windowWaiters, drains) = state.withLock { state in
             let acks = state.acks.failAll()
             let waiters = Array(state.windowWaiters[state.windowHead...])
@@ -433,264 +433,6 @@ public final class MQTTClient: @unchecked Sendable {
         for ack in acks { ack.resume(throwing: error) }
         for waiter in windowWaiters { waiter.resume(throwing: error) }
         for drain in drains { drain.resume() }
-    }
-
-    // MARK: Publishing
-
-    /// Publishes a message. At QoS 1/2 this waits while the in-flight window is full; with
-    /// `awaitDelivery` it also waits for the broker's PUBACK (QoS 1) or PUBCOMP (QoS 2), or
-    /// for the write to the socket at QoS 0. Returns the message id.
-    @discardableResult
-    public func publish(_ topic: String, payload: [UInt8], qos: QoS = .atMostOnce, retain: Bool = false,
-                        awaitDelivery: Bool = false) async throws(MQTTError) -> Int32 {
-        var bytes = Array(topic.utf8)
-        bytes.append(0)
-        return try await publish(terminatedTopic: bytes, payload: payload, qos: qos, retain: retain, awaitDelivery: awaitDelivery)
-    }
-
-    /// `publish` with the topic as UTF-8 bytes ending in a 0 byte, for callers that build topics
-    /// as bytes and publish many messages a second.
-    @discardableResult
-    @_spi(FastPath) public func publish(terminatedTopic topic: [UInt8], payload: [UInt8], qos: QoS = .atMostOnce, retain: Bool = false,
-                        awaitDelivery: Bool = false) async throws(MQTTError) -> Int32 {
-        precondition(topic.last == 0, "terminatedTopic must end with a 0 byte")
-        if directWrites, qos == .atMostOnce, !awaitDelivery, try await publishDirect(topic, payload, retain: retain) {
-            return 0
-        }
-        try await acquireSlot()
-        if awaitDelivery { state.withLock { $0.acks.expect() } }
-        var mid: Int32 = 0
-        let rc = topic.withUnsafeBufferPointer { name in
-            payload.withUnsafeBytes { bytes in
-                name.baseAddress!.withMemoryRebound(to: CChar.self, capacity: name.count) { cName in
-                    mosquitto_publish(handle, &mid, cName, Int32(bytes.count), bytes.baseAddress, qos.rawValue, retain)
-                }
-            }
-        }
-        guard rc == MOSQ_ERR_SUCCESS.rawValue else {
-            releaseSlots(1)
-            if awaitDelivery { state.withLock { $0.acks.abandon() } }
-            throw MQTTError.mosquitto(rc, "publish to '\(String(decoding: topic.dropLast(), as: UTF8.self))' via \(options.endpoint)")
-        }
-        requestWrite(urgent: awaitDelivery)
-        if awaitDelivery {
-            let code = try await waitForAck(mid)
-            if code >= 0x80 {
-                throw MQTTError(.rejected, "publish to '\(String(decoding: topic.dropLast(), as: UTF8.self))': the broker refused it (\(String(cString: mosquitto_reason_string(code)))); check its ACL and limits", code: code)
-            }
-        }
-        return mid
-    }
-
-    /// Encodes a QoS 0 publish into the bytes the loop writes next (see `PublishPacket`).
-    /// Returns false, with nothing queued, for a topic or size that libmosquitto is to refuse
-    /// with its own error.
-    private func publishDirect(_ topic: [UInt8], _ payload: [UInt8], retain: Bool) async throws(MQTTError) -> Bool {
-        let length = topic.count - 1
-        let valid = length > 0 && topic.withUnsafeBufferPointer { bytes in
-            PublishPacket.isPlainTopic(UnsafeBufferPointer(rebasing: bytes.dropLast()))
-                || bytes.baseAddress!.withMemoryRebound(to: CChar.self, capacity: bytes.count) { name in
-                    mosquitto_validate_utf8(name, Int32(length)) == MOSQ_ERR_SUCCESS.rawValue
-                        && mosquitto_pub_topic_check2(name, length) == MOSQ_ERR_SUCCESS.rawValue
-                }
-        }
-        let v5 = options.protocolVersion == .v5
-        guard valid, let size = PublishPacket.size(topic: length, payload: payload.count, v5: v5) else { return false }
-        enum Outcome { case queued(Int), notConnected, tooLarge, windowFull }
-        var holdsSlot = false
-        while true {
-            let outcome = topic.withUnsafeBufferPointer { name in
-                payload.withUnsafeBytes { body in
-                    state.withLock { state -> Outcome in
-                        guard state.phase == .connected else { return .notConnected }
-                        guard size <= state.maximumPacket else { return .tooLarge }
-                        if !holdsSlot {
-                            guard state.inflight < window else { return .windowFull }
-                            state.inflight += 1
-                        }
-                        PublishPacket.append(to: &state.pending, topic: UnsafeBufferPointer(rebasing: name.dropLast()),
-                                             payload: body, retain: retain, v5: v5)
-                        state.pendingMessages += 1
-                        return .queued(state.pendingMessages)
-                    }
-                }
-            }
-            switch outcome {
-            case .queued(let count):
-                askLoopToWrite(queued: count)
-                return true
-            case .windowFull:
-                try await acquireSlot()
-                holdsSlot = true
-            case .notConnected:
-                if holdsSlot { releaseSlots(1) }
-                throw MQTTError.mosquitto(Int32(MOSQ_ERR_NO_CONN.rawValue), "publish to '\(String(decoding: topic.dropLast(), as: UTF8.self))' via \(options.endpoint)")
-            case .tooLarge:
-                if holdsSlot { releaseSlots(1) }
-                return false
-            }
-        }
-    }
-
-    /// Gets what libmosquitto queued onto the wire. Without `writesOnLoop` it wrote what the
-    /// socket took at once and the loop watches for room for the rest; with it, the loop is
-    /// asked to write (once, however many messages were queued meanwhile). A packet whose
-    /// answer the caller waits for is `urgent`: it does not wait for a held flush.
-    private func requestWrite(urgent: Bool = false) {
-        if writesOnLoop {
-            askLoopToWrite(queued: queuedWrites.add(1, ordering: .relaxed).newValue, urgent: urgent)
-        } else if mosquitto_want_write(handle) {
-            loop.send(.watch(self))
-        }
-    }
-
-    /// Asks the loop, once per pass, to write this client's queued packets (`queued` of them).
-    private func askLoopToWrite(queued: Int, urgent: Bool = false) {
-        if !writeRequested.exchange(true, ordering: .acquiringAndReleasing) {
-            loop.send(.write(self), urgent: urgent)
-        } else if urgent || queued == MQTTClient.writeBurst {
-            // Enough for a full pass of its own, or awaited: no need to wait for the loop's flush.
-            loop.send(.write(self), urgent: true)
-        }
-    }
-
-    /// Waits until every message published so far has been acknowledged (QoS 1/2) or written (QoS 0).
-    public func drain() async {
-        loop.flush()
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let now = state.withLock { state -> Bool in
-                if state.inflight == 0 { return true }
-                state.drainWaiters.append(continuation)
-                return false
-            }
-            if now { continuation.resume() }
-        }
-    }
-
-    /// Messages handed to the broker connection but not yet acknowledged or written.
-    public var inflight: Int { state.withLock { $0.inflight } }
-
-    private func acquireSlot() async throws(MQTTError) {
-        let fast = state.withLock { state -> Bool in
-            guard state.inflight < window else { return false }
-            state.inflight += 1
-            return true
-        }
-        if fast { return }
-        // Held writes would never be acknowledged or written: let this client's out first.
-        if writesOnLoop { loop.send(.write(self), urgent: true) }
-        do {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let now = state.withLock { state -> Bool in
-                    if state.inflight < window {
-                        state.inflight += 1
-                        return true
-                    }
-                    state.windowWaiters.append(continuation)
-                    return false
-                }
-                if now { continuation.resume() }
-            }
-        } catch {
-            throw MQTTError.from(error)
-        }
-    }
-
-    /// Frees `count` slots of the in-flight window: each goes to a waiting publisher, if any.
-    func releaseSlots(_ count: Int) {
-        let (next, drains) = state.withLock { state -> ([CheckedContinuation<Void, any Error>], [CheckedContinuation<Void, Never>]) in
-            let handed = min(count, state.windowWaiters.count - state.windowHead)
-            let next = handed == 0 ? [] : Array(state.windowWaiters[state.windowHead ..< state.windowHead + handed])
-            state.windowHead += handed
-            state.inflight = max(0, state.inflight - (count - handed))
-            if state.windowHead > 64, state.windowHead * 2 > state.windowWaiters.count {
-                state.windowWaiters.removeFirst(state.windowHead)
-                state.windowHead = 0
-            }
-            guard state.inflight == 0, !state.drainWaiters.isEmpty else { return (next, []) }
-            defer { state.drainWaiters.removeAll() }
-            return (next, state.drainWaiters)
-        }
-        for waiter in next { waiter.resume() }
-        for drain in drains { drain.resume() }
-    }
-
-    private func didPublish(mid: Int32, reason: Int32) {
-        releaseSlots(1)
-        didAcknowledge(mid: mid, code: reason)
-    }
-
-    private func didAcknowledge(mid: Int32, code: Int32) {
-        let waiter = state.withLock { $0.acks.complete(mid, code: code) }
-        waiter?.resume(returning: code)
-    }
-
-    private func waitForAck(_ mid: Int32) async throws(MQTTError) -> Int32 {
-        do {
-            return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Int32, any Error>) in
-                if let code = state.withLock({ $0.acks.wait(for: mid, continuation) }) {
-                    continuation.resume(returning: code)
-                }
-            }
-        } catch {
-            throw MQTTError.from(error)
-        }
-    }
-
-    // MARK: Subscribing
-
-    /// Subscribes and waits for the SUBACK. Returns the QoS the broker granted. The client
-    /// subscribes again by itself after a reconnect that did not resume the session.
-    @discardableResult
-    public func subscribe(_ filter: String, qos: QoS = .atLeastOnce) async throws(MQTTError) -> QoS {
-        state.withLock { $0.acks.expect() }
-        var mid: Int32 = 0
-        let rc = mosquitto_subscribe(handle, &mid, filter, qos.rawValue)
-        guard rc == MOSQ_ERR_SUCCESS.rawValue else {
-            state.withLock { $0.acks.abandon() }
-            throw MQTTError.mosquitto(rc, "subscribe to '\(filter)' via \(options.endpoint)")
-        }
-        requestWrite(urgent: true)
-        let code = try await waitForAck(mid)
-        guard let granted = QoS(rawValue: code) else {
-            throw MQTTError(.rejected, "subscribe to '\(filter)': the broker refused it (code \(code)); check the filter and the broker's ACL", code: code)
-        }
-        state.withLock { $0.subscriptions[filter] = qos }
-        return granted
-    }
-
-    public func unsubscribe(_ filter: String) async throws(MQTTError) {
-        state.withLock { $0.acks.expect() }
-        var mid: Int32 = 0
-        let rc = mosquitto_unsubscribe(handle, &mid, filter)
-        guard rc == MOSQ_ERR_SUCCESS.rawValue else {
-            state.withLock { $0.acks.abandon() }
-            throw MQTTError.mosquitto(rc, "unsubscribe from '\(filter)' via \(options.endpoint)")
-        }
-        requestWrite(urgent: true)
-        _ = try await waitForAck(mid)
-        state.withLock { _ = $0.subscriptions.removeValue(forKey: filter) }
-    }
-
-    private func didReceive(_ raw: mosquitto_message) {
-        if let rawHandler {
-            let topic = raw.topic.map { UnsafeBufferPointer(start: UnsafeRawPointer($0).assumingMemoryBound(to: UInt8.self), count: strlen($0)) }
-                ?? UnsafeBufferPointer(start: nil, count: 0)
-            let payload = raw.payload.map { UnsafeBufferPointer(start: $0.assumingMemoryBound(to: UInt8.self), count: Int(raw.payloadlen)) }
-                ?? UnsafeBufferPointer(start: nil, count: 0)
-            rawHandler(topic, payload, raw.retain)
-            return
-        }
-        let payload: [UInt8]
-        if let bytes = raw.payload, raw.payloadlen > 0 {
-            payload = [UInt8](UnsafeRawBufferPointer(start: bytes, count: Int(raw.payloadlen)))
-        } else {
-            payload = []
-        }
-        let message = MQTTMessage(
-            topic: raw.topic.map { String(cString: $0) } ?? "",
-            payload: payload, qos: QoS(rawValue: raw.qos) ?? .atMostOnce, retain: raw.retain)
-        if let handler { handler(message) } else { messageSink.yield(message) }
     }
 }
 
