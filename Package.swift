@@ -84,17 +84,26 @@ let package = Package(
             ],
             swiftSettings: upcoming
         ),
-        .testTarget(name: "MQTTTests", dependencies: ["MQTT", "EmbeddedBroker", "CMosquitto", "CPlatform"], swiftSettings: upcoming),
+        // Scenarios and helpers the test targets share (public API only).
+        .target(name: "TestSupport", dependencies: ["Gateway", "Simulator", "Telemetry"], path: "Tests/TestSupport", swiftSettings: upcoming),
+        // Unit tests: no broker, no process, values in and values out.
+        .testTarget(name: "MQTTTests", dependencies: ["MQTT"], swiftSettings: upcoming),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"], swiftSettings: upcoming),
-        .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Telemetry", "MQTT", "EmbeddedBroker"], swiftSettings: upcoming),
+        .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Telemetry", "TestSupport"], swiftSettings: upcoming),
         .testTarget(
             name: "GatewayTests",
+            dependencies: ["Gateway", "Telemetry", "Simulator", "TestSupport"],
+            swiftSettings: upcoming),
+        .testTarget(name: "IndexEngineTests", dependencies: ["IndexEngine", "SmartCityIndex"], exclude: ["Fixtures"], swiftSettings: upcoming),
+        // Integration tests: real mosquitto brokers, TLS certificates, the tool as a process.
+        .testTarget(
+            name: "IntegrationTests",
             dependencies: [
-                "Gateway", "Telemetry", "MQTT", "EmbeddedBroker", "Simulator", "IndexEngine", "SmartCityIndex",
+                "MQTT", "EmbeddedBroker", "CMosquitto", "CPlatform", "Telemetry", "Simulator", "Gateway", "IndexEngine",
+                "SmartCityIndex", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: upcoming),
-        .testTarget(name: "IndexEngineTests", dependencies: ["IndexEngine", "SmartCityIndex"], exclude: ["Fixtures"], swiftSettings: upcoming),
     ]
 )

@@ -141,13 +141,9 @@ public final class MQTTClient: @unchecked Sendable {
         (messages, messageSink) = AsyncStream.makeStream(of: MQTTMessage.self, bufferingPolicy: .unbounded)
         (events, eventSink) = AsyncStream.makeStream(of: MQTTEvent.self, bufferingPolicy: .bufferingNewest(1024))
         mosquitto_user_data_set(handle, Unmanaged.passUnretained(self).toOpaque())
-        do {
-            try configure()
-        } catch {
-            mosquitto_destroy(handle)
-            if ownsLoop { self.loop.shutdown() }
-            throw error
-        }
+        // Every property is set by now, so a throw runs deinit, which destroys the handle and
+        // stops an own loop: doing it here as well would free them twice.
+        try configure()
         installCallbacks()
     }
 

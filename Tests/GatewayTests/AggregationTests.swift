@@ -3,6 +3,7 @@ import Foundation
 import Simulator
 import Telemetry
 import Testing
+import TestSupport
 
 @Suite struct AggregationTests {
     @Test func aSimulatedDayIsAcceptedWholeWithDuplicatesCountedOnce() throws {

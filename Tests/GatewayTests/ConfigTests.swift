@@ -2,6 +2,7 @@ import Foundation
 @testable import Gateway
 import Telemetry
 import Testing
+import TestSupport
 
 @Suite struct ConfigTests {
     @Test func theShippedConfigLoads() throws {

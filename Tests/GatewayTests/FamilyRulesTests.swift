@@ -1,6 +1,8 @@
 @testable import Gateway
 import Telemetry
+import Foundation
 import Testing
+import TestSupport
 
 /// Family rules alone.
 @Suite struct FamilyRulesTests {

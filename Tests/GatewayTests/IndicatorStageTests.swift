@@ -1,6 +1,8 @@
 @testable import Gateway
 import Telemetry
+import Foundation
 import Testing
+import TestSupport
 
 /// The indicator stage alone: window records in, indicator values out.
 @Suite struct IndicatorStageTests {

@@ -1,6 +1,8 @@
 @testable import Gateway
 import Telemetry
+import Foundation
 import Testing
+import TestSupport
 
 /// Meter increments alone: readings in, increments at event times out.
 @Suite struct MeterHistoryTests {

@@ -1,6 +1,8 @@
 @testable import Gateway
 import Telemetry
+import Foundation
 import Testing
+import TestSupport
 
 /// The validation stage alone: payload bytes in, a reading or a rejection out.
 @Suite struct ReadingValidatorTests {

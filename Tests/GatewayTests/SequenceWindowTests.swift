@@ -1,6 +1,8 @@
 @testable import Gateway
 import Telemetry
+import Foundation
 import Testing
+import TestSupport
 
 /// Deduplication alone: sequence numbers in, fresh / duplicate / too old out.
 @Suite struct SequenceWindowTests {

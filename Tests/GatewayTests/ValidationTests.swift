@@ -2,6 +2,7 @@ import Foundation
 @testable import Gateway
 import Telemetry
 import Testing
+import TestSupport
 
 @Suite struct ValidationTests {
     static let topic = "city/almaty/environment/north/alm-aq-000001/attrs"

@@ -1,6 +1,8 @@
 @testable import Gateway
 import Telemetry
+import Foundation
 import Testing
+import TestSupport
 
 /// The window store alone: values of numbered series with event times in, windows out.
 @Suite struct WindowStoreTests {

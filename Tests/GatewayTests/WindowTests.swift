@@ -1,6 +1,8 @@
 @testable import Gateway
 import Telemetry
+import Foundation
 import Testing
+import TestSupport
 
 /// Hand-made messages of one air-quality station and one water meter.
 struct Feed {

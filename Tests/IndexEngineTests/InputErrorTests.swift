@@ -1,7 +1,8 @@
 import IndexEngine
-import XCTest
+import Foundation
+import Testing
 
-final class InputErrorTests: XCTestCase {
+@Suite final class InputErrorTests {
     func metaError(_ text: String) -> String {
         do {
             _ = try Framework(meta: CSVTable(name: "meta.csv", text: text))
@@ -11,32 +12,32 @@ final class InputErrorTests: XCTestCase {
 
     let header = "Level,iCode,iName,Direction,Weight,Unit,Target,Denominator,Parent,Type\n"
 
-    func testUnknownParent() {
+    @Test func unknownParent() {
         let message = metaError(header + "1,a,A,1,1,,,,Nowhere,Indicator\n2,Index,I,1,1,,,,,Aggregate\n")
-        XCTAssertTrue(message.contains("'a'") && message.contains("'Nowhere'"), message)
+        #expect(message.contains("'a'") && message.contains("'Nowhere'"), "\(message)")
     }
 
-    func testCycle() {
+    @Test func cycle() {
         let message = metaError(header + "1,a,A,1,1,,,,P,Indicator\n2,P,P,1,1,,,,Q,Aggregate\n3,Q,Q,1,1,,,,P,Aggregate\n4,Index,I,1,1,,,,,Aggregate\n")
-        XCTAssertTrue(message.contains("cycle") || message.contains("higher level"), message)
+        #expect(message.contains("cycle") || message.contains("higher level"), "\(message)")
     }
 
-    func testDirectionMustBePlusOrMinusOne() {
+    @Test func directionMustBePlusOrMinusOne() {
         let message = metaError(header + "1,a,A,2,1,,,,Index,Indicator\n2,Index,I,1,1,,,,,Aggregate\n")
-        XCTAssertTrue(message.contains("row 2") && message.contains("'Direction'"), message)
+        #expect(message.contains("row 2") && message.contains("'Direction'"), "\(message)")
     }
 
-    func testNonNumericCellNamesRowAndColumn() throws {
+    @Test func nonNumericCellNamesRowAndColumn() throws {
         let framework = try Framework(meta: CSVTable(name: "meta.csv", text: header + "1,a,A,1,1,,,,Index,Indicator\n2,Index,I,1,1,,,,,Aggregate\n"))
-        XCTAssertThrowsError(try Dataset(data: CSVTable(name: "data.csv", text: "uCode,a\nX,1\nY,lots\n"), framework: framework)) { error in
-            XCTAssertTrue("\(error)".contains("row 3") && "\(error)".contains("'a'") && "\(error)".contains("'lots'"), "\(error)")
+        do { _ = try Dataset(data: CSVTable(name: "data.csv", text: "uCode,a\nX,1\nY,lots\n"), framework: framework); Issue.record("expected an error") } catch {
+            #expect("\(error)".contains("row 3") && "\(error)".contains("'a'") && "\(error)".contains("'lots'"), "\(error)")
         }
     }
 
-    func testUnitWithoutCode() throws {
+    @Test func unitWithoutCode() throws {
         let framework = try Framework(meta: CSVTable(name: "meta.csv", text: header + "1,a,A,1,1,,,,Index,Indicator\n2,Index,I,1,1,,,,,Aggregate\n"))
-        XCTAssertThrowsError(try Dataset(data: CSVTable(name: "data.csv", text: "uCode,a\nX,1\n,2\n"), framework: framework)) { error in
-            XCTAssertTrue("\(error)".contains("row 3") && "\(error)".contains("no code"), "\(error)")
+        do { _ = try Dataset(data: CSVTable(name: "data.csv", text: "uCode,a\nX,1\n,2\n"), framework: framework); Issue.record("expected an error") } catch {
+            #expect("\(error)".contains("row 3") && "\(error)".contains("no code"), "\(error)")
         }
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 @testable import Simulator
 import Telemetry
 import Testing
+import TestSupport
 
 @Suite struct DeterminismTests {
     func file(_ scenario: Scenario, shard: Shard = .whole) throws -> Data {

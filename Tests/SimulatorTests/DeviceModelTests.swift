@@ -2,6 +2,7 @@ import Foundation
 @testable import Simulator
 import Telemetry
 import Testing
+import TestSupport
 
 @Suite struct DeviceModelTests {
     /// Sunrise and sunset (geometric, sun centre at the horizon) by the textbook sunrise
@@ -119,7 +120,7 @@ import Testing
         let all = readings(try scenario(testScenarioYAML(duration: "6d", fleets: """
                   waste: {count: 30, interval: 1h, fill-days: 1.5, collection-every-days: 3}
             """)))
-        var last: [String: Reading] = [:]
+        var last: [String: DecodedMessage] = [:]
         var resets = 0
         var overflowing = 0
         for reading in all {

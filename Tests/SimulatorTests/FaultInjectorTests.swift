@@ -1,6 +1,8 @@
 @testable import Simulator
 import Telemetry
+import Foundation
 import Testing
+import TestSupport
 
 /// The fault injector alone: a report and values in, the faulted report and values out.
 @Suite struct FaultInjectorTests {

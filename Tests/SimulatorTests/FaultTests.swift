@@ -2,6 +2,7 @@ import Foundation
 @testable import Simulator
 import Telemetry
 import Testing
+import TestSupport
 
 @Suite struct FaultTests {
     let fleets = """
@@ -12,7 +13,7 @@ import Testing
               environment: {count: 20, interval: 5m, connection: device}
         """
 
-    func run(_ fault: String, duration: String = "12h") throws -> (messages: [SimMessage], readings: [Reading], stats: SimulationStats) {
+    func run(_ fault: String, duration: String = "12h") throws -> (messages: [SimMessage], readings: [DecodedMessage], stats: SimulationStats) {
         let s = try scenario(testScenarioYAML(duration: duration, fleets: fleets, faults: fault))
         let generator = Generator(scenario: s)
         var all: [SimMessage] = []
@@ -20,7 +21,7 @@ import Testing
         return (all, all.compactMap(decode), generator.stats)
     }
 
-    func byDevice(_ readings: [Reading]) -> [String: [Reading]] { Dictionary(grouping: readings, by: \.device) }
+    func byDevice(_ readings: [DecodedMessage]) -> [String: [DecodedMessage]] { Dictionary(grouping: readings, by: \.device) }
 
     @Test func stuckSensorsRepeatTheirValues() throws {
         let (_, readings, stats) = try run("  - {kind: stuck, family: environment, share: 0.5, start: 2h, duration: 4h}")

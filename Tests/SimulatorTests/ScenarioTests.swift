@@ -2,6 +2,7 @@ import Foundation
 @testable import Simulator
 import Telemetry
 import Testing
+import TestSupport
 
 @Suite struct ScenarioTests {
     func failure(_ yaml: String) -> ScenarioError? {

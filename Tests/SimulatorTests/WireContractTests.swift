@@ -2,6 +2,7 @@ import Foundation
 @testable import Simulator
 import Telemetry
 import Testing
+import TestSupport
 
 /// What the simulated devices send is exactly what the wire contract (`TelemetrySchema`,
 /// `Envelope`, `TopicScheme`) defines, attribute by attribute, in both directions.

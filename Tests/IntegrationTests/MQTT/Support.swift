@@ -1,7 +1,7 @@
 import Foundation
 @_spi(FastPath) import MQTT
 import EmbeddedBroker
-import XCTest
+import Testing
 
 struct TimedOut: Error, CustomStringConvertible {
     let what: String
@@ -25,7 +25,7 @@ extension AsyncStream where Element: Sendable {
     /// The next `count` elements, or TimedOut.
     func take(_ count: Int, within seconds: Double = 10) async throws -> [Element] {
         let stream = self
-        return try await MQTTTests.within(seconds, "\(count) element(s)") {
+        return try await IntegrationTests.within(seconds, "\(count) element(s)") {
             var result: [Element] = []
             guard count > 0 else { return result }
             for await element in stream {
@@ -39,7 +39,7 @@ extension AsyncStream where Element: Sendable {
     /// The first element matching `predicate`, or TimedOut.
     func first(within seconds: Double = 10, where predicate: @escaping @Sendable (Element) -> Bool) async throws -> Element {
         let stream = self
-        return try await MQTTTests.within(seconds, "a matching element") {
+        return try await IntegrationTests.within(seconds, "a matching element") {
             for await element in stream where predicate(element) { return element }
             throw TimedOut(what: "a matching element (stream ended)")
         }

@@ -5,7 +5,9 @@ import EmbeddedBroker
 import Simulator
 import Telemetry
 import Testing
+import TestSupport
 
+extension Integration {
 @Suite(.serialized, .timeLimit(.minutes(5))) struct DurabilityTests {
     /// The gateway is killed with SIGKILL mid-stream and restarted; with the broker's persistent
     /// session and its journal it ends with exactly the aggregates of an uninterrupted run.
@@ -71,6 +73,7 @@ import Testing
         }
         #expect(mismatches.isEmpty, "\(mismatches.prefix(5))")
     }
+}
 }
 
 /// Hands a value that is used by one task at a time to another task.

@@ -1,9 +1,9 @@
 import Foundation
-@testable import Simulator
+import Simulator
 import Telemetry
 
 /// A small one-city scenario in the Almaty climate, as YAML, for the tests to vary.
-func testScenarioYAML(seed: UInt64 = 7, start: String = "2026-01-12T00:00:00+05:00", duration: String = "1d",
+public func testScenarioYAML(seed: UInt64 = 7, start: String = "2026-01-12T00:00:00+05:00", duration: String = "1d",
                       fleets: String = defaultFleets, faults: String = "") -> String {
     """
     name: test
@@ -31,7 +31,7 @@ func testScenarioYAML(seed: UInt64 = 7, start: String = "2026-01-12T00:00:00+05:
     """
 }
 
-let defaultFleets = """
+public let defaultFleets = """
           mobility: {count: 12, interval: 5m}
           lighting: {count: 30, interval: 15m, per-connection: 10}
           waste: {count: 20, interval: 1h, collection-every-days: 2}
@@ -39,34 +39,34 @@ let defaultFleets = """
           environment: {count: 4, interval: 10m, connection: device}
 """
 
-func scenario(_ yaml: String) throws -> Scenario { try Scenario(yaml: yaml, file: "test.yaml") }
+public func scenario(_ yaml: String) throws -> Scenario { try Scenario(yaml: yaml, file: "test.yaml") }
 
 /// One decoded telemetry message.
-struct Reading {
-    var topic: String
-    var device: String
-    var time: Int64
-    var sent: Double
-    var sequence: Int
-    var values: [String: Double]
-    var texts: [String: String]
-    var flags: [String: Bool]
-    var payload: [UInt8]
+public struct DecodedMessage {
+    public var topic: String
+    public var device: String
+    public var time: Int64
+    public var sent: Double
+    public var sequence: Int
+    public var values: [String: Double]
+    public var texts: [String: String]
+    public var flags: [String: Bool]
+    public var payload: [UInt8]
 }
 
 /// Every message of a run, in order.
-func messages(_ scenario: Scenario, shard: Shard = .whole, status: Bool = true) -> [SimMessage] {
+public func messages(_ scenario: Scenario, shard: Shard = .whole, status: Bool = true) -> [SimMessage] {
     let generator = Generator(scenario: scenario, shard: shard, includeStatus: status)
     var out: [SimMessage] = []
     while generator.next() { out.append(generator.message) }
     return out
 }
 
-func decode(_ message: SimMessage) -> Reading? {
+public func decode(_ message: SimMessage) -> DecodedMessage? {
     guard message.kind == .telemetry,
           let records = try? JSONSerialization.jsonObject(with: Data(message.payload)) as? [[String: Any]],
           let first = records.first, let bn = first["bn"] as? String, let bt = first["bt"] as? Double else { return nil }
-    var reading = Reading(topic: message.topicString, device: String(bn.split(separator: ":")[3]), time: Int64(bt), sent: 0,
+    var reading = DecodedMessage(topic: message.topicString, device: String(bn.split(separator: ":")[3]), time: Int64(bt), sent: 0,
                           sequence: -1, values: [:], texts: [:], flags: [:], payload: message.payload)
     for record in records {
         guard let name = record["n"] as? String else { continue }
@@ -79,9 +79,9 @@ func decode(_ message: SimMessage) -> Reading? {
     return reading
 }
 
-func readings(_ scenario: Scenario, domain: Domain? = nil) -> [Reading] {
+public func readings(_ scenario: Scenario, domain: Domain? = nil) -> [DecodedMessage] {
     messages(scenario, status: false).filter { domain == nil || $0.domain == domain }.compactMap(decode)
 }
 
 /// Local hour (UTC+5) of a time.
-func localHour(_ time: Int64) -> Double { Double(((time + 5 * 3600) % 86400 + 86400) % 86400) / 3600 }
+public func localHour(_ time: Int64) -> Double { Double(((time + 5 * 3600) % 86400 + 86400) % 86400) / 3600 }

@@ -1,9 +1,10 @@
 import Foundation
 import MQTT
 import EmbeddedBroker
-import XCTest
+import Testing
 
-final class TLSTests: XCTestCase {
+extension Integration {
+@Suite(.serialized) final class TLSTests {
     /// A CA, and a server certificate it signs for 127.0.0.1, made with openssl for this test.
     private func makeCertificates(in directory: URL) throws {
         try shell("""
@@ -15,7 +16,7 @@ final class TLSTests: XCTestCase {
             """, in: directory)
     }
 
-    func testConnectsWithTheSigningCAAndFailsWithout() async throws {
+    @Test func connectsWithTheSigningCAAndFailsWithout() async throws {
         let directory = try temporaryDirectory()
         try makeCertificates(in: directory)
         let broker = try await EmbeddedBroker.start(.init(extraLines: [
@@ -31,7 +32,7 @@ final class TLSTests: XCTestCase {
         try await client.subscribe("tls/#")
         try await client.publish("tls/x", payload: Array("secret".utf8), qos: .atLeastOnce, awaitDelivery: true)
         let message = try await client.messages.take(1)
-        XCTAssertEqual(message.first?.text, "secret")
+        #expect(message.first?.text == "secret")
         await client.disconnect()
 
         var wrongCA = options(broker, "tls-wrong-ca")
@@ -39,10 +40,10 @@ final class TLSTests: XCTestCase {
         wrongCA.reconnect = .never
         do {
             try await MQTTClient(wrongCA).connect()
-            XCTFail("a broker certificate from an untrusted CA must be refused")
+            Issue.record("a broker certificate from an untrusted CA must be refused")
         } catch {
-            XCTAssertEqual(error.kind, .tls, error.message)
-            XCTAssertTrue(error.message.contains("check the CA file") && !error.message.contains("--"), error.message)
+            #expect(error.kind == .tls, "\(error.message)")
+            #expect(error.message.contains("check the CA file") && !error.message.contains("--"), "\(error.message)")
         }
 
         var plain = options(broker, "tls-plain")
@@ -50,15 +51,9 @@ final class TLSTests: XCTestCase {
         plain.connectTimeout = .seconds(3)
         do {
             try await MQTTClient(plain).connect()
-            XCTFail("plain MQTT to a TLS listener must fail")
+            Issue.record("plain MQTT to a TLS listener must fail")
         } catch is MQTTError {}
     }
 
-    func testMissingCAFileIsAClearError() throws {
-        var bad = ConnectionOptions(clientID: "tls-missing")
-        bad.tls = TLSOptions(caFile: "/nonexistent/ca.crt")
-        XCTAssertThrowsError(try MQTTClient(bad)) { error in
-            XCTAssertTrue("\(error)".contains("/nonexistent/ca.crt"), "\(error)")
-        }
-    }
+}
 }

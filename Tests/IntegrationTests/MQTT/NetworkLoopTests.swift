@@ -2,12 +2,13 @@ import Foundation
 @testable import MQTT
 import EmbeddedBroker
 import Synchronization
-import XCTest
+import Testing
 
-final class NetworkLoopTests: XCTestCase {
+extension Integration {
+@Suite(.serialized) final class NetworkLoopTests {
     /// A loop stopped from its own thread (a handler, or a client that owns its loop freed
     /// there) ends instead of waiting for itself forever.
-    func testShutdownOnTheLoopThreadLetsTheThreadEnd() async throws {
+    @Test func shutdownOnTheLoopThreadLetsTheThreadEnd() async throws {
         let broker = try await EmbeddedBroker.start()
         defer { broker.stop() }
         let loop = try NetworkLoop(name: "self-stop")
@@ -19,10 +20,11 @@ final class NetworkLoopTests: XCTestCase {
         while !loop.finished.load(ordering: .acquiring), ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(20))
         }
-        XCTAssertTrue(loop.finished.load(ordering: .acquiring), "the loop thread waits for itself")
+        let finished = loop.finished.load(ordering: .acquiring)
+        #expect(finished, "the loop thread waits for itself")
     }
 
-    func testOneLoopDrivesTwoThousandConnectionsThatAllPublish() async throws {
+    @Test func oneLoopDrivesTwoThousandConnectionsThatAllPublish() async throws {
         let connections = 2000
         let broker = try await EmbeddedBroker.start()
         let sink = try MQTTClient(options(broker, "fleet-sink"))
@@ -55,8 +57,9 @@ final class NetworkLoopTests: XCTestCase {
             try await group.waitForAll()
         }
         let received = try await sink.messages.take(connections, within: 30)
-        XCTAssertEqual(Set(received.map(\.text)), Set((0..<connections).map { "dev-\($0)" }))
+        #expect(Set(received.map(\.text)) == (Set((0..<connections).map { "dev-\($0)" })))
         for device in devices { await device.disconnect() }
         loop.shutdown()
     }
+}
 }

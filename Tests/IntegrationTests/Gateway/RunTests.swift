@@ -7,7 +7,9 @@ import IndexEngine
 import SmartCityIndex
 import Simulator
 import Testing
+import TestSupport
 
+extension Integration {
 @Suite(.serialized, .timeLimit(.minutes(5))) struct RunTests {
     func directory() throws -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("run-\(UUID().uuidString)").path
@@ -75,7 +77,7 @@ import Testing
         // And the index computed offline from those readings equals the run's.
         let scenario = try Scenario(contentsOf: dir + "/s.yaml")
         let definitionPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("../../Config/index/smart-city.yaml").standardized.path
+            .appendingPathComponent("../../../Config/index/smart-city.yaml").standardized.path
         var table = try SQLiteStore(path: dir + "/offline.sqlite").indicatorMeans(resolution: .day)
         for city in scenario.cities { table[city.id, default: [:]].merge(city.profileIndicators) { $1 } }
         let result = try SmartCityDefinition(contentsOf: definitionPath).evaluate(cities: ["almaty"], table: table, governance: [:])
@@ -105,8 +107,9 @@ import Testing
         return out
     }
 }
+}
 
-extension RunTests {
+extension Integration.RunTests {
     /// Ctrl-C mid-run: the run stops publishing, still aggregates what was sent and writes a
     /// summary whose balance adds up.
     @Test func anInterruptedRunLeavesAConsistentSummary() async throws {

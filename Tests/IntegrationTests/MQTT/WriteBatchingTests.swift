@@ -3,12 +3,13 @@ import CPlatform
 import Foundation
 @_spi(FastPath) @testable import MQTT
 import EmbeddedBroker
-import XCTest
+import Testing
 
+extension Integration {
 /// Writes on the network loop: held until a flush, in order per connection, and early for a
 /// connection with a burst of its own.
-final class WriteBatchingTests: XCTestCase {
-    func testHeldWritesWaitForTheFlushThenArriveInOrderPerConnection() async throws {
+@Suite(.serialized) final class WriteBatchingTests {
+    @Test func heldWritesWaitForTheFlushThenArriveInOrderPerConnection() async throws {
         let broker = try await EmbeddedBroker.start()
         let subscriber = try await connectedSubscriber(broker, "batch-sub", on: "batch/#")
         let loop = try NetworkLoop(name: "batch-loop")
@@ -24,15 +25,15 @@ final class WriteBatchingTests: XCTestCase {
             try await b.publish("batch/b", payload: Array("\(i)".utf8))
         }
         // Nothing was written: a QoS 0 message counts as in flight until it is.
-        XCTAssertEqual(a.inflight, perClient)
-        XCTAssertEqual(b.inflight, perClient)
+        #expect(a.inflight == perClient)
+        #expect(b.inflight == perClient)
         loop.flush()
         await a.drain()
         await b.drain()
         let received = try await subscriber.messages.take(2 * perClient)
         let expected = (0..<perClient).map { "\($0)" }
-        XCTAssertEqual(received.filter { $0.topic == "batch/a" }.map(\.text), expected)
-        XCTAssertEqual(received.filter { $0.topic == "batch/b" }.map(\.text), expected)
+        #expect((received.filter { $0.topic == "batch/a" }.map(\.text)) == expected)
+        #expect((received.filter { $0.topic == "batch/b" }.map(\.text)) == expected)
         loop.releaseWakes()
         await a.disconnect()
         await b.disconnect()
@@ -40,7 +41,7 @@ final class WriteBatchingTests: XCTestCase {
         loop.shutdown()
     }
 
-    func testABurstOnOneConnectionIsWrittenWithoutWaitingForTheFlush() async throws {
+    @Test func aBurstOnOneConnectionIsWrittenWithoutWaitingForTheFlush() async throws {
         let broker = try await EmbeddedBroker.start()
         let subscriber = try await connectedSubscriber(broker, "burst-sub", on: "burst/#")
         let loop = try NetworkLoop(name: "burst-loop")
@@ -56,46 +57,46 @@ final class WriteBatchingTests: XCTestCase {
         // (a QoS 0 message counts as in flight until it is written).
         await loop.settle()
         let waiting = client.inflight
-        XCTAssertLessThan(waiting, MQTTClient.writeBurst)
+        #expect(waiting < MQTTClient.writeBurst)
         let early = try await subscriber.messages.take(total - waiting)
-        XCTAssertEqual(early.map(\.text), (0..<(total - waiting)).map { "\($0)" })
+        #expect(early.map(\.text) == ((0..<(total - waiting)).map { "\($0)" }))
         loop.releaseWakes()
         await client.drain()
         let rest = try await subscriber.messages.take(waiting)
-        XCTAssertEqual(rest.map(\.text), ((total - waiting)..<total).map { "\($0)" })
+        #expect(rest.map(\.text) == (((total - waiting)..<total).map { "\($0)" }))
         await client.disconnect()
         await subscriber.disconnect()
         loop.shutdown()
     }
 
-    func testTheWakeupByteOfEveryPublishIsLeftOut() async throws {
+    @Test func theWakeupByteOfEveryPublishIsLeftOut() async throws {
         // On a bare libmosquitto client: the pair is found, its write end closed and marked absent.
         MosquittoLibrary.ensureInitialised()
-        let bare = try XCTUnwrap(mosquitto_new(nil, true, nil))
+        let bare = try #require(mosquitto_new(nil, true, nil))
         let fds = UnsafeMutableRawPointer(bare).assumingMemoryBound(to: Int32.self)
         let (reader, writer) = (fds[1], fds[2])
-        XCTAssertGreaterThanOrEqual(writer, 0)
-        XCTAssertEqual(csys_mosquitto_quiet_wakeup_pair(UnsafeMutableRawPointer(bare)), 1)
-        XCTAssertEqual(fds[2], -1, "the write end is still there")
-        XCTAssertEqual(fds[1], reader)
-        XCTAssertNotEqual(fcntl(reader, F_GETFD), -1, "the read end was closed")
+        #expect(writer >= 0)
+        #expect(csys_mosquitto_quiet_wakeup_pair(UnsafeMutableRawPointer(bare)) == 1)
+        #expect(fds[2] == -1, "the write end is still there")
+        #expect(fds[1] == reader)
+        #expect(fcntl(reader, F_GETFD) != -1, "the read end was closed")
         // mosquitto_destroy closes what is left without touching the closed end.
         mosquitto_destroy(bare)
 
         let broker = try await EmbeddedBroker.start()
         let client = try MQTTClient(options(broker, "quiet"))
-        XCTAssertTrue(client.quietWakeups, "libmosquitto 2.0's wake-up pair was not found")
+        #expect(client.quietWakeups, "libmosquitto 2.0's wake-up pair was not found")
         // The client works as before, and its publishes write no wake-up byte: nothing
         // arrives at the pair's read end.
         try await client.connect()
         try await client.publish("quiet/x", payload: [1], qos: .atLeastOnce, awaitDelivery: true)
         let clientReader = UnsafeMutableRawPointer(client.handle).assumingMemoryBound(to: Int32.self)[1]
         var byte: UInt8 = 0
-        XCTAssertLessThanOrEqual(recv(clientReader, &byte, 1, Int32(MSG_DONTWAIT)), 0, "a wake-up byte was written")
+        #expect((recv(clientReader, &byte, 1, Int32(MSG_DONTWAIT))) <= 0, "a wake-up byte was written")
         await client.disconnect()
     }
 
-    func testAConnectedClientIsFreedLongBeforeItsConnectTimeout() async throws {
+    @Test func aConnectedClientIsFreedLongBeforeItsConnectTimeout() async throws {
         let broker = try await EmbeddedBroker.start()
         var o = options(broker, "freed")
         o.connectTimeout = .seconds(120)
@@ -108,6 +109,7 @@ final class WriteBatchingTests: XCTestCase {
         // far below the timeout.
         let deadline = ContinuousClock.now + .seconds(5)
         while watched != nil, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
-        XCTAssertNil(watched, "the pending connect timeout keeps the client (and its sockets) alive")
+        #expect(watched == nil, "the pending connect timeout keeps the client (and its sockets) alive")
     }
+}
 }

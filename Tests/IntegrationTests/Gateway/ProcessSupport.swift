@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// A `smartcity` child process whose output lines can be awaited.
 final class ChildProcess: @unchecked Sendable {

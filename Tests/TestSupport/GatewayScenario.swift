@@ -1,14 +1,14 @@
 import Foundation
-@testable import Gateway
+import Gateway
 import Simulator
 import Telemetry
 
 /// A small one-city scenario in the Almaty climate for the gateway tests.
-func gatewayScenario(seed: UInt64 = 7, duration: String = "1d", faults: String = "") throws -> Scenario {
+public func gatewayScenario(seed: UInt64 = 7, duration: String = "1d", faults: String = "") throws -> Scenario {
     try Scenario(yaml: gatewayScenarioYAML(seed: seed, duration: duration, faults: faults), file: "gateway-test.yaml")
 }
 
-func gatewayScenarioYAML(seed: UInt64 = 7, duration: String = "1d", faults: String = "") -> String {
+public func gatewayScenarioYAML(seed: UInt64 = 7, duration: String = "1d", faults: String = "") -> String {
     """
     name: gateway-test
     seed: \(seed)
@@ -42,7 +42,7 @@ func gatewayScenarioYAML(seed: UInt64 = 7, duration: String = "1d", faults: Stri
 }
 
 /// The gateway's view of a scenario's cities.
-func facts(_ scenario: Scenario) -> [CityFacts] {
+public func facts(_ scenario: Scenario) -> [CityFacts] {
     scenario.cities.map { c in
         CityFacts(id: c.id, name: c.name, utcOffset: c.utcOffset, population: c.population, areaKm2: c.areaKm2,
                   litStreetKm: c.litStreetKm, majorStreetKm: c.majorStreetKm, waterNetworkKm: c.waterNetworkKm,
@@ -50,7 +50,7 @@ func facts(_ scenario: Scenario) -> [CityFacts] {
     }
 }
 
-func gatewayConfig(_ scenario: Scenario, lateness: Int64 = 3600) -> GatewayConfig {
+public func gatewayConfig(_ scenario: Scenario, lateness: Int64 = 3600) -> GatewayConfig {
     var config = GatewayConfig()
     config.cities = facts(scenario)
     config.lateness = lateness
@@ -58,7 +58,7 @@ func gatewayConfig(_ scenario: Scenario, lateness: Int64 = 3600) -> GatewayConfi
 }
 
 /// Every message the simulator sends for a scenario, in send order.
-func simulated(_ scenario: Scenario, status: Bool = true) -> [SimMessage] {
+public func simulated(_ scenario: Scenario, status: Bool = true) -> [SimMessage] {
     let generator = Generator(scenario: scenario, includeStatus: status)
     var out: [SimMessage] = []
     while generator.next() { out.append(generator.message) }
@@ -67,17 +67,17 @@ func simulated(_ scenario: Scenario, status: Bool = true) -> [SimMessage] {
 
 extension Aggregator {
     @discardableResult
-    func ingest(_ message: SimMessage, position: UInt64 = 0) -> IngestOutcome {
+    public func ingest(_ message: SimMessage, position: UInt64 = 0) -> IngestOutcome {
         ingest(topic: message.topicString, payload: message.payload, position: position)
     }
 
-    func ingest(_ topic: String, _ payload: String) -> IngestOutcome {
+    public func ingest(_ topic: String, _ payload: String) -> IngestOutcome {
         ingest(topic: topic, payload: Array(payload.utf8))
     }
 }
 
 /// Closed windows by key, keeping the highest revision.
-func finalWindows(_ records: [WindowRecord]) -> [String: WindowRecord] {
+public func finalWindows(_ records: [WindowRecord]) -> [String: WindowRecord] {
     var out: [String: WindowRecord] = [:]
     for r in records {
         let key = "\(r.city)|\(r.domain)|\(r.district)|\(r.attribute)|\(r.resolution)|\(r.start)"
@@ -87,7 +87,7 @@ func finalWindows(_ records: [WindowRecord]) -> [String: WindowRecord] {
     return out
 }
 
-func finalIndicators(_ values: [IndicatorValue]) -> [String: IndicatorValue] {
+public func finalIndicators(_ values: [IndicatorValue]) -> [String: IndicatorValue] {
     var out: [String: IndicatorValue] = [:]
     for v in values {
         let key = "\(v.city)|\(v.code)|\(v.resolution)|\(v.start)"

@@ -4,7 +4,9 @@ import EmbeddedBroker
 @testable import Simulator
 import Telemetry
 import Testing
+import TestSupport
 
+extension Integration {
 @Suite struct PublishingTests {
     /// Every message of a run reaches a subscriber at QoS 1, through concentrators and
     /// per-device connections, with the devices' statuses retained.
@@ -81,6 +83,7 @@ import Testing
         }
         await publisher.close()
     }
+}
 }
 
 final class Received: @unchecked Sendable {

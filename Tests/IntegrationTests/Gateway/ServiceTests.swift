@@ -10,7 +10,9 @@ import Prometheus
 import Simulator
 import Telemetry
 import Testing
+import TestSupport
 
+extension Integration {
 @Suite(.serialized, .timeLimit(.minutes(3))) struct ServiceTests {
     /// Simulated devices publish through a real broker into the gateway: the store, /metrics,
     /// the JSON API and the retained indicator topics all show the result.
@@ -77,6 +79,7 @@ import Testing
         await service.stop()
         await api.stop()
     }
+}
 }
 
 func get(_ port: Int, _ path: String) async throws -> String {
