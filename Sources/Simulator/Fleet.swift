@@ -146,8 +146,8 @@ class FleetRunner {
         bytes.append(contentsOf: suffix)
     }
 
-    static let online = Array("online".utf8)
-    static let offline = Array("offline".utf8)
+    static let online = Array(Envelope.statusOnline.description.utf8)
+    static let offline = Array(Envelope.statusOffline.description.utf8)
 
     /// Reports the device at the cursor and advances: its values into `values`, what it and
     /// its faults did into `report`. Each model's fleet overrides it.

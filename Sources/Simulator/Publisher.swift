@@ -88,7 +88,7 @@ public final class Publisher {
                 }
                 let number = Int32(plans.count)
                 groups[id] = number
-                plans.append((id, Will(topic: willTopic, payload: Array("offline".utf8), qos: .atLeastOnce, retain: true)))
+                plans.append((id, Will(topic: willTopic, payload: FleetRunner.offline, qos: .atLeastOnce, retain: true)))
                 map[index] = number
             }
             connectionOf.append(map)

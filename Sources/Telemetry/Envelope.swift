@@ -9,6 +9,10 @@ public enum Envelope {
     public static let sent: StaticString = "sent"
     public static let sentUnit: StaticString = "s"
 
+    /// Payloads of a device's retained status topic (`.../status`); `offline` is also its last will.
+    public static let statusOnline: StaticString = "online"
+    public static let statusOffline: StaticString = "offline"
+
     public static func baseName(entityType: String, device: String) -> String {
         "\(baseNamePrefix)\(entityType):\(device):"
     }

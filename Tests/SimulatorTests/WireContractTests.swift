@@ -55,6 +55,19 @@ import TestSupport
         }
     }
 
+    @Test func statusMessagesUseTheContractsTopicAndPayloads() throws {
+        let allowed = [Envelope.statusOnline.description, Envelope.statusOffline.description]
+        var seen = Set<String>()
+        for message in messages(try scenario(testScenarioYAML(duration: "1h"))) where message.kind == .status {
+            let parsed = try #require(TopicScheme.parse(message.topicString))
+            #expect(parsed.isStatus && message.retain)
+            let payload = String(decoding: message.payload, as: UTF8.self)
+            #expect(allowed.contains(payload), "\(payload)")
+            seen.insert(payload)
+        }
+        #expect(seen == Set(allowed), "every device says online at the start and offline at the end")
+    }
+
     @Test func theModelsAreBuiltFromTheContract() {
         let models: [(String, [Attribute], StaticBytes, String)] = [
             (Streetlight.family.schema.type, Streetlight.family.attributes, Streetlight.family.entityType, Streetlight.family.schema.deviceCode),

@@ -36,8 +36,8 @@ struct ReadingValidator: ~Copyable {
 
     /// A status payload: true for `online`, false for `offline`.
     static func status(_ payload: UnsafeBufferPointer<UInt8>) -> Result<Bool, Rejection> {
-        if equals(payload, "online") { return .success(true) }
-        if equals(payload, "offline") { return .success(false) }
+        if equals(payload, Envelope.statusOnline) { return .success(true) }
+        if equals(payload, Envelope.statusOffline) { return .success(false) }
         return .failure(Rejection(.badStatus, "a status payload is 'online' or 'offline'"))
     }
 
