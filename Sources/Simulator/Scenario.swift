@@ -293,6 +293,11 @@ public struct FaultSpec: Sendable {
     }
 }
 
+extension Scenario {
+    /// The most devices one scenario may describe, over all its cities and families.
+    public static let maximumDevices = 50_000_000
+}
+
 extension City {
     /// Devices installed per domain (water: meters and network sensors).
     public var installedDevices: [Domain: Int] {

@@ -47,6 +47,11 @@ extension Scenario {
             }
             cities.append(city)
         }
+        // Every device's state lives in this process: bound the whole fleet, not only each one.
+        let devices = cities.reduce(0) { $0 + $1.installedDevices.values.reduce(0, +) }
+        guard devices <= Scenario.maximumDevices else {
+            throw try top.required("cities").error("\(devices) devices in all; one scenario holds at most \(Scenario.maximumDevices); split the cities over several scenarios")
+        }
         self.cities = cities
         faults = try (top["faults"]?.list() ?? []).map { (field) throws(ScenarioError) in
             try Scenario.parseFault(field, cities: cities)

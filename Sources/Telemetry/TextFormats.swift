@@ -2,14 +2,31 @@ import Foundation
 
 /// Durations as scenarios, settings and options write them.
 public enum Durations {
-    /// Seconds in `30s`, `15m`, `2h`, `1d`, `1w`, `1.5h` or a plain number of seconds.
+    /// The longest duration anything accepts: a century. Times in milliseconds stay far from
+    /// overflowing with it, whatever they are added to.
+    public static let maximum: Int64 = 100 * 365 * 86_400
+
+    /// Seconds in `30s`, `15m`, `2h`, `1d`, `1w`, `1.5h` or a plain number of seconds; nil when
+    /// the text is not a duration or is longer than `maximum`.
     public static func parse(_ text: String) -> Int64? {
+        guard let seconds = seconds(text), seconds <= Double(maximum) else { return nil }
+        return Int64(seconds.rounded())
+    }
+
+    /// Why a text is refused as a duration, for an error message; nil when it is one.
+    public static func problem(_ text: String) -> String? {
+        guard let seconds = seconds(text) else { return "'\(text)' is not a duration; write it like 30s, 15m, 2h, 1d or 1w" }
+        guard seconds <= Double(maximum) else { return "'\(text)' is longer than the allowed 100 years (\(maximum) s)" }
+        return nil
+    }
+
+    private static func seconds(_ text: String) -> Double? {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         guard let last = trimmed.last else { return nil }
         let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604_800]
         let (number, unit) = units[last].map { (trimmed.dropLast(), $0) } ?? (Substring(trimmed), 1)
-        guard let value = Double(number), value.isFinite, value >= 0 else { return nil }
-        return Int64((value * unit).rounded())
+        guard let value = Double(number), value.isFinite, value >= 0, (value * unit).isFinite else { return nil }
+        return value * unit
     }
 
     /// `90` -> `1m30s`, `86400` -> `1d`.

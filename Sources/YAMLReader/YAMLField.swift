@@ -128,9 +128,7 @@ public struct YAMLField {
     /// A duration like `90s`, `15m`, `2h`, `1d`, `1w` or a number of seconds.
     public func duration(minimum: Int64 = 1) throws(ConfigError) -> Int64 {
         let text = try string()
-        guard let seconds = Durations.parse(text) else {
-            throw error("'\(text)' is not a duration; write it like 30s, 15m, 2h, 1d or 1w")
-        }
+        guard let seconds = Durations.parse(text) else { throw error(Durations.problem(text) ?? "'\(text)' is not a duration") }
         guard seconds >= minimum else { throw error("'\(text)' is too short; it must be at least \(minimum) s") }
         return seconds
     }

@@ -55,7 +55,7 @@ struct GatewayOptions: ParsableArguments {
             config.window = w
         }
         if let lateness {
-            guard let l = Durations.parse(lateness) else { throw ValidationError("--lateness '\(lateness)' is not a duration; write it like 15m") }
+            guard let l = Durations.parse(lateness) else { throw ValidationError("--lateness: \(Durations.problem(lateness) ?? lateness)") }
             config.lateness = l
         }
         return config

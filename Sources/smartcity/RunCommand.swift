@@ -40,7 +40,7 @@ struct Run: AsyncParsableCommand {
     func run() async throws {
         let (scenario, shard) = try options.load()
         let definition = try SmartCityDefinition(contentsOf: index)
-        guard let late = Durations.parse(lateness) else { throw ValidationError("--lateness '\(lateness)' is not a duration; write it like 1h") }
+        guard let late = Durations.parse(lateness) else { throw ValidationError("--lateness: \(Durations.problem(lateness) ?? lateness)") }
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let store = out + "/gateway.sqlite"
         // A run starts from an empty store and journal.

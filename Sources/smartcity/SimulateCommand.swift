@@ -29,7 +29,7 @@ struct ScenarioOptions: ParsableArguments {
         var loaded = try Scenario(contentsOf: scenario)
         if let duration {
             guard let seconds = Durations.parse(duration), seconds > 0 else {
-                throw ValidationError("--duration '\(duration)' is not a duration; write it like 6h, 1d or 1w")
+                throw ValidationError("--duration: \(Durations.problem(duration) ?? "'\(duration)' must be longer than 0 s")")
             }
             loaded.duration = seconds
         }

@@ -28,6 +28,23 @@ import TestSupport
         #expect(Set(pioneers.cities.map(\.id)).count == pioneers.cities.count)
     }
 
+    /// Durations beyond a century trapped converting to Int64; they are refused with the range.
+    @Test(arguments: ["99999999999999999999d", "1e30s", "1e400s", "101w" + String(repeating: "0", count: 3)])
+    func absurdDurationsAreRefusedWithTheAllowedRange(_ duration: String) throws {
+        let error = try #require(failure(testScenarioYAML(duration: duration)))
+        #expect(error.field == "duration")
+        #expect(error.message.contains("longer than the allowed 100 years") || error.message.contains("is not a duration"), "\(error)")
+    }
+
+    @Test func theWholeFleetIsBounded() throws {
+        let fleets = """
+                  lighting: {count: 30000000, interval: 15m}
+                  water: {count: 30000000, interval: 1h}
+        """
+        let error = try #require(failure(testScenarioYAML(fleets: fleets)))
+        #expect(error.field == "cities" && error.message.contains("devices in all; one scenario holds at most 50000000"), "\(error)")
+    }
+
     @Test func unknownFieldNamesFileLineAndField() throws {
         let yaml = testScenarioYAML().replacingOccurrences(of: "population: 20000", with: "populaton: 20000")
         let error = try #require(failure(yaml))

@@ -58,3 +58,19 @@ import Testing
         #expect(writer.count == 0)
     }
 }
+
+@Suite struct DurationTests {
+    @Test func durationsAreReadUpToACentury() {
+        #expect(Durations.parse("15m") == 900)
+        #expect(Durations.parse("1.5h") == 5400)
+        #expect(Durations.parse("90") == 90)
+        #expect(Durations.parse("5200w") == Int64(3_144_960_000))
+        #expect(Durations.parse("36500d") == Durations.maximum)
+        for text in ["36501d", "99999999999999999999d", "1e30s", "1e400", "-1s", "soon", ""] {
+            #expect(Durations.parse(text) == nil, "\(text)")
+            #expect(Durations.problem(text) != nil, "\(text)")
+        }
+        #expect(Durations.problem("1e30s")?.contains("longer than the allowed 100 years") == true)
+        #expect(Durations.problem("15m") == nil)
+    }
+}
