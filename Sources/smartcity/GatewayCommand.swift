@@ -117,7 +117,10 @@ struct GatewayServe: AsyncParsableCommand {
         // HTTP first in the list: the group stops it last, after the final flush.
         var services: [any Service] = []
         if let port = config.httpPort {
-            let api = HTTPAPI(service: service, registry: registry, host: config.httpHost, port: port, logger: logger)
+            var limits = HTTPAPI.Limits()
+            limits.connections = config.httpMaxConnections
+            limits.idleTimeout = .milliseconds(Int64(config.httpIdleTimeout * 1000))
+            let api = HTTPAPI(service: service, registry: registry, host: config.httpHost, port: port, limits: limits, logger: logger)
             services.append(api.application)
             Task { [host = config.httpHost] in
                 if let bound = await api.boundPort() { logger.info("http://\(host):\(bound) serves /metrics, /health, /api/indicators") }

@@ -14,6 +14,7 @@ import TestSupport
         #expect(almaty.population == 2_000_000)
         #expect(almaty.utcOffset == 5)
         #expect(almaty.devices[.lighting] == 165_000)
+        #expect(config.httpMaxConnections == 256 && config.httpIdleTimeout == 30)
     }
 
     @Test(arguments: [

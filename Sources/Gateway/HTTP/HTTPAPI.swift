@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import Prometheus
 import ServiceLifecycle
@@ -20,12 +21,27 @@ import Telemetry
 /// let group = ServiceGroup(configuration: .init(services: [api.application] + gateway.services(broker: options), ...))
 /// ```
 public final class HTTPAPI: Sendable {
+    /// What one client may ask of the server: it serves a local network, where anybody may
+    /// connect, so every resource a request holds is bounded.
+    public struct Limits: Sendable {
+        /// Open connections; more wait in the kernel's backlog until one closes.
+        public var connections = 256
+        /// A connection with nothing read or written for this long is closed.
+        public var idleTimeout: Duration = .seconds(30)
+        /// Bytes of one header line (the request line counts as one), of all headers, and how many.
+        public var headerBytes = 8 * 1024
+        public var headersBytes = 32 * 1024
+        public var headers = 100
+
+        public init() {}
+    }
+
     public let application: any ApplicationProtocol
     private let bound: AsyncStream<Int>
     private let task = TaskBox()
 
     public init(service: GatewayService, registry: PrometheusCollectorRegistry, host: String, port: Int,
-                logger: Logger = Logger(label: "smartcity.http")) {
+                limits: Limits = Limits(), logger: Logger = Logger(label: "smartcity.http")) {
         let router = Router()
         router.get("/metrics") { _, _ -> Response in
             service.updateMetrics()
@@ -56,15 +72,33 @@ public final class HTTPAPI: Sendable {
             guard let resolution = Resolution(name: resolutionName) else {
                 return HTTPAPI.error(.badRequest, "resolution must be window, hour or day")
             }
-            let rows = try service.store.indicatorSeries(city: city, code: code, resolution: resolution,
-                                                         from: query.get("from").flatMap { Int64($0) }, to: query.get("to").flatMap { Int64($0) })
+            var bounds: [Int64?] = []
+            for name in ["from", "to"] {
+                guard let text = query.get(name) else {
+                    bounds.append(nil)
+                    continue
+                }
+                guard let ms = Int64(text) else { return HTTPAPI.error(.badRequest, "\(name) must be a time in ms since 1970, got '\(text.prefix(40))'") }
+                bounds.append(ms)
+            }
+            if let from = bounds[0], let to = bounds[1], from > to {
+                return HTTPAPI.error(.badRequest, "from (\(from)) is after to (\(to))")
+            }
+            let rows = try service.store.indicatorSeries(city: city, code: code, resolution: resolution, from: bounds[0], to: bounds[1])
             if rows.isEmpty { return HTTPAPI.error(.notFound, "no values for \(code) in \(city) at resolution \(resolution.name)") }
             return try HTTPAPI.json(rows)
         }
         let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
         bound = stream
+        let idle = limits.idleTimeout.components
+        let http1 = HTTP1Channel.Configuration(
+            idleTimeout: .nanoseconds(idle.seconds * 1_000_000_000 + idle.attoseconds / 1_000_000_000),
+            httpDecoderConfiguration: .init(maxHeaderFieldSize: limits.headerBytes, maxHeaderListSize: limits.headersBytes,
+                                            maxHeaderFieldCount: limits.headers))
         application = Application(
-            router: router, configuration: .init(address: .hostname(host, port: port), serverName: "smartcity-gateway"),
+            router: router, server: .http1(configuration: http1),
+            configuration: .init(address: .hostname(host, port: port), serverName: "smartcity-gateway",
+                                 availableConnectionsDelegate: .maximum(limits.connections, logger: logger)),
             onServerRunning: { channel in
                 continuation.yield(channel.localAddress?.port ?? 0)
                 continuation.finish()
