@@ -84,9 +84,15 @@ public struct SenMLReader: ~Copyable {
         p.skipSpace()
         guard p.at < bytes.count, bytes[p.at] == UInt8(ascii: "[") else {
             // Another JSON value is valid JSON but not SenML; anything else is not JSON.
-            let c = p.peek
-            let json = c == UInt8(ascii: "{") || c == UInt8(ascii: "\"") || c == UInt8(ascii: "-") || (c >= 0x30 && c <= 0x39)
-                || c == UInt8(ascii: "t") || c == UInt8(ascii: "f") || c == UInt8(ascii: "n")
+            var whole = p
+            var json = p.at < bytes.count
+            if json {
+                do {
+                    try whole.skipValue(depth: 0)
+                    whole.skipSpace()
+                    json = whole.at == bytes.count
+                } catch { json = false }
+            }
             throw p.fail(json ? .notSenML : .malformedJSON, "a SenML pack is a JSON array of records")
         }
         p.at += 1

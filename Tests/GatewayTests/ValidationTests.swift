@@ -48,6 +48,8 @@ import TestSupport
         ("second base name", swap(#"{"n":"seq""#, #"{"bn":"urn:x:","n":"seq""#), .notSenML),
         ("must-understand field", swap(#"{"n":"seq""#, #"{"new_":1,"n":"seq""#), .notSenML),
         ("trailing text", good + "]", .malformedJSON),
+        ("send time beyond any clock", swap(#""u":"s","v":1768158000}"#, #""u":"s","v":1e12}"#), .outOfRange),
+        ("not JSON at all", "{[}", .malformedJSON),
     ]
 
     @Test(arguments: corpus)

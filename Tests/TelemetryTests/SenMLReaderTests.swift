@@ -145,6 +145,8 @@ import Testing
         ("an object, not an array", #"{"n":"x","v":1}"#, SenMLParseError.Reason.notSenML),
         ("a string", #""x""#, .notSenML),
         ("a number", "42", .notSenML),
+        ("an object that is not JSON", "{[}", .malformedJSON),
+        ("a bare word", "nope", .malformedJSON),
         ("an empty pack", "[]", .notSenML),
         ("a record that is not an object", "[1]", .notSenML),
         ("an empty record", "[{}]", .notSenML),

@@ -95,6 +95,8 @@ struct ReadingValidator: ~Copyable {
                 guard case .number(let v) = record.value, reader.withBytes(record.unit, in: payload, { equals($0, Envelope.sentUnit) }) else {
                     return reject(.wrongType, "sent must be a number in s")
                 }
+                // A send time outside any plausible clock would skew the ingest lag for good.
+                guard v >= 0, v < 1e11 else { return reject(.outOfRange, "sent \(v) is not a time in seconds since 1970") }
                 sent = v
                 continue
             case -1:
