@@ -37,6 +37,7 @@ public final class GatewayService: @unchecked Sendable {
     private var retryBatch = StoreBatch()
     private var lastCheckpointPosition: UInt64 = 0
     private var lastCheckpointWall = Date()
+    private var lastFlushWall = Date()
     private var lastStatusWall = Date()
     private var lastStatusReceived: Int64 = 0
     private var lastStoreError: String?
@@ -161,8 +162,14 @@ public final class GatewayService: @unchecked Sendable {
         connected = false
     }
 
-    /// The flusher's cycle: flush (with a checkpoint when due) and, now and then, a status line.
+    /// The flusher's cycle: a flush when one is due (with a checkpoint when that is due too),
+    /// and a status line when that is due; each on its own interval.
     func periodicFlush() {
+        if config.statusInterval > 0, Date().timeIntervalSince(lastStatusWall) >= config.statusInterval {
+            logger.info("\(statusLine())")
+        }
+        guard Date().timeIntervalSince(lastFlushWall) >= config.flushInterval else { return }
+        lastFlushWall = Date()
         let checkpointDue = Date().timeIntervalSince(lastCheckpointWall) >= config.checkpointInterval
         do { try flush(checkpoint: checkpointDue) } catch {
             let first = lock.withLock {
@@ -170,9 +177,6 @@ public final class GatewayService: @unchecked Sendable {
                 return lastStoreError == nil
             }
             if first { logger.error("\(error)") }
-        }
-        if config.statusInterval > 0, Date().timeIntervalSince(lastStatusWall) >= config.statusInterval {
-            logger.info("\(statusLine())")
         }
     }
 
