@@ -54,7 +54,7 @@ public final class Aggregator {
         lengths = [config.window * 1000, 3_600_000, 86_400_000]
         seriesPerGroup = schema.attributeCount + schema.entities.count + Derived.allCases.count
         validator = ReadingValidator(schema: schema)
-        store = WindowStore(lengths: lengths, lateness: config.lateness * 1000, cacheGrowth: 3 * seriesPerGroup)
+        store = WindowStore(lengths: lengths, lateness: config.lateness * 1000, quorum: config.watermarkQuorum, cacheGrowth: 3 * seriesPerGroup)
         indicatorStage = IndicatorStage(definitions: indicators, config: config, lengths: lengths)
         familyRules = FamilyRules(schema: schema)
         meterAttribute = schema.entities.map { e in e.attributes.firstIndex { $0.kind == .sum } ?? -1 }
@@ -237,7 +237,7 @@ public final class Aggregator {
             counters.late += 1
             counters.lateByDomain[entity.domain] += 1
         }
-        if store.advance(city: city, to: time) { sweep(city: city, final: false) }
+        if store.advance(city: city, device: device, to: state.newest) { sweep(city: city, final: false) }
         return late ? .acceptedLate : .accepted
     }
 

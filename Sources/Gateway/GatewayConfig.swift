@@ -46,6 +46,9 @@ public struct GatewayConfig: Sendable {
     public var lateness: Int64 = 900
     /// Readings further ahead of a city's newest event time than this are rejected.
     public var maxSkew: Int64 = 7 * 86_400
+    /// How many devices of a city must reach an event time before the city's windows close
+    /// there (1 to 8): one device with a clock far ahead cannot close them for everyone.
+    public var watermarkQuorum = 3
     /// Larger payloads are rejected unread.
     public var maxPayload = 65_536
     public var cities: [CityFacts] = []
@@ -86,7 +89,7 @@ public struct GatewayConfig: Sendable {
     private init(root: YAMLField) throws(ConfigError) {
         self.init()
         let top = try root.mapping(allowed: [
-            "window", "lateness", "max-skew", "max-payload", "cities", "store", "journal", "client-id", "subscription",
+            "window", "lateness", "max-skew", "watermark-quorum", "max-payload", "cities", "store", "journal", "client-id", "subscription",
             "http-port", "http-host", "http-max-connections", "http-idle-timeout", "flush-interval", "checkpoint-interval", "status-interval", "publish-indicators",
         ])
         if let field = top["window"] {
@@ -96,6 +99,7 @@ public struct GatewayConfig: Sendable {
         }
         if let field = top["lateness"] { lateness = try field.duration(minimum: 0) }
         if let field = top["max-skew"] { maxSkew = try field.duration() }
+        if let field = top["watermark-quorum"] { watermarkQuorum = try field.int(in: 1...8) }
         if let field = top["max-payload"] { maxPayload = try field.int(in: 64...(16 << 20)) }
         if let field = top["store"] { store = try field.string() }
         if let field = top["journal"] { journal = try field.string() }

@@ -17,11 +17,11 @@ import TestSupport
         var s = store()
         s.add(series: 0, value: 2, time: 1 * Self.minute, city: 0)
         s.add(series: 0, value: 4, time: 2 * Self.minute, city: 0)
-        let moved = s.advance(city: 0, to: 2 * Self.minute)
+        let moved = s.advance(city: 0, device: 0, to: 2 * Self.minute)
         #expect(moved)
         let early = s.sweep(final: false)
         #expect(early.isEmpty, "nothing closed yet")
-        let boundary = s.advance(city: 0, to: 16 * Self.minute)
+        let boundary = s.advance(city: 0, device: 0, to: 16 * Self.minute)
         #expect(boundary, "a base boundary passed")
         let out = s.sweep(final: false)
         #expect(out.count == 1)
@@ -29,21 +29,21 @@ import TestSupport
         #expect(out.first?.revision == 1 && out.first?.closed == true)
         let again = s.sweep(final: false)
         #expect(again.isEmpty, "emitted once")
-        let inside = s.advance(city: 0, to: 17 * Self.minute)
+        let inside = s.advance(city: 0, device: 0, to: 17 * Self.minute)
         #expect(!inside, "no boundary passed")
     }
 
     @Test func lateDataCorrectsWithAHigherRevisionThenIsTooLate() {
         var s = store()
         s.add(series: 3, value: 1, time: 1 * Self.minute, city: 0)
-        _ = s.advance(city: 0, to: 20 * Self.minute)
+        _ = s.advance(city: 0, device: 0, to: 20 * Self.minute)
         _ = s.sweep(final: false)
         #expect(!s.isTooLate(5 * Self.minute, city: 0))
         let changed = s.add(series: 3, value: 5, time: 5 * Self.minute, city: 0)
         #expect(changed, "an emitted window changed")
         let correction = s.sweep(final: false).filter { $0.resolution == .base }
         #expect(correction.count == 1 && correction[0].revision == 2 && correction[0].partial.sum == 6)
-        _ = s.advance(city: 0, to: 46 * Self.minute)
+        _ = s.advance(city: 0, device: 0, to: 46 * Self.minute)
         #expect(s.isTooLate(5 * Self.minute, city: 0), "15m + 30m lateness < 46m")
         let before = s.openWindows
         _ = s.sweep(final: false)
@@ -57,7 +57,7 @@ import TestSupport
         #expect(!late)
         _ = s.countOnce(series: 1, time: 2 * Self.minute, city: 0, marks: &marks)
         _ = s.countOnce(series: 1, time: 20 * Self.minute, city: 0, marks: &marks)
-        _ = s.advance(city: 0, to: 20 * Self.minute)
+        _ = s.advance(city: 0, device: 0, to: 20 * Self.minute)
         let out = s.sweep(final: true)
         let base = out.filter { $0.resolution == .base }.sorted { $0.start < $1.start }
         #expect(base.map(\.partial.count) == [1, 1], "one device, counted once per window")

@@ -9,10 +9,12 @@ struct Feed {
     var aggregator: Aggregator
     var seq: [String: Int] = [:]
 
-    init(window: Int64 = 900, lateness: Int64 = 600) {
+    init(window: Int64 = 900, lateness: Int64 = 600, quorum: Int = 1) {
         var config = GatewayConfig()
         config.window = window
         config.lateness = lateness
+        // One station moves the clock here; the quorum has tests of its own below.
+        config.watermarkQuorum = quorum
         config.cities = [CityFacts(id: "almaty", utcOffset: 0, population: 1000, areaKm2: 10, litStreetKm: 2)]
         aggregator = Aggregator(config: config)
     }
@@ -217,3 +219,51 @@ extension Feed {
         #expect(values.first { $0.code == "ISO37120:8.1" } == nil, "no station reported in that window")
     }
 }
+
+/// The city's clock follows what a quorum of its devices reached, not its most advanced one.
+@Suite struct WatermarkQuorumTests {
+    let t0: Int64 = 1_768_176_000
+
+    func station(_ f: inout Feed, _ device: Int, _ value: Double, at t: Int64) -> IngestOutcome {
+        let id = "alm-aq-00000\(device)"
+        let n = f.seq[id, default: 0]
+        f.seq[id] = n + 1
+        return f.aggregator.ingest("city/almaty/environment/north/\(id)/attrs",
+            #"[{"bn":"urn:ngsi-ld:AirQualityObserved:\#(id):","bt":\#(t),"n":"pm25","u":"ug/m3","v":\#(value)},{"n":"seq","v":\#(n)},{"n":"sent","u":"s","v":\#(t)}]"#)
+    }
+
+    /// One station dated almost a week ahead (inside max-skew) closed the city's windows and
+    /// made every later reading of the others too late; with a quorum of 3 it moves nothing.
+    @Test func oneDeviceAheadClosesNothingAndDiscardsNothing() {
+        var f = Feed(lateness: 900, quorum: 3)
+        for d in 1...3 { #expect(station(&f, d, 10, at: t0 + 60) == .accepted) }
+        #expect(station(&f, 4, 99, at: t0 + 6 * 86_400 + 23 * 3600) == .accepted, "accepted: inside max-skew")
+        #expect(f.aggregator.pending.windows.isEmpty, "no window closed by the one device ahead")
+        for d in 1...3 { #expect(station(&f, d, 20, at: t0 + 1000) == .accepted, "station \(d) is not too late") }
+        #expect(f.aggregator.counters.tooLate == 0)
+        let closed = f.aggregator.pending.windows.filter { $0.attribute == "AirQualityObserved.pm25" && $0.resolution == .base }
+        #expect(closed.count == 1 && closed.first?.partial.count == 3, "the first window closes once three stations passed it")
+    }
+
+    @Test func withFewerDevicesThanTheQuorumWindowsWaitForShutdown() {
+        var f = Feed(quorum: 3)
+        #expect(station(&f, 1, 10, at: t0) == .accepted)
+        #expect(station(&f, 2, 10, at: t0 + 5000) == .accepted)
+        #expect(f.aggregator.pending.windows.isEmpty)
+        f.aggregator.emitOpenWindows()
+        #expect(f.aggregator.pending.windows.contains { $0.attribute == "AirQualityObserved.pm25" && !$0.closed })
+    }
+
+    @Test func aCheckpointKeepsTheLeadingDevices() throws {
+        var f = Feed(quorum: 2)
+        _ = station(&f, 1, 10, at: t0)
+        _ = station(&f, 2, 10, at: t0 + 2000)
+        let restored = Aggregator(config: f.aggregator.config)
+        try restored.restore(f.aggregator.snapshot())
+        // Station 1 reaching t0 + 1000 makes the quorum time t0 + 1000 in both: the same windows close.
+        f.aggregator = restored
+        _ = station(&f, 1, 10, at: t0 + 1000)
+        #expect(f.aggregator.pending.windows.contains { $0.attribute == "AirQualityObserved.pm25" && $0.resolution == .base && $0.closed })
+    }
+}
+

@@ -11,7 +11,8 @@ struct AggregationState {
 /// Reads and writes the aggregation state as one byte string: plain structs as they lie in
 /// memory (arrays behind their count), strings as UTF-8.
 enum CheckpointCodec {
-    static let version: Int64 = 2
+    /// 3 adds each city's leading devices (the watermark quorum); 2 is read with none.
+    static let version: Int64 = 3
 
     /// An indicator window as a checkpoint stores it: the city by its registry number.
     private struct RevisionKey: BitwiseCopyable {
@@ -35,6 +36,7 @@ enum CheckpointCodec {
             w.raw(clock.offsetMs)
             w.raw(clock.newest)
             w.raw(clock.lastBoundary)
+            w.raw(clock.leaders)
         }
         w.array(state.windows)
         let revisions = state.indicatorRevisions.sorted { $0.key < $1.key }
@@ -46,7 +48,8 @@ enum CheckpointCodec {
 
     static func decode(_ bytes: [UInt8]) throws(SnapshotError) -> AggregationState {
         var r = SnapshotReader(bytes)
-        guard try r.raw(Int64.self) == version else { throw SnapshotError(description: "checkpoint of another format version") }
+        let format = try r.raw(Int64.self)
+        guard format == version || format == 2 else { throw SnapshotError(description: "checkpoint of format \(format); this build reads 2 and \(version)") }
         var state = AggregationState()
         state.counters = try r.raw(IngestCounters.self)
         state.registry.topics = try ByteInterner.read(from: &r)
@@ -59,6 +62,12 @@ enum CheckpointCodec {
             var clock = CityClock(offsetMs: try r.raw(Int64.self))
             clock.newest = try r.raw(Int64.self)
             clock.lastBoundary = try r.raw(Int64.self)
+            if format >= 3 {
+                clock.leaders = try r.raw(CityClock.Leaders.self)
+                guard (0...Int32(CityClock.maximumQuorum)).contains(clock.leaders.count) else {
+                    throw SnapshotError(description: "checkpoint has a city with \(clock.leaders.count) leading devices")
+                }
+            }
             state.clocks.append(clock)
         }
         state.windows = try r.array()

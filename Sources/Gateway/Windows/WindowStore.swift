@@ -26,12 +26,64 @@ struct WindowMarks: BitwiseCopyable {
     }
 }
 
-/// A city's event-time clock: its UTC offset (windows are aligned to local time), the newest
-/// event time seen, and the last base-window boundary it passed.
+/// A city's event-time clock: its UTC offset (windows are aligned to local time), its event
+/// time, and the last base-window boundary it passed.
+///
+/// The event time is not the newest reading but the newest that `quorum` devices have reached:
+/// the smallest of the newest times of the `quorum` most advanced devices (none until that many
+/// have reported: a city with fewer devices closes its windows at shutdown, or runs with a
+/// quorum of 1). A device with a clock far ahead, or a forged timestamp, moves nothing on its
+/// own; windows close when the city's devices have passed them.
 struct CityClock: BitwiseCopyable, Equatable {
+    static let maximumQuorum = 8
+
     var offsetMs: Int64
     var newest: Int64 = .min
     var lastBoundary: Int64 = .min
+    /// The most advanced devices (registry numbers) and their newest event times.
+    var leaders = Leaders()
+
+    init(offsetMs: Int64) { self.offsetMs = offsetMs }
+
+    struct Leaders: BitwiseCopyable, Equatable {
+        static func == (a: Leaders, b: Leaders) -> Bool {
+            a.count == b.count && (0..<Int(a.count)).allSatisfy { a.device($0) == b.device($0) && a.time($0) == b.time($0) }
+        }
+
+        var count: Int32 = 0
+        var devices: (Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32) = (0, 0, 0, 0, 0, 0, 0, 0)
+        var times: (Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64) = (0, 0, 0, 0, 0, 0, 0, 0)
+
+        func device(_ i: Int) -> Int32 { withUnsafeBytes(of: devices) { $0.load(fromByteOffset: i * 4, as: Int32.self) } }
+        func time(_ i: Int) -> Int64 { withUnsafeBytes(of: times) { $0.load(fromByteOffset: i * 8, as: Int64.self) } }
+        mutating func set(_ i: Int, _ device: Int32, _ time: Int64) {
+            withUnsafeMutableBytes(of: &devices) { $0.storeBytes(of: device, toByteOffset: i * 4, as: Int32.self) }
+            withUnsafeMutableBytes(of: &times) { $0.storeBytes(of: time, toByteOffset: i * 8, as: Int64.self) }
+        }
+
+        /// Takes a device's newest time; returns the quorum time (the smallest kept).
+        mutating func observe(device id: Int32, time t: Int64, quorum: Int) -> Int64 {
+            var slot = -1
+            var smallest = 0
+            for i in 0..<Int(count) {
+                if device(i) == id { slot = i }
+                if time(i) < time(smallest) { smallest = i }
+            }
+            if slot >= 0 {
+                if t > time(slot) { set(slot, id, t) }
+            } else if Int(count) < quorum {
+                set(Int(count), id, t)
+                count += 1
+            } else if t > time(smallest) {
+                set(smallest, id, t)
+            }
+            // Until `quorum` devices have reported, nothing has reached any time.
+            guard Int(count) >= quorum else { return .min }
+            var low = Int64.max
+            for i in 0..<Int(count) where self.time(i) < low { low = self.time(i) }
+            return low
+        }
+    }
 }
 
 struct WindowSlot: BitwiseCopyable {
@@ -74,6 +126,8 @@ struct WindowStore {
     let lengths: [Int64]
     /// How long after a window's end late data is still taken, ms.
     let lateness: Int64
+    /// How many devices must reach an event time before the city's clock does (`CityClock`).
+    let quorum: Int
     private(set) var clocks: [CityClock] = []
     private(set) var slots: [WindowSlot] = []
     private var freeSlots: [Int32] = []
@@ -84,10 +138,12 @@ struct WindowStore {
     private let cacheGrowth: Int
 
     /// `cacheGrowth`: how many (series, resolution) cache entries to add at a time.
-    init(lengths: [Int64], lateness: Int64, cacheGrowth: Int = 256) {
+    init(lengths: [Int64], lateness: Int64, quorum: Int = 1, cacheGrowth: Int = 256) {
         precondition(lengths.count == Resolution.allCases.count)
+        precondition((1...CityClock.maximumQuorum).contains(quorum))
         self.lengths = lengths
         self.lateness = lateness
+        self.quorum = quorum
         self.cacheGrowth = cacheGrowth
     }
 
@@ -159,11 +215,13 @@ struct WindowStore {
         return late
     }
 
-    /// Moves the city's clock to `time` if it is newer; true when a base window boundary was
-    /// passed, so a sweep is due.
-    mutating func advance(city: Int, to time: Int64) -> Bool {
-        guard time > clocks[city].newest else { return false }
-        clocks[city].newest = time
+    /// Takes a device's newest event time and moves the city's clock to the quorum time if
+    /// that is newer; true when a base window boundary was passed, so a sweep is due.
+    mutating func advance(city: Int, device: Int, to time: Int64) -> Bool {
+        let reached = clocks[city].leaders.observe(device: Int32(device), time: time, quorum: quorum)
+        guard reached > clocks[city].newest else { return false }
+        clocks[city].newest = reached
+        let time = reached
         let boundary = windowStart(time, Resolution.base.rawValue, city: city)
         guard boundary > clocks[city].lastBoundary else { return false }
         clocks[city].lastBoundary = boundary
