@@ -75,16 +75,13 @@ public enum TopicScheme {
     /// Parses a topic's bytes without making strings: six non-empty levels, `city` first, a
     /// known domain third, `attrs` or `status` last.
     public static func parse(_ topic: UnsafeBufferPointer<UInt8>) -> Levels? {
-        var bounds: (Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0)
-        var found = 0
+        var slashes: [Int] = []
         for i in topic.indices where topic[i] == UInt8(ascii: "/") {
-            guard found < 5 else { return nil }
-            withUnsafeMutableBytes(of: &bounds) { $0.storeBytes(of: i, toByteOffset: found * MemoryLayout<Int>.stride, as: Int.self) }
-            found += 1
+            guard slashes.count < 5 else { return nil }
+            slashes.append(i)
         }
-        guard found == 5 else { return nil }
-        let levels = [0..<bounds.0, (bounds.0 + 1)..<bounds.1, (bounds.1 + 1)..<bounds.2, (bounds.2 + 1)..<bounds.3,
-                      (bounds.3 + 1)..<bounds.4, (bounds.4 + 1)..<topic.count]
+        guard slashes.count == 5 else { return nil }
+        let levels = zip([0] + slashes.map { $0 + 1 }, slashes + [topic.count]).map { $0..<$1 }
         guard levels.allSatisfy({ !$0.isEmpty }) else { return nil }
         func text(_ r: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(rebasing: topic[r]), as: UTF8.self) }
         guard text(levels[0]) == "city", let domain = Domain(rawValue: text(levels[2])),

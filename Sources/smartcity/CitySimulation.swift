@@ -3,12 +3,13 @@ import Gateway
 import MQTT
 import ServiceLifecycle
 import Simulator
+import Synchronization
 
 /// The simulated city as a Service of `run`'s group: it publishes the scenario, then waits
 /// until the gateway has received everything sent (or nothing more arrives for 30 s); a
 /// graceful shutdown (Ctrl-C, SIGTERM) stops the publishing first. Returning ends the group,
 /// which then stops the gateway's ingest, flushes and publishes the last indicators.
-struct CitySimulation: Service, @unchecked Sendable {
+final class CitySimulation: Service, @unchecked Sendable {
     struct Outcome {
         var run: Publisher.Outcome
         var publishSeconds: Double
@@ -20,7 +21,15 @@ struct CitySimulation: Service, @unchecked Sendable {
     let progress: Double
     let scenario: Scenario
     /// What the publishing did and whether everything sent arrived, once it is over.
-    let result = ResultBox<(Outcome, Bool)>()
+    let result = Mutex<(Outcome, Bool)?>(nil)
+
+    init(generator: Generator, publisher: Publisher, gateway: GatewayService, progress: Double, scenario: Scenario) {
+        self.generator = generator
+        self.publisher = publisher
+        self.gateway = gateway
+        self.progress = progress
+        self.scenario = scenario
+    }
 
     func run() async throws {
         let clock = ContinuousClock()
@@ -37,7 +46,7 @@ struct CitySimulation: Service, @unchecked Sendable {
         await publisher.close()
         let published = (clock.now - began).seconds
         let arrived = await waitForArrivals(Int64(generator.stats.messages))
-        result.set((Outcome(run: outcome, publishSeconds: published), arrived))
+        result.withLock { $0 = (Outcome(run: outcome, publishSeconds: published), arrived) }
     }
 
     /// Everything sent must arrive; give up after a quiet spell (QoS 0 may lose messages).
@@ -67,12 +76,4 @@ struct CitySimulation: Service, @unchecked Sendable {
 /// Lets the shutdown handler ask the publisher to stop: `requestStop` only sets an atomic flag.
 private struct Stopper: @unchecked Sendable {
     let publisher: Publisher
-}
-
-/// A value set once by one task and read after it ended.
-final class ResultBox<T>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: T?
-    var value: T? { lock.withLock { stored } }
-    func set(_ v: T) { lock.withLock { stored = v } }
 }

@@ -9,6 +9,7 @@ import MQTT
 import ServiceLifecycle
 import UnixSignals
 import Simulator
+import Synchronization
 import Telemetry
 
 /// `smartcity run`: the city's devices publish through a broker into the gateway, in one
@@ -84,7 +85,7 @@ struct Run: AsyncParsableCommand {
                 + [.init(service: city, successTerminationBehavior: .gracefullyShutdownGroup)],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
-        guard let (outcome, arrived) = city.result.value else { throw RunFailure("the simulation ended before it finished publishing") }
+        guard let (outcome, arrived) = city.result.withLock({ $0 }) else { throw RunFailure("the simulation ended before it finished publishing") }
         let sent = Int64(generator.stats.messages)
         var simulation = RunSummary(scenario: scenario, shard: shard, stats: generator.stats, wallSeconds: outcome.publishSeconds)
         simulation.maximumLagSeconds = outcome.run.maximumLag

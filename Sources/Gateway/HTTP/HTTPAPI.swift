@@ -4,6 +4,7 @@ import HummingbirdCore
 import Logging
 import Prometheus
 import ServiceLifecycle
+import Synchronization
 import Telemetry
 
 /// `/metrics` (Prometheus text), `/health` and the JSON API over the store, on Hummingbird.
@@ -38,7 +39,8 @@ public final class HTTPAPI: Sendable {
 
     public let application: any ApplicationProtocol
     private let bound: AsyncStream<Int>
-    private let task = TaskBox()
+    /// The task of a server started by `start()` rather than by a service group.
+    private let task = Mutex<Task<Void, any Error>?>(nil)
 
     public init(service: GatewayService, registry: PrometheusCollectorRegistry, host: String, port: Int,
                 limits: Limits = Limits(), logger: Logger = Logger(label: "smartcity.http")) {
@@ -116,14 +118,14 @@ public final class HTTPAPI: Sendable {
     /// port (useful with port 0).
     public func start() async throws -> Int {
         let application = self.application
-        task.set(Task { try await application.run() })
+        task.withLock { $0 = Task { try await application.run() } }
         guard let port = await boundPort() else { throw GatewayError.state("the HTTP server did not start") }
         return port
     }
 
     /// Stops a server started by `start()`.
     public func stop() async {
-        guard let running = task.take() else { return }
+        guard let running = task.withLock({ task in defer { task = nil }; return task }) else { return }
         running.cancel()
         _ = try? await running.value
     }
@@ -138,12 +140,4 @@ public final class HTTPAPI: Sendable {
     static func error(_ status: HTTPResponse.Status, _ message: String) -> Response {
         (try? json(["error": message], status: status)) ?? Response(status: status)
     }
-}
-
-/// The task of a server started outside a service group.
-private final class TaskBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var task: Task<Void, any Error>?
-    func set(_ t: Task<Void, any Error>) { lock.withLock { task = t } }
-    func take() -> Task<Void, any Error>? { lock.withLock { defer { task = nil }; return task } }
 }
