@@ -9,36 +9,17 @@ public func gatewayScenario(seed: UInt64 = 7, duration: String = "1d", faults: S
 }
 
 public func gatewayScenarioYAML(seed: UInt64 = 7, duration: String = "1d", faults: String = "") -> String {
-    """
-    name: gateway-test
-    seed: \(seed)
-    start: 2026-01-12T00:00:00+05:00
-    duration: \(duration)
-    mqtt:
-      qos: 1
-    cities:
-      - id: almaty
-        code: alm
-        latitude: 43.24
-        longitude: 76.89
-        utc-offset: 5
-        population: 20000
-        area-km2: 10
-        road-km: 40
-        major-street-km: 12
-        lit-street-km: 25
-        water-network-km: 30
-        districts:
-          - {id: north, share: 2}
-          - {id: south, share: 1}
-        fleets:
-          mobility: {count: 12, interval: 5m}
-          lighting: {count: 30, interval: 15m, per-connection: 10}
-          waste: {count: 20, interval: 1h, collection-every-days: 1}
-          water: {count: 15, interval: 15m, network-sensors-per-district: 2, network-interval: 15m}
-          environment: {count: 4, interval: 10m, connection: device}
-    \(faults.isEmpty ? "" : "faults:\n" + faults)
-    """
+    testScenarioYAML(name: "gateway-test", seed: seed, duration: duration, cityFacts: """
+            major-street-km: 12
+            lit-street-km: 25
+            water-network-km: 30
+        """, fleets: """
+              mobility: {count: 12, interval: 5m}
+              lighting: {count: 30, interval: 15m, per-connection: 10}
+              waste: {count: 20, interval: 1h, collection-every-days: 1}
+              water: {count: 15, interval: 15m, network-sensors-per-district: 2, network-interval: 15m}
+              environment: {count: 4, interval: 10m, connection: device}
+        """, faults: faults)
 }
 
 /// The gateway's view of a scenario's cities.

@@ -3,10 +3,11 @@ import Simulator
 import Telemetry
 
 /// A small one-city scenario in the Almaty climate, as YAML, for the tests to vary.
-public func testScenarioYAML(seed: UInt64 = 7, start: String = "2026-01-12T00:00:00+05:00", duration: String = "1d",
-                      fleets: String = defaultFleets, faults: String = "") -> String {
+/// `cityFacts` are the city's lines between its road length and its districts.
+public func testScenarioYAML(name: String = "test", seed: UInt64 = 7, start: String = "2026-01-12T00:00:00+05:00", duration: String = "1d",
+                             cityFacts: String = defaultCityFacts, fleets: String = defaultFleets, faults: String = "") -> String {
     """
-    name: test
+    name: \(name)
     seed: \(seed)
     start: \(start)
     duration: \(duration)
@@ -21,7 +22,7 @@ public func testScenarioYAML(seed: UInt64 = 7, start: String = "2026-01-12T00:00
         population: 20000
         area-km2: 10
         road-km: 40
-        climate: {pm25-january: 75, pm25-july: 14, temperature-january: -5, temperature-july: 25, pressure: 915}
+    \(cityFacts)
         districts:
           - {id: north, share: 2}
           - {id: south, share: 1}
@@ -30,6 +31,10 @@ public func testScenarioYAML(seed: UInt64 = 7, start: String = "2026-01-12T00:00
     \(faults.isEmpty ? "" : "faults:\n" + faults)
     """
 }
+
+public let defaultCityFacts = """
+    climate: {pm25-january: 75, pm25-july: 14, temperature-january: -5, temperature-july: 25, pressure: 915}
+"""
 
 public let defaultFleets = """
           mobility: {count: 12, interval: 5m}
