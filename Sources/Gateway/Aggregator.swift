@@ -33,6 +33,7 @@ public final class Aggregator {
     private var validator: ReadingValidator
     private var registry = DeviceRegistry()
     private var meters: [MeterHistory] = []
+    private var freeFlow = FreeFlowProfiles()
     private var store: WindowStore
     private var indicatorStage: IndicatorStage
     private let familyRules: FamilyRules
@@ -45,6 +46,8 @@ public final class Aggregator {
     private let attributeKinds: [AttributeSchema.Kind]
     private let attributeFaultBelow: [Double]
     private let attributeRollover: [Double?]
+    /// The district inflow meter and the consumption meter (for the night band), or -1.
+    private let inflowAttribute: Int, useAttribute: Int
 
     public var indicators: [IndicatorDefinition] { indicatorStage.definitions }
 
@@ -63,6 +66,8 @@ public final class Aggregator {
         attributeKinds = all.map(\.kind)
         attributeFaultBelow = all.map { $0.faultBelow ?? -.infinity }
         attributeRollover = all.map(\.rollover)
+        inflowAttribute = schema.attributeID(entity: "WaterObserved", name: "inflow") ?? -1
+        useAttribute = schema.attributeID(entity: "WaterConsumptionObserved", name: "waterConsumption") ?? -1
     }
 
     /// Hands out what was produced since the last call.
@@ -220,7 +225,11 @@ public final class Aggregator {
         }
         switch familyRules.apply(domain: entity.domain, time: time, values: values, to: &state) {
         case .collected(let kg): store.addIncrement(series: derivedSeries(seriesBase, .collected), amount: kg, time: time, city: city)
-        case .freeFlowSpeed(let speed): store.add(series: derivedSeries(seriesBase, .freeFlowSpeed), value: speed, time: time, city: city)
+        case .traffic(let speed, let vehicles): traffic(&state, speed: speed, vehicles: vehicles, time: time, seriesBase: seriesBase, city: city)
+        case .pressure(let p):
+            if LocalPeriods.isNight(localMs: time + store.clocks[city].offsetMs) {
+                store.add(series: derivedSeries(seriesBase, .nightPressure), value: p, time: time, city: city)
+            }
         case nil: break
         }
         if time > state.newest { state.newest = time }
@@ -241,6 +250,20 @@ public final class Aggregator {
         return late ? .acceptedLate : .accepted
     }
 
+    /// A traffic count: off-peak, its speed goes into the counter's free-flow profile; in a
+    /// weekday peak period, its vehicles and their delay (free-flow speed over speed, the ratio
+    /// of travel time to free-flow travel time on the segment) go to the peak series.
+    private func traffic(_ state: inout DeviceState, speed: Double, vehicles: Double, time: Int64, seriesBase: Int, city: Int) {
+        if state.profile < 0 { state.profile = freeFlow.add() }
+        guard LocalPeriods.isPeak(localMs: time + store.clocks[city].offsetMs) else {
+            freeFlow.record(state.profile, speed: speed)
+            return
+        }
+        guard vehicles > 0, speed > 0, let free = freeFlow.freeFlow(state.profile) else { return }
+        store.addIncrement(series: derivedSeries(seriesBase, .peakVehicles), amount: vehicles, time: time, city: city)
+        store.addIncrement(series: derivedSeries(seriesBase, .peakDelay), amount: vehicles * free / speed, time: time, city: city)
+    }
+
     private func meterReading(_ state: inout DeviceState, attribute: Int, value: Double, time: Int64, series: Int, city: Int) {
         if state.meter < 0 {
             state.meter = Int32(meters.count)
@@ -252,14 +275,26 @@ public final class Aggregator {
         case .rollover: counters.meterRollovers += 1
         case .forward, nil: break
         }
+        let night: Derived? = attribute == inflowAttribute ? .nightInflow : attribute == useAttribute ? .nightUse : nil
+        let offset = store.clocks[city].offsetMs
         for i in 0..<increments.count {
-            let (t, amount) = increments[i]
-            store.addIncrement(series: series, amount: amount, time: t, city: city)
+            let (from, to, amount) = increments[i]
+            store.addIncrement(series: series, amount: amount, from: from, to: to, city: city)
+            // The water balance's night band, for the minimum night flow.
+            guard let night, to > from else { continue }
+            let nightSeries = series - attribute + derivedOffset(night)
+            LocalPeriods.nightParts(from: from + offset, to: to + offset) { lower, upper in
+                store.addIncrement(series: nightSeries, amount: amount * Double(upper - lower) / Double(to - from),
+                                   from: lower - offset, to: upper - offset, city: city)
+            }
         }
     }
 
     @inline(__always)
-    private func derivedSeries(_ seriesBase: Int, _ d: Derived) -> Int { seriesBase + schema.attributeCount + schema.entities.count + d.rawValue }
+    private func derivedSeries(_ seriesBase: Int, _ d: Derived) -> Int { seriesBase + derivedOffset(d) }
+
+    @inline(__always)
+    private func derivedOffset(_ d: Derived) -> Int { schema.attributeCount + schema.entities.count + d.rawValue }
 
     // MARK: windows out
 
@@ -314,7 +349,7 @@ public final class Aggregator {
 
     /// The whole aggregation state (to be written with the journal position it covers).
     public func snapshot() -> [UInt8] {
-        CheckpointCodec.encode(AggregationState(counters: counters, registry: registry, meters: meters, clocks: store.clocks,
+        CheckpointCodec.encode(AggregationState(counters: counters, registry: registry, meters: meters, freeFlow: freeFlow.counts, clocks: store.clocks,
                                                 windows: store.liveSlots, indicatorRevisions: indicatorStage.revisions))
     }
 
@@ -327,6 +362,7 @@ public final class Aggregator {
         counters = state.counters
         registry = state.registry
         meters = state.meters
+        freeFlow = FreeFlowProfiles(counts: state.freeFlow)
         store.restore(clocks: state.clocks, slots: state.windows)
         indicatorStage.restore(revisions: state.indicatorRevisions)
         // The indicator stage sees what the store emitted before, so corrections recompute whole windows.

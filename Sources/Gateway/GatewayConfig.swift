@@ -2,42 +2,6 @@ import Foundation
 import Telemetry
 import YAMLReader
 
-/// What the gateway knows about a city beyond its telemetry: the denominators of the
-/// indicators (population, area, street and network lengths) and how many devices it has.
-public struct CityFacts: Sendable, Equatable {
-    public var id: String
-    public var name: String
-    /// Local time offset from UTC in hours: daily and hourly windows follow the city's clock.
-    public var utcOffset: Double
-    public var population: Double
-    public var areaKm2: Double
-    public var litStreetKm: Double
-    public var majorStreetKm: Double
-    public var waterNetworkKm: Double
-    /// Installed devices per domain (for the share reporting); 0 = use the devices seen.
-    public var devices: [Domain: Int]
-    /// Length of major street one traffic counter monitors (km).
-    public var kmPerTrafficCounter: Double
-    /// Length of distribution network one network sensor monitors (km).
-    public var kmPerNetworkSensor: Double
-
-    public init(id: String, name: String? = nil, utcOffset: Double = 0, population: Double, areaKm2: Double,
-                litStreetKm: Double = 0, majorStreetKm: Double = 0, waterNetworkKm: Double = 0,
-                devices: [Domain: Int] = [:], kmPerTrafficCounter: Double = 1, kmPerNetworkSensor: Double = 10) {
-        self.id = id
-        self.name = name ?? id
-        self.utcOffset = utcOffset
-        self.population = population
-        self.areaKm2 = areaKm2
-        self.litStreetKm = litStreetKm
-        self.majorStreetKm = majorStreetKm
-        self.waterNetworkKm = waterNetworkKm
-        self.devices = devices
-        self.kmPerTrafficCounter = kmPerTrafficCounter
-        self.kmPerNetworkSensor = kmPerNetworkSensor
-    }
-}
-
 /// The gateway's settings; `Config/gateway.yaml` documents every field.
 public struct GatewayConfig: Sendable {
     /// Base window length in seconds (divides an hour); hourly and daily roll-ups follow.
@@ -115,7 +79,7 @@ public struct GatewayConfig: Sendable {
         if let field = top["publish-indicators"] { publishIndicators = try field.bool() }
         for field in try top["cities"]?.list() ?? [] {
             let c = try field.mapping(allowed: ["id", "name", "utc-offset", "population", "area-km2", "lit-street-km", "major-street-km",
-                                                "water-network-km", "devices", "km-per-traffic-counter", "km-per-network-sensor"])
+                                                "water-network-km", "devices", "inventory", "km-per-traffic-counter", "km-per-network-sensor"])
             func number(_ key: String, _ fallback: Double? = nil) throws(ConfigError) -> Double {
                 guard let value = c[key] else {
                     if let fallback { return fallback }
@@ -123,16 +87,24 @@ public struct GatewayConfig: Sendable {
                 }
                 return try value.double()
             }
-            var devices: [Domain: Int] = [:]
-            if let d = c["devices"] {
+            func perDomain(_ key: String) throws(ConfigError) -> [Domain: Int] {
+                var out: [Domain: Int] = [:]
+                guard let d = c[key] else { return out }
                 let byDomain = try d.mapping(allowed: Domain.allCases.map(\.rawValue))
-                for (name, count) in byDomain.entries { devices[Domain(rawValue: name)!] = try count.int(in: 0...Int(Int32.max)) }
+                for (name, count) in byDomain.entries { out[Domain(rawValue: name)!] = try count.int(in: 0...Int(Int32.max)) }
+                return out
+            }
+            let devices = try perDomain("devices"), inventory = try perDomain("inventory")
+            for (domain, n) in devices {
+                if let assets = inventory[domain], assets < n, let at = try c["inventory"]?.mapping(allowed: Domain.allCases.map(\.rawValue))[domain.rawValue] {
+                    throw at.error("the inventory of \(domain.rawValue) (\(assets)) is smaller than its connected devices (\(n)); the inventory counts every asset, connected or not")
+                }
             }
             cities.append(CityFacts(id: try c.required("id").identifier(), name: try c["name"]?.string(), utcOffset: try number("utc-offset", 0),
                                     population: try number("population"), areaKm2: try number("area-km2"),
                                     litStreetKm: try number("lit-street-km", 0), majorStreetKm: try number("major-street-km", 0),
-                                    waterNetworkKm: try number("water-network-km", 0), devices: devices,
-                                    kmPerTrafficCounter: try number("km-per-traffic-counter", 1),
+                                    waterNetworkKm: try number("water-network-km", 0), devices: devices, inventory: inventory,
+                                    kmPerTrafficCounter: try number("km-per-traffic-counter", 0.2),
                                     kmPerNetworkSensor: try number("km-per-network-sensor", 10)))
         }
     }

@@ -126,8 +126,17 @@ final class CityContext {
             profile = 0.06 + 0.82 * bump(8.4, 1.1) + 0.9 * bump(18.4, 1.5) + 0.42 * bump(13, 2.6)
         }
         let dayFactor = 1 + 0.05 * sharedNormal(0x7472_6166, localDay(time))
-        return min(1.2, profile * dayFactor)
+        return min(1.2 * motorisation, profile * dayFactor * motorisation)
     }
+
+    /// Vehicles per inhabitant relative to Almaty's (470,000 for 2 million): a city with more
+    /// cars per head loads its roads more (elasticity 0.8). 1 when the scenario gives no vehicles.
+    private(set) lazy var motorisation: Double = {
+        guard city.vehicles > 0, city.population > 0 else { return 1 }
+        return pow(city.vehicles / city.population / CityContext.referenceVehiclesPerCapita, 0.8)
+    }()
+
+    static let referenceVehiclesPerCapita = 470_000.0 / 2_000_000
 
     // MARK: Weather
 
@@ -137,31 +146,87 @@ final class CityContext {
         let w = winterness(time)
         let seasonal = climate.temperatureJuly + (climate.temperatureJanuary - climate.temperatureJuly) * w
         let daily = 5 * cos(2 * Double.pi * (localHour(time) - 15) / 24)
-        return seasonal + daily + 3 * sharedNormal(0x7465_6d70, localDay(time))
+        return seasonal + daily + temperatureAnomaly(localDay(time))
     }
 
-    /// Inversion strength of the local day: 0 none, up to about 1.5 in a strong winter inversion,
-    /// carried over partly from the day before.
+    /// The day's departure from the seasonal temperature (Celsius).
+    func temperatureAnomaly(_ day: Int64) -> Double { 3 * sharedNormal(0x7465_6d70, day) }
+
+    /// The day's departure from the mean station pressure (hPa): anticyclones are high.
+    func pressureAnomaly(_ day: Int64) -> Double { 6 * sharedNormal(0x7072_6573, day) }
+
+    /// The day's mean wind speed (m/s, log-normal around 2.5: a sheltered basin).
+    func wind(_ day: Int64) -> Double { 2.5 * exp(0.45 * sharedNormal(0x7769_6e64, day) - 0.1) }
+
+    /// Whether snow lies on the local day: a winter day whose mean temperature is below zero.
+    func snowCover(_ day: Int64) -> Bool {
+        let noon = day * 86400 - offsetSeconds + 43200
+        let w = winterness(noon)
+        let climate = city.climate
+        return w > 0.6 && climate.temperatureJuly + (climate.temperatureJanuary - climate.temperatureJuly) * w + temperatureAnomaly(day) < 0
+    }
+
+    /// Inversion strength of the local day: 0 none, up to 1.5 in a strong winter inversion.
+    /// It follows the day's weather: a cold anomaly, high pressure (an anticyclone), calm wind
+    /// and snow cover favour it; `inversionChance` sets how often a mid-winter day's weather
+    /// is still enough. Half of the day before carries over (the trapped air clears slowly).
     func inversion(_ time: Int64) -> Double {
         let day = localDay(time)
-        let chance = city.climate.inversionChance * (0.2 + 0.8 * winterness(time))
-        func raw(_ d: Int64) -> Double {
-            shared(0x696e_7600, d) < chance ? 0.5 + shared(0x696e_7601, d) : 0
+        func strength(_ d: Int64) -> Double {
+            let noon = d * 86400 - offsetSeconds + 43200
+            let chance = city.climate.inversionChance * (0.15 + 0.85 * winterness(noon))
+            guard chance > 0 else { return 0 }
+            // A stagnation score of the weather, about standard normal.
+            let score = (-0.5 * temperatureAnomaly(d) / 3 + 0.6 * pressureAnomaly(d) / 6 - 0.6 * log(wind(d) / 2.5) / 0.45)
+                / (0.25 + 0.36 + 0.36).squareRoot() + (snowCover(d) ? 0.4 : 0)
+            let threshold = CityContext.normalQuantile(1 - min(0.999, chance))
+            return score > threshold ? min(1.5, 0.5 + 0.6 * (score - threshold)) : 0
         }
-        return 0.65 * raw(day) + 0.35 * raw(day - 1)
+        return max(strength(day), 0.5 * strength(day - 1))
+    }
+
+    /// The standard normal quantile (Acklam's rational approximation, relative error < 1.2e-9).
+    static func normalQuantile(_ p: Double) -> Double {
+        let a = [-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02, 1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00]
+        let b = [-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02, 6.680131188771972e+01, -1.328068155288572e+01]
+        let c = [-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00, -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00]
+        let d = [7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00, 3.754408661907416e+00]
+        let p = min(max(p, 1e-12), 1 - 1e-12)
+        if p < 0.02425 {
+            let q = (-2 * log(p)).squareRoot()
+            return (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1)
+        }
+        if p > 1 - 0.02425 { return -normalQuantile(1 - p) }
+        let q = p - 0.5, r = q * q
+        return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1)
+    }
+
+    /// Heating smog's shape over the local day: most in the evening and night (stoves and boilers
+    /// under a shallow night boundary layer), least in the afternoon, smooth between hours.
+    func heatingShape(_ time: Int64) -> Double {
+        let hour = localHour(time)
+        return 1.0 * Self.dailyBump(hour, 22, 3.2) - 0.6 * Self.dailyBump(hour, 13.5, 2.2)
+    }
+
+    /// A Gaussian bump around a local hour, measured around the clock (23h is 2 h from 1h).
+    @inline(__always)
+    static func dailyBump(_ hour: Double, _ centre: Double, _ width: Double) -> Double {
+        var d = abs(hour - centre)
+        if d > 12 { d = 24 - d }
+        return exp(-d * d / (2 * width * width))
     }
 
     // MARK: Water
+
+    /// Seasonal water use relative to the year's mean: gardens and showers in summer (+12 %),
+    /// less in winter (-12 %).
+    func waterSeason(_ time: Int64) -> Double { 1 + 0.24 * (0.5 - winterness(time)) }
 
     /// Household water use relative to the daily mean (mean 1 over a day): low at night,
     /// morning and evening peaks, a later morning at weekends.
     func waterDemand(_ time: Int64) -> Double {
         let hour = localHour(time)
-        func bump(_ centre: Double, _ width: Double) -> Double {
-            var d = abs(hour - centre)
-            if d > 12 { d = 24 - d }
-            return exp(-d * d / (2 * width * width))
-        }
+        func bump(_ centre: Double, _ width: Double) -> Double { Self.dailyBump(hour, centre, width) }
         let morning = isWeekend(time) ? 9.5 : 7.5
         let raw = 0.3 + 1.5 * bump(morning, 1.3) + 1.1 * bump(20, 1.8) + 0.5 * bump(13.5, 2.5)
         return raw / CityContext.waterDemandMean

@@ -86,12 +86,16 @@ public final class Generator {
             let meterFleet = WaterMeterFleet(meters, city: context, settings: water.fleet, districtStarts: meterStarts,
                                    scenario: scenario, shard: shard)
             fleets.append(meterFleet)
-            // The district inflow meters need every meter's size, whichever shard runs it.
+            // The district inflow meters need every meter's size, whichever shard runs it, and the
+            // mean use of the meters that are not connected.
             var districtDaily = [Double](repeating: 0, count: city.districts.count)
+            let inventoryStarts = districtStarts(city, count: max(water.fleet.inventory ?? 0, water.fleet.count))
             for district in city.districts.indices {
                 for index in meterStarts[district]..<meterStarts[district + 1] {
                     districtDaily[district] += meters.meanDaily * WaterMeter.size(meterFleet.deviceKey(index))
                 }
+                let unconnected = (inventoryStarts[district + 1] - inventoryStarts[district]) - (meterStarts[district + 1] - meterStarts[district])
+                districtDaily[district] += meters.meanDaily * Double(max(0, unconnected))
             }
             let perDistrict = water.networkSensorsPerDistrict
             let network = FleetSettings(count: perDistrict * city.districts.count, interval: water.networkInterval,

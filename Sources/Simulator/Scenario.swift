@@ -105,7 +105,8 @@ public struct CityProfile: Sendable {
 
 /// The climate the air-quality and water models follow.
 public struct Climate: Sendable {
-    /// Monthly mean PM2.5 in January and July (ug/m3).
+    /// Background PM2.5 in January and July (ug/m3): the monthly mean the stations would read
+    /// without heating smog and inversions, which come on top of it from the simulated weather.
     public var pm25January = 60.0
     public var pm25July = 15.0
     /// Mean air temperature in January and July (Celsius).
@@ -173,12 +174,23 @@ public struct FleetSettings: Sendable {
     public var connection: ConnectionMode
     /// Devices per concentrator; 0 means one concentrator per district.
     public var perConnection: Int
-    public init(count: Int, interval: Int64, connection: ConnectionMode = .concentrator, perConnection: Int = 0) {
+    /// The city's assets of this family, connected or not (poles, containers, meters, counting
+    /// and air stations): the shares of ISO 37122 are measured against it. Nil: not known, and
+    /// the shares that need it are not computed.
+    public var inventory: Int?
+    /// Fields of this fleet that are assumptions rather than sourced facts (`connected-share`,
+    /// `inventory`, ...), as the scenario marks them.
+    public var synthetic: [String] = []
+    public init(count: Int, interval: Int64, connection: ConnectionMode = .concentrator, perConnection: Int = 0, inventory: Int? = nil) {
         self.count = count
         self.interval = interval
         self.connection = connection
         self.perConnection = perConnection
+        self.inventory = inventory
     }
+
+    /// Share of the inventory that is connected (and simulated), when the inventory is known.
+    public var connectedShare: Double? { inventory.map { $0 > 0 ? Double(count) / Double($0) : 0 } }
 }
 
 public struct Fleets: Sendable {
@@ -186,6 +198,8 @@ public struct Fleets: Sendable {
         public var fleet: FleetSettings
         /// Incidents per counter per day (each congests its segment for 20-90 minutes).
         public var incidentsPerDay = 0.05
+        /// Length of major street one counting station monitors (km).
+        public var kmPerStation = 0.2
         public init(fleet: FleetSettings) { self.fleet = fleet }
     }
     public struct Lighting: Sendable {
@@ -210,7 +224,26 @@ public struct Fleets: Sendable {
         /// Local hour the collection rounds start.
         public var collectionHour = 6.0
         public var capacityLitres = 1100.0
+        /// Municipal solid waste generated per inhabitant a day (kg); when given, the
+        /// containers (the whole inventory) fill at the rate it implies instead of `fillDays`.
+        public var kgPerCapitaDay: Double?
+        /// How the rounds decide what to empty: every container on its schedule, or, with
+        /// fill-level sensors, daily rounds that empty only containers at `collectionThreshold`.
+        public var collection = Collection.schedule
+        public var collectionThreshold = 0.75
+        public enum Collection: String, Sendable, CaseIterable {
+            case schedule
+            case fillLevel = "fill-level"
+        }
         public init(fleet: FleetSettings) { self.fleet = fleet }
+
+        /// Mean days for an empty container to fill, from the generation per inhabitant when
+        /// it is given: each container of the inventory takes its share of the city's waste.
+        public func daysToFill(population: Double) -> Double {
+            guard let kg = kgPerCapitaDay, kg > 0, population > 0 else { return fillDays }
+            let containers = Double(max(1, fleet.inventory ?? fleet.count))
+            return capacityLitres * WasteDensity.kgPerLitre / (population * kg / containers)
+        }
     }
     public struct Water: Sendable {
         /// Building and household meters (cumulative consumption).
@@ -223,6 +256,8 @@ public struct Fleets: Sendable {
         public var litresPerCapitaDay = 200.0
         /// Pipe bursts per district per year.
         public var burstsPerDistrictYear = 6.0
+        /// Length of distribution network one network sensor supervises (km).
+        public var kmPerNetworkSensor = 10.0
         public init(fleet: FleetSettings) { self.fleet = fleet }
     }
     public struct Environment: Sendable {
@@ -299,7 +334,19 @@ extension Scenario {
 }
 
 extension City {
-    /// Devices installed per domain (water: meters and network sensors).
+    /// The assets per domain, connected or not, where the scenario gives an inventory
+    /// (water: the meters).
+    public var inventory: [Domain: Int] {
+        var out: [Domain: Int] = [:]
+        if let n = fleets.traffic?.fleet.inventory { out[.mobility] = n }
+        if let n = fleets.lighting?.fleet.inventory { out[.lighting] = n }
+        if let n = fleets.waste?.fleet.inventory { out[.waste] = n }
+        if let n = fleets.water?.fleet.inventory { out[.water] = n }
+        if let n = fleets.environment?.fleet.inventory { out[.environment] = n }
+        return out
+    }
+
+    /// Connected devices per domain (water: meters and network sensors).
     public var installedDevices: [Domain: Int] {
         var devices: [Domain: Int] = [:]
         if let f = fleets.traffic { devices[.mobility] = f.fleet.count }
@@ -325,5 +372,29 @@ extension City {
         out["profile.g20_policies"] = Double(p.g20Policies.count)
         out["profile.cybersecurity_policy"] = p.g20Policies.contains("cybersecurity") ? 1 : 0
         return out
+    }
+}
+
+extension City {
+    /// What the gateway's indicators divide by: the city's facts, its connected devices and its
+    /// inventory, from this one scenario.
+    public var facts: CityFacts {
+        CityFacts(id: id, name: name, utcOffset: utcOffset, population: population, areaKm2: areaKm2,
+                  litStreetKm: litStreetKm, majorStreetKm: majorStreetKm, waterNetworkKm: waterNetworkKm,
+                  devices: installedDevices, inventory: inventory,
+                  kmPerTrafficCounter: fleets.traffic?.kmPerStation ?? 0.2,
+                  kmPerNetworkSensor: fleets.water?.kmPerNetworkSensor ?? 10)
+    }
+}
+
+/// Kilograms of mixed municipal waste per litre of container volume when full.
+public enum WasteDensity {
+    public static let kgPerLitre = 0.12
+}
+
+extension City {
+    /// Seconds the street lights burn (the sun below the switch elevation) within [from, to).
+    public func darkSeconds(from: Int64, to: Int64) -> Double {
+        CityContext(city: self, index: 0, seed: 0).darkSeconds(from: Double(from), to: Double(to))
     }
 }

@@ -183,22 +183,51 @@ extension Scenario {
         return climate
     }
 
-    static let fleetKeys = ["count", "interval", "connection", "per-connection"]
+    static let fleetKeys = ["count", "interval", "connection", "per-connection", "inventory", "connected-share", "synthetic"]
 
+    /// The connected fleet: `count` devices, or `connected-share` of the `inventory`; the
+    /// inventory (the city's assets, connected or not) is never smaller than the fleet.
     static func parseFleet(_ map: YAMLMapping, defaultInterval: Int64) throws(ScenarioError) -> FleetSettings {
-        FleetSettings(count: try map.required("count").int(in: 0...50_000_000),
-                      interval: try map["interval"]?.duration() ?? defaultInterval,
-                      connection: try map["connection"]?.choice(ConnectionMode.self) ?? .concentrator,
-                      perConnection: try map["per-connection"]?.int(in: 0...1_000_000) ?? 0)
+        let inventory = try map["inventory"]?.int(in: 0...50_000_000)
+        var count: Int
+        if let shareField = map["connected-share"] {
+            guard let inventory else {
+                throw shareField.error("a connected share needs the fleet's 'inventory' (the assets it is a share of); give 'inventory' or 'count' instead")
+            }
+            let share = try shareField.double(in: 0...1)
+            if let countField = map["count"] {
+                throw countField.error("give either 'count' or 'connected-share' of the inventory, not both")
+            }
+            count = Int((Double(inventory) * share).rounded())
+        } else {
+            count = try map.required("count").int(in: 0...50_000_000)
+            if let inventory, count > inventory, let field = map["inventory"] {
+                throw field.error("the inventory (\(inventory)) is smaller than the connected fleet (count \(count)); the inventory counts every asset, connected or not: raise it to at least \(count) or lower 'count'")
+            }
+        }
+        var fleet = FleetSettings(count: count, interval: try map["interval"]?.duration() ?? defaultInterval,
+                                  connection: try map["connection"]?.choice(ConnectionMode.self) ?? .concentrator,
+                                  perConnection: try map["per-connection"]?.int(in: 0...1_000_000) ?? 0, inventory: inventory)
+        if let syntheticField = map["synthetic"] {
+            for item in try syntheticField.list() {
+                let name = try item.string()
+                guard map[name] != nil else {
+                    throw item.error("'\(name)' is not a field of this fleet; list the fields whose values are assumptions, e.g. [connected-share, inventory]")
+                }
+                fleet.synthetic.append(name)
+            }
+        }
+        return fleet
     }
 
     static func parseFleets(_ field: YAMLField) throws(ScenarioError) -> Fleets {
         let map = try field.mapping(allowed: Domain.allCases.map(\.rawValue))
         var fleets = Fleets()
         if let f = map["mobility"] {
-            let m = try f.mapping(allowed: fleetKeys + ["incidents-per-day"])
+            let m = try f.mapping(allowed: fleetKeys + ["incidents-per-day", "km-per-station"])
             var traffic = Fleets.Traffic(fleet: try parseFleet(m, defaultInterval: 300))
             traffic.incidentsPerDay = try m["incidents-per-day"]?.double(in: 0...100) ?? traffic.incidentsPerDay
+            traffic.kmPerStation = try m["km-per-station"]?.double(in: 0.001...100) ?? traffic.kmPerStation
             fleets.traffic = traffic
         }
         if let f = map["lighting"] {
@@ -214,23 +243,28 @@ extension Scenario {
             fleets.lighting = lighting
         }
         if let f = map["waste"] {
-            let m = try f.mapping(allowed: fleetKeys + ["fill-days", "collection-every-days", "collection-hour", "capacity-litres"])
+            let m = try f.mapping(allowed: fleetKeys + ["fill-days", "collection-every-days", "collection-hour", "capacity-litres",
+                                                         "kg-per-capita-day", "collection", "collection-threshold"])
             var waste = Fleets.Waste(fleet: try parseFleet(m, defaultInterval: 3600))
             waste.fillDays = try m["fill-days"]?.double(in: 0.1...365) ?? waste.fillDays
             waste.collectionEveryDays = try m["collection-every-days"]?.int(in: 1...60) ?? waste.collectionEveryDays
             waste.collectionHour = try m["collection-hour"]?.double(in: 0...23.99) ?? waste.collectionHour
             waste.capacityLitres = try m["capacity-litres"]?.double(in: 10...40000) ?? waste.capacityLitres
+            waste.kgPerCapitaDay = try m["kg-per-capita-day"]?.double(in: 0.01...20)
+            waste.collection = try m["collection"]?.choice(Fleets.Waste.Collection.self) ?? waste.collection
+            waste.collectionThreshold = try m["collection-threshold"]?.double(in: 0.05...1) ?? waste.collectionThreshold
             fleets.waste = waste
         }
         if let f = map["water"] {
             let m = try f.mapping(allowed: fleetKeys + ["network-sensors-per-district", "network-interval", "leakage",
-                                                         "litres-per-capita-day", "bursts-per-district-year"])
+                                                         "litres-per-capita-day", "bursts-per-district-year", "km-per-network-sensor"])
             var water = Fleets.Water(fleet: try parseFleet(m, defaultInterval: 3600))
             water.networkSensorsPerDistrict = try m["network-sensors-per-district"]?.int(in: 1...1000) ?? water.networkSensorsPerDistrict
             water.networkInterval = try m["network-interval"]?.duration() ?? water.networkInterval
             water.leakage = try m["leakage"]?.double(in: 0...0.9) ?? water.leakage
             water.litresPerCapitaDay = try m["litres-per-capita-day"]?.double(in: 1...2000) ?? water.litresPerCapitaDay
             water.burstsPerDistrictYear = try m["bursts-per-district-year"]?.double(in: 0...10000) ?? water.burstsPerDistrictYear
+            water.kmPerNetworkSensor = try m["km-per-network-sensor"]?.double(in: 0.01...10_000) ?? water.kmPerNetworkSensor
             fleets.water = water
         }
         if let f = map["environment"] {

@@ -74,6 +74,19 @@ public struct HTMLReport {
         // Pillar profile.
         html += "<h2 id=\"profiles\">Domain profiles (pillar scores 0-100)</h2>\n" + pillarChart(cities)
 
+        // Where the points come from.
+        html += "<h2 id=\"telemetry-share\">Share of the score from telemetry</h2>"
+        html += "<p>The part of each pillar's score, and of the index's, that comes from indicators measured from the devices' readings; the rest comes from static values of the city profile.</p>"
+        html += "<table><tr><th>city</th>" + d.pillars.map { "<th>\(esc($0.code))</th>" }.joined() + "<th>\(esc(d.indexCode))</th></tr>"
+        for city in cities {
+            let share = result.telemetryShare(city: city)
+            func cell(_ v: Double?) -> String { "<td>\(v.map { fixed($0 * 100, 0) + " %" } ?? "-")</td>" }
+            html += "<tr><td>\(esc(city))</td>" + d.pillars.map { cell(share.pillars[$0.code]) }.joined() + cell(share.index) + "</tr>"
+        }
+        html += "</table>\n"
+        html += "<p>Indicators from telemetry: " + esc(d.indicators.filter(\.fromTelemetry).map(\.code).joined(separator: ", ")) + "; from the profile: "
+            + esc(d.indicators.filter { !$0.fromTelemetry }.map(\.code).joined(separator: ", ")) + ".</p>\n"
+
         // Time series.
         html += "<h2 id=\"series\">Indicators over the run (hourly windows)</h2><div class=\"charts\">"
         for s in series { html += lineChart(s, cities) }

@@ -17,6 +17,10 @@ public struct SmartCityDefinition: Sendable {
         public var sdg: String?
         public var pillar: String
 
+        /// True for indicators measured from telemetry (gateway columns), false for the static
+        /// values of the city profile (`profile.*`).
+        public var fromTelemetry: Bool { !column.hasPrefix("profile.") }
+
         /// Whether a raw value is at or beyond the target, in the indicator's direction.
         public func atTarget(_ value: Double) -> Bool? {
             guard let target, !value.isNaN else { return nil }
@@ -194,6 +198,31 @@ public struct SmartCityResult: Sendable {
     public func score(_ code: String, city: String) -> Double? {
         guard let u = index.units.firstIndex(of: city), let s = index.scores[code]?[u], !s.isNaN else { return nil }
         return s
+    }
+
+    /// The share of each pillar's score, and of the index's, that comes from telemetry-derived
+    /// indicators rather than static profile values: a pillar's points split by its scored
+    /// indicators (equal weights, missing ones left out), the index's by its pillars' points.
+    public func telemetryShare(city: String) -> (index: Double?, pillars: [String: Double]) {
+        guard let u = index.units.firstIndex(of: city) else { return (nil, [:]) }
+        let indicators = definition.indicators
+        var pillars: [String: Double] = [:]
+        var telemetryPoints = 0.0, allPoints = 0.0
+        for pillar in definition.pillars {
+            var telemetry = 0.0, all = 0.0, scored = 0
+            for (i, indicator) in indicators.enumerated() where indicator.pillar == pillar.code {
+                let score = index.normalised[i][u]
+                guard !score.isNaN else { continue }
+                scored += 1
+                all += score
+                if indicator.fromTelemetry { telemetry += score }
+            }
+            guard scored > 0 else { continue }
+            if all > 0 { pillars[pillar.code] = telemetry / all }
+            telemetryPoints += telemetry / Double(scored)
+            allPoints += all / Double(scored)
+        }
+        return (allPoints > 0 ? telemetryPoints / allPoints : nil, pillars)
     }
 
     public func rank(city: String) -> Int? {

@@ -43,8 +43,15 @@ struct GatewayOptions: ParsableArguments {
         var config = try config.map { try GatewayConfig(contentsOf: $0) } ?? GatewayConfig()
         if let scenario {
             let loaded = try Scenario(contentsOf: scenario)
-            for city in loaded.cities where config.city(city.id) == nil {
-                config.cities.append(CityFacts(city))
+            // One source per city: a city the configuration lists too must say the same.
+            for city in loaded.cities {
+                guard let listed = config.city(city.id) else {
+                    config.cities.append(city.facts)
+                    continue
+                }
+                guard listed == city.facts else {
+                    throw ValidationError("city '\(city.id)' is listed in \(self.config ?? "the configuration") and in \(scenario) with different facts; remove it from the configuration's 'cities' so the scenario alone defines it")
+                }
             }
         }
         if let store { config.store = store }
@@ -62,13 +69,6 @@ struct GatewayOptions: ParsableArguments {
     }
 }
 
-extension CityFacts {
-    init(_ city: City) {
-        self.init(id: city.id, name: city.name, utcOffset: city.utcOffset, population: city.population, areaKm2: city.areaKm2,
-                  litStreetKm: city.litStreetKm, majorStreetKm: city.majorStreetKm, waterNetworkKm: city.waterNetworkKm,
-                  devices: city.installedDevices)
-    }
-}
 
 struct GatewayServe: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -38,6 +38,12 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .notice
 
+    @Flag(help: "No broker: the simulator's messages go straight into the gateway's byte-level ingest (a year of seasons in minutes).")
+    var direct = false
+
+    @Option(help: "With --direct: the finest windows stored, base, hour or day (a year of 15-minute windows is a large store).")
+    var storeWindows: Resolution = .base
+
     func run() async throws {
         let (scenario, shard) = try options.load()
         let definition = try SmartCityDefinition(contentsOf: index)
@@ -47,69 +53,87 @@ struct Run: AsyncParsableCommand {
         // A run starts from an empty store and journal.
         for suffix in ["", "-wal", "-shm", ".journal"] { try? FileManager.default.removeItem(atPath: store + suffix) }
 
-        let (url, embedded) = try await brokerFor(broker ?? scenario.mqtt.broker, announce: "run: ")
-        defer { embedded?.stop() }
-
         var config = GatewayConfig()
-        config.cities = scenario.cities.map(CityFacts.init)
+        config.cities = scenario.cities.map(\.facts)
         config.store = store
         config.lateness = late
         config.httpPort = nil
         config.statusInterval = 0
         config.clientID = "smartcity-run-gateway"
         let logger = LogSetup.logger("smartcity.run", level: logLevel)
-        let service = try GatewayService(config: config, logger: logger)
-        let probe = LatencyProbe()
-        service.onReceived = { probe.received($0) }
-        var options = ConnectionOptions(url: url, clientID: config.clientID)
-        options.reconnect = .never
-        do {
-            // Subscribed before the first device publishes.
-            try await service.connect(broker: options)
-        } catch {
-            throw RunFailure("cannot reach the broker at \(url): \(error); or leave out --broker to use a private one")
-        }
-
         let clock = ContinuousClock()
         let began = clock.now
         let generator = Generator(scenario: scenario, shard: shard, includeStatus: true)
-        let publisher = try Publisher(generator: generator, broker: url)
-        publisher.onPublished = { probe.published($0) }
-        try await publisher.connect()
-        // One group for the whole run: the simulation ends it when everything sent has arrived;
-        // Ctrl-C (or SIGTERM) stops the publishing first, and what was sent is still aggregated,
-        // flushed and written.
-        let city = CitySimulation(generator: generator, publisher: publisher, gateway: service, progress: progress, scenario: scenario)
-        let group = ServiceGroup(configuration: .init(
-            services: service.services(broker: options).map { .init(service: $0) }
-                + [.init(service: city, successTerminationBehavior: .gracefullyShutdownGroup)],
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
-        guard let (outcome, arrived) = city.result.withLock({ $0 }) else { throw RunFailure("the simulation ended before it finished publishing") }
+        let gateway: (store: any TelemetryStore, counters: IngestCounters)
+        var simulation: RunSummary
+        var interrupted = false, arrived = true
+        var latency: LatencyProbe.Summary?
+        if direct {
+            let outcome = try DirectRun(generator: generator, config: config, keep: storeWindows, progress: progress, scenario: scenario).run()
+            gateway = (outcome.store, outcome.counters)
+            simulation = RunSummary(scenario: scenario, shard: shard, stats: generator.stats, wallSeconds: outcome.seconds)
+            interrupted = outcome.interrupted
+        } else {
+            let (url, embedded) = try await brokerFor(broker ?? scenario.mqtt.broker, announce: "run: ")
+            defer { embedded?.stop() }
+            let service = try GatewayService(config: config, logger: logger)
+            let probe = LatencyProbe()
+            service.onReceived = { probe.received($0) }
+            var options = ConnectionOptions(url: url, clientID: config.clientID)
+            options.reconnect = .never
+            do {
+                // Subscribed before the first device publishes.
+                try await service.connect(broker: options)
+            } catch {
+                throw RunFailure("cannot reach the broker at \(url): \(error); or leave out --broker to use a private one")
+            }
+            let publisher = try Publisher(generator: generator, broker: url)
+            publisher.onPublished = { probe.published($0) }
+            try await publisher.connect()
+            // One group for the whole run: the simulation ends it when everything sent has arrived;
+            // Ctrl-C (or SIGTERM) stops the publishing first, and what was sent is still aggregated,
+            // flushed and written.
+            let city = CitySimulation(generator: generator, publisher: publisher, gateway: service, progress: progress, scenario: scenario)
+            let group = ServiceGroup(configuration: .init(
+                services: service.services(broker: options).map { .init(service: $0) }
+                    + [.init(service: city, successTerminationBehavior: .gracefullyShutdownGroup)],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            try await group.run()
+            guard let (outcome, delivered) = city.result.withLock({ $0 }) else { throw RunFailure("the simulation ended before it finished publishing") }
+            simulation = RunSummary(scenario: scenario, shard: shard, stats: generator.stats, wallSeconds: outcome.publishSeconds)
+            simulation.maximumLagSeconds = outcome.run.maximumLag
+            simulation.unacknowledged = outcome.run.unacknowledged
+            interrupted = outcome.run.interrupted
+            arrived = delivered
+            latency = probe.summary()
+            gateway = (service.store, service.counters().0)
+        }
         let sent = Int64(generator.stats.messages)
-        var simulation = RunSummary(scenario: scenario, shard: shard, stats: generator.stats, wallSeconds: outcome.publishSeconds)
-        simulation.maximumLagSeconds = outcome.run.maximumLag
-        simulation.unacknowledged = outcome.run.unacknowledged
         let wall = (clock.now - began).seconds
 
         let names = Dictionary(uniqueKeysWithValues: scenario.cities.map { ($0.id, $0.name) })
-        let means = try service.store.indicatorMeans(resolution: .day)
-        let csv = try service.store.indicatorTable(means, names: names)
+        let means = try gateway.store.indicatorMeans(resolution: .day)
+        let csv = try gateway.store.indicatorTable(means, names: names)
         try csv.write(toFile: out + "/indicators.csv", atomically: true, encoding: .utf8)
         var table = means
-        for city in scenario.cities { table[city.id, default: [:]].merge(city.profileIndicators) { $1 } }
+        let annual = AnnualFigures(scenario: scenario, until: generator.simulatedTime)
+        for city in scenario.cities {
+            annual.adjust(&table[city.id, default: [:]], city: city)
+            table[city.id, default: [:]].merge(city.profileIndicators) { $1 }
+        }
         let result = try definition.evaluate(
             cities: scenario.cities.map(\.id), names: names, table: table,
             governance: Dictionary(uniqueKeysWithValues: scenario.cities.map { ($0.id, $0.profile.sdgGovernance.count) }))
         try result.csv().write(toFile: out + "/index.csv", atomically: true, encoding: .utf8)
-        let (counters, _, _) = service.counters()
-        var summary = RunOutcome(simulation: simulation, counters: counters, sent: sent, arrived: arrived, wallSeconds: wall,
-                                 indicators: try latestDaily(service.store), index: IndexOutcome(result))
-        summary.interrupted = outcome.run.interrupted
-        summary.latency = probe.summary()
+        var summary = RunOutcome(simulation: simulation, counters: gateway.counters, sent: sent, arrived: arrived, wallSeconds: wall,
+                                 indicators: try latestDaily(gateway.store), index: IndexOutcome(result))
+        summary.interrupted = interrupted
+        summary.latency = latency
+        summary.path = direct ? "direct" : "broker"
+        summary.annual = annual.methods
         summary.simulatedUntil = Timestamps.format(generator.simulatedTime)
         try summary.json().write(toFile: out + "/summary.json", atomically: true, encoding: .utf8)
-        let html = try report(summary: summary, result: result, store: service.store, means: means, cities: scenario.cities.map(\.id))
+        let html = try report(summary: summary, result: result, store: gateway.store, means: means, cities: scenario.cities.map(\.id))
         try html.render().write(toFile: out + "/report.html", atomically: true, encoding: .utf8)
         print(summary.text())
         print("run: wrote \(out)/report.html, indicators.csv, index.csv, summary.json and the store \(store)")
@@ -127,8 +151,8 @@ struct Run: AsyncParsableCommand {
             ("devices", String(sim.devices)), ("messages", "sent \(t.sent), received \(t.received), lost \(t.lost)"),
             ("wall time", "\(Simulate.fixed(summary.wallSeconds, 1)) s (\(Int(summary.messagesPerSecond)) msg/s)"),
             ("delivery latency", summary.latency.map { "p50 \(Simulate.fixed($0.p50Ms, 1)) ms, p90 \(Simulate.fixed($0.p90Ms, 1)) ms, p99 \(Simulate.fixed($0.p99Ms, 1)) ms, max \(Simulate.fixed($0.maxMs, 1)) ms (\($0.samples) samples)" } ?? "-"),
-            ("index definition", index), ("gateway lateness", lateness),
-        ]
+            ("index definition", index), ("gateway lateness", lateness), ("path", summary.path),
+        ] + summary.annual.sorted { $0.key < $1.key }.map { ("annual \($0.key)", $0.value) }
         let definitions = Dictionary(uniqueKeysWithValues: IndicatorCatalog.all.map { ($0.code, $0) })
         var series: [HTMLReport.Series] = []
         for code in Self.charted {
@@ -191,6 +215,10 @@ struct RunOutcome: Encodable {
         var indicatorsEmitted: Int64
     }
     var simulation: RunSummary
+    /// `broker` (through MQTT) or `direct` (straight into the gateway's ingest).
+    var path = "broker"
+    /// How each annual indicator of the index was obtained from the period the run covers.
+    var annual: [String: String] = [:]
     /// True when Ctrl-C ended the run early; the rest covers what was sent until then.
     var interrupted = false
     var simulatedUntil = ""
@@ -236,7 +264,7 @@ struct RunOutcome: Encodable {
             "wall time \(Simulate.fixed(wallSeconds, 1)) s, \(Int(messagesPerSecond)) msg/s; windows \(t.windowsEmitted) + \(t.corrections) corrections, indicator values \(t.indicatorsEmitted)",
         ]
         let pillars = index.pillars.map(\.code)
-        let table = TextTable(["city", "stage"] + pillars + [index.code, "rank"])
+        let table = TextTable(["city", "stage"] + pillars + [index.code, "rank", "from telemetry"])
         for city in index.cities {
             let scores: [String] = pillars.map { p -> String in
                 guard let v = city.pillars[p] else { return "-" }
@@ -244,7 +272,7 @@ struct RunOutcome: Encodable {
             }
             let total: String = city.score.map { Simulate.fixed($0, 1) } ?? "-"
             let rank: String = city.rank.map { String($0) } ?? "-"
-            table.add([city.city, city.stage] + scores + [total, rank])
+            table.add([city.city, city.stage] + scores + [total, rank, city.telemetryShare.map { "\(Simulate.fixed($0 * 100, 0)) %" } ?? "-"])
         }
         lines.append("\(index.name) (pillars: " + index.pillars.map { "\($0.code) \($0.name)" }.joined(separator: "; ") + "):")
         lines.append(table.render())
@@ -265,6 +293,10 @@ struct IndexOutcome: Encodable {
         var pillars: [String: Double]
         /// Normalised 0-100 scores of the indicators.
         var indicators: [String: Double]
+        /// Share of the index's score, and of each pillar's, from telemetry-derived indicators
+        /// (the rest comes from static profile values).
+        var telemetryShare: Double?
+        var telemetrySharePillars: [String: Double]
         var stage: String
         var stageReasons: [String]
         var sdgsCovered: [String]
@@ -287,11 +319,51 @@ struct IndexOutcome: Encodable {
             for (i, indicator) in d.indicators.enumerated() where !result.index.normalised[i][u].isNaN {
                 indicators[indicator.code] = result.index.normalised[i][u]
             }
+            let share = result.telemetryShare(city: city)
             return City(city: city, score: result.score(d.indexCode, city: city), rank: result.rank(city: city),
                         pillars: Dictionary(uniqueKeysWithValues: d.pillars.compactMap { p in result.score(p.code, city: city).map { (p.code, $0) } }),
-                        indicators: indicators, stage: stage?.stage ?? "", stageReasons: stage?.reasons ?? [],
+                        indicators: indicators, telemetryShare: share.index, telemetrySharePillars: share.pillars, stage: stage?.stage ?? "", stageReasons: stage?.reasons ?? [],
                         sdgsCovered: stage?.sdgsCovered ?? [], indicatorsAtTarget: stage?.indicatorsAtTarget ?? 0,
                         indicatorsMapped: stage?.indicatorsMapped ?? 0)
         }
+    }
+}
+
+/// Annual indicators from the run's daily windows. A run that covers a year gives them
+/// directly (the mean of the daily values, each a day scaled to a year, is the year's total).
+/// A shorter run scales its days to a year by a seasonal method, and says so:
+/// - street-lighting energy follows the hours of darkness at the city's coordinates, so the
+///   covered days are scaled by the year's darkness over theirs;
+/// - collected waste is scaled by days (the waste model has no season).
+struct AnnualFigures {
+    let start: Int64
+    let end: Int64
+    var days: Double { Double(end - start) / 86_400 }
+    var coversYear: Bool { end - start >= 365 * 86_400 }
+
+    init(scenario: Scenario, until: Int64) {
+        start = scenario.start
+        end = max(scenario.start + 1, min(until, scenario.start + scenario.duration))
+    }
+
+    /// The darkness factor of a city: the year's mean darkness a day over the covered days'.
+    func darknessFactor(_ city: City) -> Double {
+        guard !coversYear else { return 1 }
+        let covered = city.darkSeconds(from: start, to: end) / days
+        let year = city.darkSeconds(from: start, to: start + 365 * 86_400) / 365
+        return covered > 0 ? year / covered : 1
+    }
+
+    func adjust(_ row: inout [String: Double], city: City) {
+        if let v = row["ISO37120_7_6"] { row["ISO37120_7_6"] = v * darknessFactor(city) }
+    }
+
+    var methods: [String: String] {
+        let period = "\(Timestamps.format(start)) to \(Timestamps.format(end)) (\(Simulate.fixed(days, 2)) days)"
+        if coversYear {
+            return ["ISO37120:7.6": "a year of daily windows, \(period)", "ISO37120:16.2": "a year of daily windows, \(period)"]
+        }
+        return ["ISO37120:7.6": "\(period) scaled to a year by the hours of darkness at the city's coordinates (the year's mean night over the covered nights')",
+                "ISO37120:16.2": "\(period) scaled to a year by days (no seasonal variation in the waste model)"]
     }
 }

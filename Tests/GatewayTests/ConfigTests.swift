@@ -10,11 +10,17 @@ import TestSupport
         let config = try GatewayConfig(contentsOf: path)
         #expect(config.window == 900)
         #expect(config.lateness == 900)
-        let almaty = try #require(config.city("almaty"))
-        #expect(almaty.population == 2_000_000)
-        #expect(almaty.utcOffset == 5)
-        #expect(almaty.devices[.lighting] == 165_000)
+        #expect(config.cities.isEmpty, "simulated cities take their facts from their scenario")
         #expect(config.httpMaxConnections == 256 && config.httpIdleTimeout == 30)
+    }
+
+    @Test func aCityListedWithItsInventory() throws {
+        let config = try GatewayConfig(yaml: """
+            cities:
+              - {id: x, population: 10, area-km2: 2, devices: {lighting: 5}, inventory: {lighting: 9}}
+            """, file: "gw.yaml")
+        let city = try #require(config.city("x"))
+        #expect(city.devices[.lighting] == 5 && city.inventory[.lighting] == 9)
     }
 
     @Test(arguments: [
@@ -24,6 +30,8 @@ import TestSupport
         ("cities:\n  - {id: x, population: 1}", "gw.yaml:2:5: cities[0]: the field 'area-km2' is missing"),
         ("cities:\n  - {id: x, population: 1, area-km2: 2, devices: {parking: 3}}", "cities[0].devices.parking: unknown field 'parking'; allowed here: mobility"),
         ("cities:\n  - {id: x, population: many, area-km2: 2}", "cities[0].population: expected a number, got 'many'"),
+        ("cities:\n  - {id: x, population: 1, area-km2: 2, devices: {lighting: 5}, inventory: {lighting: 4}}",
+         "cities[0].inventory.lighting: the inventory of lighting (4) is smaller than its connected devices (5)"),
         ("publish-indicators: perhaps", "publish-indicators: expected true or false, got 'perhaps'"),
         ("http-port: 70000", "http-port: 70000 is out of range"),
     ])

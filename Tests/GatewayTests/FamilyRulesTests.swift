@@ -25,12 +25,38 @@ import TestSupport
         #expect(reading(2, emptied: 300, load: 0) == nil, "an older reading does not count")
     }
 
-    @Test func freeFlowIsAReadingOnANearlyEmptyRoad() {
+    @Test func aTrafficCountGivesItsSpeedAndVehicles() {
         let rules = FamilyRules(schema: schema)
         let speed = schema.attributeID(entity: "TrafficFlowObserved", name: "averageVehicleSpeed")!
-        let occupancy = schema.attributeID(entity: "TrafficFlowObserved", name: "occupancy")!
+        let intensity = schema.attributeID(entity: "TrafficFlowObserved", name: "intensity")!
         var state = DeviceState(group: 0)
-        #expect(rules.apply(domain: .mobility, time: 1, values: [ReadingValue(attribute: speed, value: 62), ReadingValue(attribute: occupancy, value: 0.05)], to: &state) == .freeFlowSpeed(62))
-        #expect(rules.apply(domain: .mobility, time: 1, values: [ReadingValue(attribute: speed, value: 30), ReadingValue(attribute: occupancy, value: 0.4)], to: &state) == nil)
+        #expect(rules.apply(domain: .mobility, time: 1, values: [ReadingValue(attribute: speed, value: 62), ReadingValue(attribute: intensity, value: 40)], to: &state) == .traffic(speed: 62, vehicles: 40))
+        #expect(rules.apply(domain: .mobility, time: 1, values: [ReadingValue(attribute: speed, value: 30)], to: &state) == nil, "no count, no weight")
+    }
+
+    @Test func theFreeFlowSpeedIsThe85thPercentileOfOffPeakSpeeds() {
+        var profiles = FreeFlowProfiles()
+        let p = profiles.add()
+        for i in 0..<(FreeFlowProfiles.minimumSamples - 1) { profiles.record(p, speed: Double(30 + i)) }
+        #expect(profiles.freeFlow(p) == nil, "too few off-peak speeds")
+        profiles.record(p, speed: 53)
+        // Speeds 30..53: the 85th percentile (rank 21 of 24) is 50, in the bin 50-52.5.
+        #expect(profiles.freeFlow(p) == 51.25)
+        let q = profiles.add()
+        for _ in 0..<100 { profiles.record(q, speed: 70) }
+        #expect(profiles.freeFlow(q) == 71.25 && profiles.freeFlow(p) == 51.25, "profiles are separate")
+    }
+
+    @Test func peakPeriodsAreWeekdayMorningsAndEveningsInLocalTime() {
+        let day: Int64 = 86_400_000, hour: Int64 = 3_600_000
+        // 1970-01-05 was a Monday.
+        let monday = 4 * day
+        #expect(LocalPeriods.isPeak(localMs: monday + 6 * hour) && LocalPeriods.isPeak(localMs: monday + 8 * hour + 59 * 60_000))
+        #expect(!LocalPeriods.isPeak(localMs: monday + 9 * hour) && !LocalPeriods.isPeak(localMs: monday + 12 * hour))
+        #expect(LocalPeriods.isPeak(localMs: monday + 4 * day + 17 * hour), "Friday evening")
+        #expect(!LocalPeriods.isPeak(localMs: monday + 5 * day + 8 * hour), "Saturday")
+        var parts: [(Int64, Int64)] = []
+        LocalPeriods.nightParts(from: monday + 3 * hour, to: monday + day + 2 * hour + 30 * 60_000) { parts.append(($0, $1)) }
+        #expect(parts.map(\.0) == [monday + 3 * hour, monday + day + 2 * hour] && parts.map(\.1) == [monday + 4 * hour, monday + day + 2 * hour + 30 * 60_000])
     }
 }

@@ -4,7 +4,7 @@ import Foundation
 import Testing
 import TestSupport
 
-/// Meter increments alone: readings in, increments at event times out.
+/// Meter increments alone: readings in, increments with the spans they accrued over out.
 @Suite struct MeterHistoryTests {
     func increments(_ m: MeterIncrements) -> [Double] { (0..<m.count).map { m[$0].amount } }
 
@@ -12,7 +12,7 @@ import TestSupport
         var m = MeterHistory(attribute: 0)
         #expect(m.record(time: 1000, value: 10, rollover: nil).count == 0, "the first reading has no predecessor")
         let step = m.record(time: 2000, value: 12.5, rollover: nil)
-        #expect(increments(step) == [2.5] && step[0].time == 2000 && step.step == .forward)
+        #expect(increments(step) == [2.5] && step[0].from == 1000 && step[0].to == 2000 && step.step == .forward)
         #expect(m.record(time: 2000, value: 99, rollover: nil).count == 0, "the same time again adds nothing")
     }
 
@@ -34,7 +34,8 @@ import TestSupport
         _ = m.record(time: 300, value: 30, rollover: nil)
         let split = m.record(time: 200, value: 14, rollover: nil)
         #expect(increments(split) == [-20, 4, 16])
-        #expect([split[0].time, split[1].time, split[2].time] == [300, 200, 300])
+        #expect([split[0].from, split[1].from, split[2].from] == [100, 100, 200])
+        #expect([split[0].to, split[1].to, split[2].to] == [300, 200, 300], "each increment keeps the span it accrued over")
         #expect(split.step == nil, "only an in-order step is counted as reset or rollover")
     }
 
@@ -42,7 +43,7 @@ import TestSupport
         var m = MeterHistory(attribute: 0)
         _ = m.record(time: 200, value: 20, rollover: nil)
         let older = m.record(time: 100, value: 15, rollover: nil)
-        #expect(increments(older) == [5] && older[0].time == 200)
+        #expect(increments(older) == [5] && older[0].from == 100 && older[0].to == 200)
         for t in 3...6 { _ = m.record(time: Int64(t) * 100, value: Double(t) * 10, rollover: nil) }
         #expect(m.dropped && m.count == Int32(MeterHistory.depth))
         #expect(m.record(time: 50, value: 1, rollover: nil).count == 0, "its predecessor is unknown once one was dropped")

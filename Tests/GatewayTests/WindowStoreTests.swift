@@ -65,6 +65,28 @@ import TestSupport
         #expect(out.first { $0.resolution == .hour }?.partial.count == 1)
     }
 
+    @Test func aMeterIncrementIsSharedByTheWindowsItsSpanCovers() {
+        var s = store(lateness: 120 * Self.minute)
+        // 60 units between 10 and 40 minutes: 5 + 15 + 10 minutes in three base windows.
+        s.addIncrement(series: 2, amount: 60, from: 10 * Self.minute, to: 40 * Self.minute, city: 0)
+        _ = s.advance(city: 0, device: 0, to: 40 * Self.minute)
+        let out = s.sweep(final: true)
+        let base = out.filter { $0.resolution == .base }.sorted { $0.start < $1.start }
+        #expect(base.map(\.partial.increment) == [10, 30, 20])
+        #expect(out.first { $0.resolution == .hour }?.partial.increment == 60, "the hour holds it whole")
+    }
+
+    @Test func thePartOfASpanBeforeTheOpenWindowsGoesToThem() {
+        var s = store(lateness: 15 * Self.minute)
+        _ = s.advance(city: 0, device: 0, to: 100 * Self.minute)
+        // Windows before 75 minutes no longer take readings; the span 0-100 keeps its total.
+        s.addIncrement(series: 2, amount: 100, from: 0, to: 100 * Self.minute, city: 0)
+        let base = s.sweep(final: true).filter { $0.resolution == .base }.sorted { $0.start < $1.start }
+        #expect(base.map(\.start) == [75 * Self.minute, 90 * Self.minute])
+        #expect(abs(base.map(\.partial.increment).reduce(0, +) - 100) < 1e-9)
+        #expect(abs(base[0].partial.increment - 60) < 1e-9, "shared in proportion over the open part: 15 of 25 minutes")
+    }
+
     @Test func windowsFollowTheCitysLocalDay() {
         var s = WindowStore(lengths: [15 * Self.minute, 60 * Self.minute, 1440 * Self.minute], lateness: 0)
         let almaty = s.addCity(offsetMs: 5 * 60 * Self.minute)

@@ -21,7 +21,9 @@ import TestSupport
         #expect(city.population == 2_000_000)
         #expect(city.roadKm == 3096.8)
         #expect(city.vehicles == 470_000)
-        #expect(city.fleets.lighting?.fleet.count == 165_000)
+        #expect(city.fleets.lighting?.fleet.inventory == 165_000, "every pole of the city")
+        #expect(city.fleets.lighting?.fleet.count == 99_000, "the connected share, 0.6 of the poles")
+        #expect(city.fleets.lighting?.fleet.synthetic == ["connected-share"])
         #expect(city.synthetic == false)
         let pioneers = try Scenario(contentsOf: root.appendingPathComponent("Scenarios/pioneer-cities.yaml").path)
         #expect(pioneers.cities.count >= 4)
@@ -34,6 +36,14 @@ import TestSupport
         let error = try #require(failure(testScenarioYAML(duration: duration)))
         #expect(error.field == "duration")
         #expect(error.message.contains("longer than the allowed 100 years") || error.message.contains("is not a duration"), "\(error)")
+    }
+
+    @Test func aConnectedShareOfTheInventoryIsTheFleet() throws {
+        let scenario = try Scenario(yaml: testScenarioYAML(fleets: "      lighting: {inventory: 40, connected-share: 0.25, synthetic: [connected-share]}"),
+                                    file: "s.yaml")
+        let lighting = try #require(scenario.cities.first?.fleets.lighting)
+        #expect(lighting.fleet.count == 10 && lighting.fleet.inventory == 40 && lighting.fleet.connectedShare == 0.25)
+        #expect(scenario.cities[0].facts.inventory[.lighting] == 40 && scenario.cities[0].facts.devices[.lighting] == 10)
     }
 
     @Test func theWholeFleetIsBounded() throws {
@@ -75,6 +85,13 @@ import TestSupport
             (testScenarioYAML().replacingOccurrences(of: "  qos: 1", with: "  qos: 1\n  coalesce: soon"), "mqtt.coalesce", "write it like 30s"),
             (testScenarioYAML().replacingOccurrences(of: "seed: 7\n", with: ""), "", "the field 'seed' is missing"),
             (testScenarioYAML().replacingOccurrences(of: "  - id: almaty", with: "  - id: Almaty City"), "cities[0].id", "lower-case"),
+            (testScenarioYAML(fleets: "      lighting: {count: 50, inventory: 40}"), "cities[0].fleets.lighting.inventory",
+             "the inventory (40) is smaller than the connected fleet (count 50)"),
+            (testScenarioYAML(fleets: "      lighting: {inventory: 40, connected-share: 1.5}"), "cities[0].fleets.lighting.connected-share", "out of range"),
+            (testScenarioYAML(fleets: "      lighting: {inventory: 40, connected-share: -0.1}"), "cities[0].fleets.lighting.connected-share", "out of range"),
+            (testScenarioYAML(fleets: "      lighting: {connected-share: 0.5}"), "cities[0].fleets.lighting.connected-share", "needs the fleet's 'inventory'"),
+            (testScenarioYAML(fleets: "      lighting: {inventory: 40, connected-share: 0.5, count: 20}"), "cities[0].fleets.lighting.count", "not both"),
+            (testScenarioYAML(fleets: "      lighting: {count: 5, synthetic: [colour]}"), "cities[0].fleets.lighting.synthetic[0]", "not a field of this fleet"),
         ]
         for (yaml, field, hint) in cases {
             let error = try #require(failure(yaml), "expected \(field) to fail")

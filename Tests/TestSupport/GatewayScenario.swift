@@ -24,11 +24,7 @@ public func gatewayScenarioYAML(seed: UInt64 = 7, duration: String = "1d", fault
 
 /// The gateway's view of a scenario's cities.
 public func facts(_ scenario: Scenario) -> [CityFacts] {
-    scenario.cities.map { c in
-        CityFacts(id: c.id, name: c.name, utcOffset: c.utcOffset, population: c.population, areaKm2: c.areaKm2,
-                  litStreetKm: c.litStreetKm, majorStreetKm: c.majorStreetKm, waterNetworkKm: c.waterNetworkKm,
-                  devices: c.installedDevices)
-    }
+    scenario.cities.map(\.facts)
 }
 
 public func gatewayConfig(_ scenario: Scenario, lateness: Int64 = 3600) -> GatewayConfig {

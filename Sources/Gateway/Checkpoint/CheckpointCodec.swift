@@ -3,6 +3,8 @@ struct AggregationState {
     var counters = IngestCounters()
     var registry = DeviceRegistry()
     var meters: [MeterHistory] = []
+    /// Traffic counters' off-peak speed histograms (`FreeFlowProfiles.bins` per counter).
+    var freeFlow: [UInt16] = []
     var clocks: [CityClock] = []
     var windows: [WindowSlot] = []
     var indicatorRevisions: [IndicatorWindow: Int32] = [:]
@@ -11,8 +13,10 @@ struct AggregationState {
 /// Reads and writes the aggregation state as one byte string: plain structs as they lie in
 /// memory (arrays behind their count), strings as UTF-8.
 enum CheckpointCodec {
-    /// 3 adds each city's leading devices (the watermark quorum); 2 is read with none.
-    static let version: Int64 = 3
+    /// 4 adds the traffic counters' free-flow profiles and the night and peak series; 3 added
+    /// each city's leading devices (the watermark quorum). Earlier formats lay the device
+    /// state and the window series out differently and are not read.
+    static let version: Int64 = 4
 
     /// An indicator window as a checkpoint stores it: the city by its registry number.
     private struct RevisionKey: BitwiseCopyable {
@@ -29,6 +33,7 @@ enum CheckpointCodec {
         state.registry.groupKeys.write(to: &w)
         w.array(state.registry.devices)
         w.array(state.meters)
+        w.array(state.freeFlow)
         w.array(state.registry.groups)
         w.int(state.registry.cities.count)
         for (id, clock) in zip(state.registry.cities, state.clocks) {
@@ -49,24 +54,25 @@ enum CheckpointCodec {
     static func decode(_ bytes: [UInt8]) throws(SnapshotError) -> AggregationState {
         var r = SnapshotReader(bytes)
         let format = try r.raw(Int64.self)
-        guard format == version || format == 2 else { throw SnapshotError(description: "checkpoint of format \(format); this build reads 2 and \(version)") }
+        guard format == version else {
+            throw SnapshotError(description: "checkpoint of format \(format); this build reads format \(version) (the stored windows and indicators stay readable; start the aggregation afresh with a new store path, or finish with the build that wrote it)")
+        }
         var state = AggregationState()
         state.counters = try r.raw(IngestCounters.self)
         state.registry.topics = try ByteInterner.read(from: &r)
         state.registry.groupKeys = try ByteInterner.read(from: &r)
         state.registry.devices = try r.array()
         state.meters = try r.array()
+        state.freeFlow = try r.array()
         state.registry.groups = try r.array()
         for _ in 0..<(try r.int()) {
             state.registry.cities.append(try r.string())
             var clock = CityClock(offsetMs: try r.raw(Int64.self))
             clock.newest = try r.raw(Int64.self)
             clock.lastBoundary = try r.raw(Int64.self)
-            if format >= 3 {
-                clock.leaders = try r.raw(CityClock.Leaders.self)
-                guard (0...Int32(CityClock.maximumQuorum)).contains(clock.leaders.count) else {
-                    throw SnapshotError(description: "checkpoint has a city with \(clock.leaders.count) leading devices")
-                }
+            clock.leaders = try r.raw(CityClock.Leaders.self)
+            guard (0...Int32(CityClock.maximumQuorum)).contains(clock.leaders.count) else {
+                throw SnapshotError(description: "checkpoint has a city with \(clock.leaders.count) leading devices")
             }
             state.clocks.append(clock)
         }
@@ -82,7 +88,9 @@ enum CheckpointCodec {
         }
         guard r.isAtEnd else { throw SnapshotError(description: "checkpoint has trailing bytes") }
         let groups = state.registry.groups.count, cities = state.registry.cities.count
-        guard state.registry.devices.allSatisfy({ $0.group >= 0 && Int($0.group) < groups && Int($0.meter) < state.meters.count }),
+        guard state.freeFlow.count % FreeFlowProfiles.bins == 0,
+              state.registry.devices.allSatisfy({ $0.group >= 0 && Int($0.group) < groups && Int($0.meter) < state.meters.count
+                  && Int($0.profile) < state.freeFlow.count / FreeFlowProfiles.bins }),
               state.registry.groups.allSatisfy({ $0.city >= 0 && Int($0.city) < cities }),
               state.windows.allSatisfy({ $0.city >= 0 && Int($0.city) < cities && Resolution(rawValue: Int($0.resolution)) != nil }),
               state.registry.topics.count == state.registry.devices.count else {

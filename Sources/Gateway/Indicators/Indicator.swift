@@ -51,7 +51,21 @@ public struct IndicatorInputs {
     /// Scales an amount over this window to a year.
     public func perYear(_ amount: Double) -> Double { amount * 365 * 86_400 / seconds }
 
-    /// Installed devices of a domain: from the city's facts, else the devices seen so far.
+    /// The city's assets of a domain, connected or not (nil when the facts do not give them).
+    public func inventory(_ domain: Domain) -> Double? {
+        guard let n = facts?.inventory[domain], n > 0 else { return nil }
+        return Double(n)
+    }
+
+    /// An amount measured by the `reporting` devices of a domain, scaled to the whole
+    /// inventory (the unconnected assets are assumed to behave like the connected ones);
+    /// unscaled when the inventory is not known.
+    public func overInventory(_ amount: Double, reporting: Double, _ domain: Domain) -> Double {
+        guard let assets = inventory(domain), reporting > 0, assets > reporting else { return amount }
+        return amount * assets / reporting
+    }
+
+    /// Connected devices of a domain: from the city's facts, else the devices seen so far.
     public func installed(_ domain: Domain) -> Double? {
         if let n = facts?.devices[domain], n > 0 { return Double(n) }
         let n = seen(domain)

@@ -1,24 +1,28 @@
 import Telemetry
 
-/// Street lighting (ISO 37120 7.6, ISO 37122 7.6).
+/// Street lighting (ISO 37120:2018 7.6, ISO 37122:2019 7.6).
 enum LightingIndicators {
     static let all: [IndicatorDefinition] = [
         IndicatorDefinition(
+            // ISO 37120:2018 7.6: total electrical energy used by public street lighting (kWh) /
+            // total length of lighted streets (km), per year.
             code: "ISO37120:7.6", name: "Electricity consumption of public street lighting per km of lighted street",
             unit: "kWh/km/year", domain: .lighting,
-            formula: "sum of per-lamp energy-meter increments in the window / lit-street-km, scaled to a year",
-            needs: "Streetlight.energy (cumulative), lit-street-km",
+            formula: "sum of per-lamp energy-meter increments in the window, scaled from the lamps reporting to the pole inventory, / lit-street-km, scaled to a year",
+            needs: "Streetlight.energy (cumulative), lighting inventory, lit-street-km",
             higherIsBetter: false) { i in
                 guard let km = i.facts?.litStreetKm, km > 0 else { return nil }
                 let energy = i.partial("Streetlight.energy")
                 guard energy.count > 0 else { return nil }
-                return i.perYear(energy.increment) / km
+                return i.perYear(i.overInventory(energy.increment, reporting: i.reporting("Streetlight"), .lighting)) / km
             },
         IndicatorDefinition(
+            // ISO 37122:2019 7.6: number of street lights managed by a light performance
+            // management system / total number of street lights x 100.
             code: "ISO37122:7.6", name: "Percentage of street lighting managed by a light performance management system",
             unit: "%", domain: .lighting,
-            formula: "100 x street lights reporting in the window / installed street lights",
-            needs: "Streetlight.devices, installed lights (devices.lighting or lights seen)",
-            higherIsBetter: true) { i in percent(i.reporting("Streetlight"), of: i.installed(.lighting)) },
+            formula: "100 x street lights reporting in the window / the city's street-light inventory",
+            needs: "Streetlight.devices, lighting inventory",
+            higherIsBetter: true) { i in percent(i.reporting("Streetlight"), of: i.inventory(.lighting)) },
     ]
 }

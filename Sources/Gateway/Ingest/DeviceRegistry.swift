@@ -17,6 +17,8 @@ struct DeviceState: BitwiseCopyable {
     var faulted = WindowMarks()
     /// Index of its meter history, -1 before its first meter reading.
     var meter: Int32 = -1
+    /// Index of its free-flow speed profile (traffic counters), -1 before its first count.
+    var profile: Int32 = -1
     /// Newest event time (ms) of this device.
     var newest: Int64 = .min
     var lastEmptying = 0.0

@@ -6,14 +6,22 @@ enum Derived: Int, CaseIterable {
     case faulty = 0
     /// Kilograms emptied from waste containers (in `increment`).
     case collected
-    /// Speeds of traffic readings at occupancy below 0.1 (free flow).
-    case freeFlowSpeed
+    /// Vehicles counted in the weekday peak periods (`increment`), and the same weighted by
+    /// each counter's free-flow speed over its speed (travel time over free-flow travel time).
+    case peakVehicles, peakDelay
+    /// District inflow and metered use in the night band 02:00-04:00 (`increment`, m3), and the
+    /// network pressure read in it (values).
+    case nightInflow, nightUse, nightPressure
 
     var name: String {
         switch self {
         case .faulty: "faulty"
         case .collected: "collected"
-        case .freeFlowSpeed: "freeFlowSpeed"
+        case .peakVehicles: "peakVehicles"
+        case .peakDelay: "peakDelay"
+        case .nightInflow: "nightInflow"
+        case .nightUse: "nightUse"
+        case .nightPressure: "nightPressure"
         }
     }
 }
@@ -24,18 +32,18 @@ struct FamilyRules {
     enum Update: Equatable {
         /// Kilograms collected: an increment at the reading's time.
         case collected(Double)
-        /// A free-flow speed: a value at the reading's time.
-        case freeFlowSpeed(Double)
+        /// A traffic count: the segment's mean speed and the vehicles counted.
+        case traffic(speed: Double, vehicles: Double)
+        /// A network pressure reading (Pa).
+        case pressure(Double)
     }
 
-    /// Occupancy below which a traffic reading counts as free flow.
-    static let freeFlowOccupancy = 0.1
-
-    private let speed: Int, occupancy: Int, emptying: Int, cargo: Int
+    private let speed: Int, intensity: Int, emptying: Int, cargo: Int, pressure: Int
 
     init(schema: TelemetrySchema) {
         speed = schema.attributeID(entity: "TrafficFlowObserved", name: "averageVehicleSpeed") ?? -1
-        occupancy = schema.attributeID(entity: "TrafficFlowObserved", name: "occupancy") ?? -1
+        intensity = schema.attributeID(entity: "TrafficFlowObserved", name: "intensity") ?? -1
+        pressure = schema.attributeID(entity: "WaterObserved", name: "pressure") ?? -1
         emptying = schema.attributeID(entity: "WasteContainer", name: "dateLastEmptying") ?? -1
         cargo = schema.attributeID(entity: "WasteContainer", name: "cargoWeight") ?? -1
     }
@@ -51,10 +59,10 @@ struct FamilyRules {
             state.lastCargo = load
             return collected.map { .collected($0) }
         case .mobility:
-            // Free-flow readings (a nearly empty road) form their own series: the travel time
-            // index of a window is their mean speed over the mean speed of all readings.
-            guard let s = value(speed, values), let o = value(occupancy, values), o < Self.freeFlowOccupancy else { return nil }
-            return .freeFlowSpeed(s)
+            guard let s = value(speed, values), let n = value(intensity, values) else { return nil }
+            return .traffic(speed: s, vehicles: n)
+        case .water:
+            return value(pressure, values).map { .pressure($0) }
         default:
             return nil
         }

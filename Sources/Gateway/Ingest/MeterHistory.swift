@@ -13,22 +13,25 @@ struct MeterStep: Equatable {
     }
 }
 
-/// What one meter reading adds to the windows: up to three increments at event times (one for
-/// a reading in order; a reading slotted between two others takes back the increment of the
-/// later one and splits it), and whether the in-order step was a reset or a rollover.
+/// What one meter reading adds to the windows: up to three increments, each with the span of
+/// event time it accrued over (from the earlier reading to the later one), so the windows can
+/// share it in proportion to time (one for a reading in order; a reading slotted between two
+/// others takes back the increment of the span it splits and adds its two halves), and whether
+/// the in-order step was a reset or a rollover.
 struct MeterIncrements {
+    typealias Item = (from: Int64, to: Int64, amount: Double)
     private(set) var count = 0
-    private var items: ((Int64, Double), (Int64, Double), (Int64, Double)) = ((0, 0), (0, 0), (0, 0))
+    private var items: (Item, Item, Item) = ((0, 0, 0), (0, 0, 0), (0, 0, 0))
     /// The kind of the step from the newest kept reading, for a reading that arrives in order.
     var step: MeterStep.Kind?
 
-    mutating func append(time: Int64, amount: Double) {
-        withUnsafeMutableBytes(of: &items) { $0.storeBytes(of: (time, amount), toByteOffset: count * MemoryLayout<(Int64, Double)>.stride, as: (Int64, Double).self) }
+    mutating func append(from: Int64, to: Int64, amount: Double) {
+        withUnsafeMutableBytes(of: &items) { $0.storeBytes(of: (from, to, amount), toByteOffset: count * MemoryLayout<Item>.stride, as: Item.self) }
         count += 1
     }
 
-    subscript(i: Int) -> (time: Int64, amount: Double) {
-        withUnsafeBytes(of: items) { $0.load(fromByteOffset: i * MemoryLayout<(Int64, Double)>.stride, as: (Int64, Double).self) }
+    subscript(i: Int) -> Item {
+        withUnsafeBytes(of: items) { $0.load(fromByteOffset: i * MemoryLayout<Item>.stride, as: Item.self) }
     }
 }
 
@@ -64,15 +67,15 @@ struct MeterHistory: BitwiseCopyable {
             if at == n {
                 let step = MeterStep.between(self.value(n - 1), value, rollover: rollover)
                 out.step = step.kind
-                out.append(time: time, amount: step.amount)
+                out.append(from: self.time(n - 1), to: time, amount: step.amount)
             } else if at == 0 {
                 // Older than every kept reading: only exact if nothing older was ever dropped.
-                if !dropped { out.append(time: self.time(0), amount: MeterStep.between(value, self.value(0), rollover: rollover).amount) }
+                if !dropped { out.append(from: time, to: self.time(0), amount: MeterStep.between(value, self.value(0), rollover: rollover).amount) }
             } else {
-                let before = self.value(at - 1), after = self.value(at), afterTime = self.time(at)
-                out.append(time: afterTime, amount: -MeterStep.between(before, after, rollover: rollover).amount)
-                out.append(time: time, amount: MeterStep.between(before, value, rollover: rollover).amount)
-                out.append(time: afterTime, amount: MeterStep.between(value, after, rollover: rollover).amount)
+                let before = self.value(at - 1), after = self.value(at), beforeTime = self.time(at - 1), afterTime = self.time(at)
+                out.append(from: beforeTime, to: afterTime, amount: -MeterStep.between(before, after, rollover: rollover).amount)
+                out.append(from: beforeTime, to: time, amount: MeterStep.between(before, value, rollover: rollover).amount)
+                out.append(from: time, to: afterTime, amount: MeterStep.between(value, after, rollover: rollover).amount)
             }
         }
         if at == 0, n == Self.depth {

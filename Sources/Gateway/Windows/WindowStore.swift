@@ -199,6 +199,35 @@ struct WindowStore {
         }
     }
 
+    /// Adds an amount that accrued over the event-time span (from, to] (a meter's increment
+    /// between two readings) to the windows the span covers, each in proportion to its share
+    /// of the span. The part of the span before the earliest window still open is shared
+    /// among the open ones, so the total is kept.
+    mutating func addIncrement(series: Int, amount: Double, from: Int64, to: Int64, city: Int) {
+        guard amount != 0 else { return }
+        var from = from
+        let newest = clocks[city].newest
+        if newest != .min { from = max(from, windowStart(newest - lateness, 0, city: city)) }
+        guard from < to else {
+            addIncrement(series: series, amount: amount, time: to, city: city)
+            return
+        }
+        let span = Double(to - from)
+        for r in 0..<3 {
+            var start = windowStart(from, r, city: city)
+            while start < to {
+                let end = start + lengths[r]
+                let overlap = Swift.min(end, to) - Swift.max(start, from)
+                if overlap > 0 {
+                    let slot = slotFor(series: series, resolution: r, start: start, city: city)
+                    slots[slot].partial.increment += amount * Double(overlap) / span
+                    if slots[slot].emitted { slots[slot].dirty = true }
+                }
+                start = end
+            }
+        }
+    }
+
     /// Adds 1 to each window of the series that `marks` has not counted yet (distinct devices).
     mutating func countOnce(series: Int, time: Int64, city: Int, marks: inout WindowMarks) -> Bool {
         var late = false

@@ -34,7 +34,6 @@ struct AirQualityStation: DeviceModel {
                 random: inout RandomStream, values: inout [Double]) {
         let climate = city.city.climate
         let winter = city.winterness(time)
-        let hour = city.localHour(time)
         let traffic = city.trafficDemand(time)
         let exposure = exposure(device)
         let inversion = city.inversion(time)
@@ -50,7 +49,7 @@ struct AirQualityStation: DeviceModel {
         state.o3 = Float(o3Noise)
 
         let seasonal = climate.pm25July + (climate.pm25January - climate.pm25July) * winter
-        let evening = hour >= 18 || hour < 3 ? 1.0 : (hour >= 11 && hour < 16 ? -0.6 : 0)
+        let evening = city.heatingShape(time)
         let heating = 1 + 0.45 * climate.heatingSmog * winter * evening
         let trapped = 1 + 1.2 * inversion
         let pm25 = seasonal * heating * trapped * exp(pmNoise) + 6 * traffic * exposure
@@ -69,6 +68,6 @@ struct AirQualityStation: DeviceModel {
         values[4] = co
         values[5] = temperature
         values[6] = humidity
-        values[7] = climate.pressure + 6 * city.sharedNormal(0x7072_6573, city.localDay(time)) + 0.3 * random.normal()
+        values[7] = climate.pressure + city.pressureAnomaly(city.localDay(time)) + 0.3 * random.normal()
     }
 }

@@ -37,9 +37,26 @@ struct Streetlight: DeviceModel {
         return Lamp(led: false, watts: ((h >> 3) % 3 == 0 ? 250 : 150) * 1.12)
     }
 
+    /// Mean days from a failure to its repair (repairs take one to five days).
+    static let meanRepairDays = 3.0
+
     func initialState(_ device: DeviceInfo, at time: Int64) -> State {
         // Meters installed at different times: totals start anywhere up to two years of burning.
-        State(energy: (mix64(device.key ^ 0x656e_6572).unitInterval * 8000 * lamp(device).watts / 1000).rounded())
+        let lamp = lamp(device)
+        var state = State(energy: (mix64(device.key ^ 0x656e_6572).unitInterval * 8000 * lamp.watts / 1000).rounded())
+        // The fleet starts in its steady state: the share failed is the failure rate per hour
+        // of the day (burning about half of it) times the repair time, and a failed lamp has
+        // part of its repair time still to wait.
+        let failuresPerHour = settings.failuresPer1000h / 1000 * (lamp.led ? 1 : 2) * city.darkSeconds(from: Double(time - 86400), to: Double(time)) / 86400
+        let repairHours = Self.meanRepairDays * 24
+        let failed = failuresPerHour * repairHours / (1 + failuresPerHour * repairHours)
+        let h = mix64(device.key ^ 0x6661_696c)
+        if h.unitInterval < failed {
+            // Waiting times seen at a random moment are length-biased: for repairs uniform in
+            // 1-5 days, 1.72 days remain on average.
+            state.failedUntil = time + Int64(mix64(h).unitInterval * 2 * 1.72 * 86400)
+        }
+        return state
     }
 
     /// Dim level at `time` while dark: 1, or `dimLevel` inside the dimming hours.

@@ -6,7 +6,9 @@ import Telemetry
 /// Each container fills at its own rate (log-normal around `fillDays` to full), more in the
 /// daytime and more at weekends, never less than before (fill is monotone between emptyings).
 /// A collection round empties it every `collectionEveryDays` at `collectionHour` plus the
-/// container's place on the route; emptying resets the level and `dateLastEmptying`. A full
+/// container's place on the route (or, with `collection: fill-level`, daily rounds empty it once
+/// it reached the threshold); emptying resets the level and `dateLastEmptying`. The fill rate
+/// comes from `kg-per-capita-day` over the container inventory when the scenario gives it. A full
 /// container overflows: level 1 and the lid stands open. Rare alarms: fire (`burning`, with a
 /// hot temperature) and tilt (`dropped`, until the next collection).
 struct WasteContainer: DeviceModel {
@@ -26,20 +28,22 @@ struct WasteContainer: DeviceModel {
     let code = Self.family.schema.deviceCode
     let attributes = Self.family.attributes
     var batteryAttribute: Int? { 5 }
-    /// Kilograms of mixed municipal waste per litre of container volume when full.
-    static let density = 0.12
+    static let density = WasteDensity.kgPerLitre
+    var fillingDays: Double { settings.daysToFill(population: city.city.population) }
+    /// Days between rounds: the schedule's, or daily rounds that empty only full-enough containers.
+    var roundEveryDays: Int { settings.collection == .fillLevel ? 1 : settings.collectionEveryDays }
 
     /// Mean fill per hour, and the offset of the container on its collection route.
     func profile(_ device: DeviceInfo) -> (rate: Double, routeOffset: Int64, collectionDay: Int64) {
         let h = mix64(device.key ^ 0x7761_7374)
         let spread = 0.35 * RandomStream(key: h, counter: 0).normalOnce
-        let rate = exp(spread - 0.35 * 0.35 / 2) / (settings.fillDays * 24)
-        return (rate, Int64((h >> 16) % 14400), Int64((h >> 40) % UInt64(settings.collectionEveryDays)))
+        let rate = exp(spread - 0.35 * 0.35 / 2) / (fillingDays * 24)
+        return (rate, Int64((h >> 16) % 14400), Int64((h >> 40) % UInt64(roundEveryDays)))
     }
 
     /// The last collection time at or before `time` for this container.
     func lastCollection(before time: Int64, _ profile: (rate: Double, routeOffset: Int64, collectionDay: Int64)) -> Int64 {
-        let every = Int64(settings.collectionEveryDays)
+        let every = Int64(roundEveryDays)
         var day = city.localDay(time)
         // Back to the container's collection day in the cycle.
         let shift = ((day - profile.collectionDay) % every + every) % every
@@ -76,10 +80,17 @@ struct WasteContainer: DeviceModel {
             return profile.rate * hours * self.rhythm((a + b) / 2) * exp(0.3 * random.normal() - 0.045)
         }
         if collected > from {
-            // Emptied during the interval: what was added before is collected, the rest stays.
-            state.lastEmptied = collected
-            state.dropped = false
-            fill = 0.005 + 0.02 * random.unit() + growth(collected, time, &random)
+            // A round passed. On a schedule it empties the container; on fill-level rounds only
+            // if the fill reached the threshold.
+            let atRound = settings.collection == .fillLevel ? fill + growth(from, collected, &random) : 1
+            if atRound >= settings.collectionThreshold {
+                // Emptied: what was added before is collected, the rest stays.
+                state.lastEmptied = collected
+                state.dropped = false
+                fill = 0.005 + 0.02 * random.unit() + growth(collected, time, &random)
+            } else {
+                fill = atRound + growth(collected, time, &random)
+            }
         } else {
             fill += growth(from, time, &random)
         }

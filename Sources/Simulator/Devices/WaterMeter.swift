@@ -29,7 +29,8 @@ struct WaterMeter: DeviceModel {
     init(settings: Fleets.Water, city: CityContext) {
         self.settings = settings
         self.city = city
-        meanDaily = city.city.population * settings.litresPerCapitaDay / 1000 / Double(max(1, settings.fleet.count))
+        // Every meter of the inventory serves its share of the residents; the connected ones are simulated.
+        meanDaily = city.city.population * settings.litresPerCapitaDay / 1000 / Double(max(1, settings.fleet.inventory ?? settings.fleet.count))
     }
 
     /// The meter's size relative to the mean (log-normal, mean 1).
@@ -46,13 +47,13 @@ struct WaterMeter: DeviceModel {
     func report(_ state: inout State, _ device: DeviceInfo, time: Int64, interval: Int64,
                 random: inout RandomStream, values: inout [Double]) {
         let rate = meanDaily * WaterMeter.size(device.key) / 86400
-        let used = rate * Double(interval) * city.waterDemand(from: time - interval, to: time)
+        let used = rate * Double(interval) * city.waterDemand(from: time - interval, to: time) * city.waterSeason(time)
             * exp(0.25 * random.normal() - 0.03125)
         state.register += used
         if state.register >= WaterMeter.rollover { state.register -= WaterMeter.rollover }
         state.battery = max(0, state.battery - Float(Double(interval) / (8 * 365 * 86400)))
         values[0] = state.register
-        values[1] = rate * 3600 * city.waterDemand(time) * exp(0.2 * random.normal() - 0.02)
+        values[1] = rate * 3600 * city.waterDemand(time) * city.waterSeason(time) * exp(0.2 * random.normal() - 0.02)
         values[2] = Double(state.battery)
     }
 
@@ -60,9 +61,12 @@ struct WaterMeter: DeviceModel {
 }
 
 /// District metering: the inflow meter at each district's entry and pressure sensors in its
-/// network (WaterObserved). Inflow is the district's metered use divided by (1 - leakage), so
-/// inflow minus metered use is the loss the gateway should find; pipe bursts add flow and drop
-/// pressure for a few hours. Pressure sags with demand and shows short transients.
+/// network (WaterObserved). Inflow is the district's use (its meters, connected or not) plus
+/// leakage plus bursts. Leakage is pressure-driven (FAVAD, flow ~ pressure^1.15): highest at
+/// night when demand is low and the network pressure high, lower in the daytime peaks and in
+/// summer; `leakage` is the leak flow at the 4-bar night pressure as a share of the inflow at
+/// mean use, so the loss the gateway measures moves with demand, season and bursts. Pressure
+/// sags with demand and bursts and shows short transients.
 struct WaterNetworkSensor: DeviceModel {
     struct State {
         var register: Double = 0
@@ -78,6 +82,10 @@ struct WaterNetworkSensor: DeviceModel {
     let entityType = Self.family.entityType
     let code = Self.family.schema.deviceCode
     let attributes = Self.family.attributes
+    /// The network's set-point pressure (Pa), reached at night.
+    static let setPoint = 400_000.0
+    /// FAVAD leakage exponent for a mix of rigid and flexible pipes.
+    static let leakageExponent = 1.15
 
     func isInflowMeter(_ device: DeviceInfo) -> Bool { device.index % settings.networkSensorsPerDistrict == 0 }
 
@@ -96,6 +104,33 @@ struct WaterNetworkSensor: DeviceModel {
         return 0
     }
 
+    /// The district's flows at `time` (m3/s): metered use, leakage, burst; and the network
+    /// pressure without sensor noise (Pa).
+    func flows(district: Int, at time: Int64) -> (use: Double, leak: Double, burst: Double, pressure: Double) {
+        let mean = districtDaily[district] / 86400
+        let demand = city.waterDemand(time) * city.waterSeason(time)
+        let burstFlow = burst(district: district, at: time) / 3600
+        var pressure = Self.setPoint - 60_000 * (demand - 0.3)
+        if burstFlow > 0 { pressure -= 90_000 }
+        pressure = max(50_000, pressure)
+        let leakAtSetPoint = mean * settings.leakage / (1 - settings.leakage)
+        let leak = leakAtSetPoint * pow(pressure / Self.setPoint, Self.leakageExponent)
+        return (mean * demand, leak, burstFlow, pressure)
+    }
+
+    /// Cubic metres flowing into the district over [from, to), by midpoint samples every 5
+    /// minutes at most.
+    func inflow(district: Int, from: Int64, to: Int64) -> Double {
+        let steps = max(1, Int((to - from + 299) / 300))
+        let width = Double(to - from) / Double(steps)
+        var total = 0.0
+        for step in 0..<steps {
+            let f = flows(district: district, at: from + Int64(width * (Double(step) + 0.5)))
+            total += (f.use + f.leak + f.burst) * width
+        }
+        return total
+    }
+
     func initialState(_ device: DeviceInfo, at time: Int64) -> State {
         State(register: (mix64(device.key ^ 0x696e_666c).unitInterval * 1e6).rounded())
     }
@@ -103,27 +138,22 @@ struct WaterNetworkSensor: DeviceModel {
     func report(_ state: inout State, _ device: DeviceInfo, time: Int64, interval: Int64,
                 random: inout RandomStream, values: inout [Double]) {
         let district = device.district
-        let demand = city.waterDemand(from: time - interval, to: time)
-        let supplied = districtDaily[district] / 86400 / (1 - settings.leakage)
-        let burstFlow = burst(district: district, at: time)
-        let inflowRate = supplied * city.waterDemand(time) * 3600 + burstFlow
+        let now = flows(district: district, at: time)
         if isInflowMeter(device) {
-            state.register += (supplied * demand * Double(interval) + burstFlow * Double(interval) / 3600)
-                * (1 + 0.01 * random.normal())
+            state.register += inflow(district: district, from: time - interval, to: time) * (1 + 0.01 * random.normal())
             values[0] = state.register
-            values[1] = inflowRate * (1 + 0.02 * random.normal())
+            values[1] = (now.use + now.leak + now.burst) * 3600 * (1 + 0.02 * random.normal())
         } else {
             values[0] = .nan
             values[1] = .nan
         }
-        // Pressure: 4 bar set point, sags with demand and bursts, OU noise, rare transients.
+        // Pressure: OU noise around the network's pressure, rare transients.
         let phi = exp(-Double(interval) / 1800)
         let noise = phi * Double(state.pressureNoise) + (1 - phi * phi).squareRoot() * 4000 * random.normal()
         state.pressureNoise = Float(noise)
-        var pressure = 400_000 - 60_000 * (city.waterDemand(time) - 0.3) + noise
-        if burstFlow > 0 { pressure -= 90_000 }
+        var pressure = now.pressure + noise
         if random.chance(0.01) { pressure += random.uniform(-80_000, 80_000) }
         values[2] = max(50_000, pressure)
-        values[3] = burstFlow > 0 ? 1 : 0
+        values[3] = now.burst > 0 ? 1 : 0
     }
 }
