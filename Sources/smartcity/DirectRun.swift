@@ -1,4 +1,5 @@
 import ArgumentParser
+import CPlatform
 import Dispatch
 import Foundation
 import Gateway
@@ -17,6 +18,9 @@ struct DirectRun {
         var counters: IngestCounters
         var seconds: Double
         var interrupted: Bool
+        /// Heap in use (bytes) at every tenth of the simulated period, from the start.
+        var heap: [(fraction: Double, bytes: Int)] = []
+        var messages = 0
     }
 
     let generator: Generator
@@ -36,32 +40,35 @@ struct DirectRun {
         defer { stop.cancel() }
         let clock = ContinuousClock()
         let began = clock.now
-        var line = ProgressReporter(every: progress, scenario: scenario)
-        var pending = 0
-        var interrupted = false
-        while generator.next() {
-            let message = generator.message
-            message.topic.withUnsafeBufferPointer { topic in
-                message.payload.withUnsafeBufferPointer { payload in _ = aggregator.ingest(topic: topic, payload: payload) }
-            }
-            pending += 1
-            if pending == Self.batch {
+        // Two cores: the simulator fills batches of messages on its own thread while this one
+        // ingests the previous batch; batches go round between the two (three in flight).
+        let full = BatchQueue(), empty = BatchQueue()
+        for _ in 0..<3 { empty.put(MessageBatch()) }
+        let producer = Producer(generator: generator, progress: progress, scenario: scenario, stop: stop)
+        Thread.detachNewThread { producer.run(full: full, empty: empty) }
+        var pending = 0, messages = 0
+        var heap: [(fraction: Double, bytes: Int)] = [(0, Int(csys_heap_bytes()))]
+        while let batch = full.take() {
+            batch.forEach { topic, payload in _ = aggregator.ingest(topic: topic, payload: payload) }
+            pending += batch.count
+            messages += batch.count
+            let fraction = Double(batch.simulatedTime - scenario.start) / Double(max(1, scenario.duration))
+            if fraction >= (heap.last?.fraction ?? 0) + 0.1 { heap.append((fraction, Int(csys_heap_bytes()))) }
+            empty.put(batch)
+            if pending >= Self.batch {
                 pending = 0
                 aggregator.flushCorrections()
                 try write(aggregator.drain(), to: store)
-                line.tick(generator: generator, lag: nil)
-                if stop.requested {
-                    print("run: interrupted; finishing with what was simulated")
-                    interrupted = true
-                    break
-                }
             }
         }
+        if producer.interrupted { print("run: interrupted; finishing with what was simulated") }
         aggregator.flushCorrections()
         try write(aggregator.drain(), to: store)
         aggregator.emitOpenWindows()
         try write(aggregator.drain(), to: store)
-        return Outcome(store: store, counters: aggregator.counters, seconds: (clock.now - began).seconds, interrupted: interrupted)
+        heap.append((1, Int(csys_heap_bytes())))
+        return Outcome(store: store, counters: aggregator.counters, seconds: (clock.now - began).seconds, interrupted: producer.interrupted,
+                       heap: heap, messages: messages)
     }
 
     private func write(_ output: AggregatorOutput, to store: any TelemetryStore) throws {
@@ -74,8 +81,113 @@ struct DirectRun {
     }
 }
 
+/// Messages of the simulator laid end to end: topic and payload bytes of each, in order.
+final class MessageBatch: @unchecked Sendable {
+    static let capacity = 8192
+    private(set) var bytes: [UInt8] = []
+    /// Simulated time (s) of the newest message in the batch.
+    private(set) var simulatedTime: Int64 = 0
+    /// End of each message's topic and of its payload in `bytes`.
+    private var ends: [(topic: Int, payload: Int)] = []
+
+    init() {
+        bytes.reserveCapacity(Self.capacity * 256)
+        ends.reserveCapacity(Self.capacity)
+    }
+
+    var count: Int { ends.count }
+    var isFull: Bool { ends.count >= Self.capacity }
+
+    func append(_ message: SimMessage) {
+        bytes.append(contentsOf: message.topic)
+        let topic = bytes.count
+        bytes.append(contentsOf: message.payload)
+        ends.append((topic, bytes.count))
+        simulatedTime = max(simulatedTime, message.eventTime)
+    }
+
+    func clear() {
+        bytes.removeAll(keepingCapacity: true)
+        ends.removeAll(keepingCapacity: true)
+        simulatedTime = 0
+    }
+
+    func forEach(_ body: (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>) -> Void) {
+        bytes.withUnsafeBufferPointer { all in
+            var start = 0
+            for (topic, payload) in ends {
+                body(UnsafeBufferPointer(rebasing: all[start..<topic]), UnsafeBufferPointer(rebasing: all[topic..<payload]))
+                start = payload
+            }
+        }
+    }
+}
+
+/// A blocking hand-over of batches between the simulator's thread and the ingest; `nil` from
+/// `take` once the producer closed it and nothing is left.
+final class BatchQueue: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var items: [MessageBatch] = []
+    private var closed = false
+
+    func put(_ batch: MessageBatch) {
+        condition.lock()
+        items.append(batch)
+        condition.signal()
+        condition.unlock()
+    }
+
+    func close() {
+        condition.lock()
+        closed = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    func take() -> MessageBatch? {
+        condition.lock()
+        defer { condition.unlock() }
+        while items.isEmpty && !closed { condition.wait() }
+        return items.isEmpty ? nil : items.removeFirst()
+    }
+}
+
+/// The simulator's side of the direct run: fills batches until the scenario ends or a stop is
+/// requested, printing progress.
+private final class Producer: @unchecked Sendable {
+    let generator: Generator
+    let progress: Double
+    let scenario: Scenario
+    let stop: Interruption
+    private(set) var interrupted = false
+
+    init(generator: Generator, progress: Double, scenario: Scenario, stop: Interruption) {
+        self.generator = generator
+        self.progress = progress
+        self.scenario = scenario
+        self.stop = stop
+    }
+
+    func run(full: BatchQueue, empty: BatchQueue) {
+        var line = ProgressReporter(every: progress, scenario: scenario)
+        while let batch = empty.take() {
+            batch.clear()
+            while !batch.isFull, generator.next() { batch.append(generator.message) }
+            let done = !batch.isFull
+            full.put(batch)
+            line.tick(generator: generator, lag: nil)
+            if stop.requested {
+                interrupted = true
+                break
+            }
+            if done { break }
+        }
+        full.close()
+    }
+}
+
 /// SIGINT and SIGTERM set a flag the direct run checks between batches.
-private final class Interruption {
+final class Interruption: @unchecked Sendable {
     private static let flag = Atomic<Bool>(false)
     private let sources: [any DispatchSourceSignal]
 
