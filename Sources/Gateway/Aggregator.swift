@@ -157,7 +157,13 @@ public final class Aggregator {
         if let d = known, registry.devices[d].entity >= 0, Int(registry.devices[d].entity) != reading.entity {
             return .failure(Rejection(.entityMismatch, "device sent \(schema.entities[Int(registry.devices[d].entity)].type) before, now \(schema.entities[reading.entity].type)"))
         }
-        let knownCity = known.map { registry.city(ofDevice: $0) } ?? levels.flatMap { registry.city(named: text(key, $0.city)) }
+        // No closures here: one capturing `registry` would copy it (and retain its arrays) per message.
+        var knownCity: Int?
+        if let d = known {
+            knownCity = registry.city(ofDevice: d)
+        } else if let l = levels {
+            knownCity = registry.city(named: text(key, l.city))
+        }
         if let c = knownCity {
             let newest = store.newest(city: c)
             if newest != .min, reading.time - newest > config.maxSkew * 1000 {

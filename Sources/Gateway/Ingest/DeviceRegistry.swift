@@ -39,13 +39,16 @@ struct GroupState: BitwiseCopyable {
 
 /// The device registry: device keys (topics without their last level), their groups and
 /// cities, each numbered densely in order of first appearance. Only validated messages
-/// register anything.
-struct DeviceRegistry {
+/// register anything. A class: the ingest reads it for every message, and a struct held by the
+/// aggregator was copied (every array retained and released) on each of those reads.
+final class DeviceRegistry {
     var topics = ByteInterner(capacity: 4096)
     var groupKeys = ByteInterner(capacity: 256)
     var devices: [DeviceState] = []
     var groups: [GroupState] = []
     var cities: [String] = []
+
+    init() {}
 
     func find(_ key: UnsafeBufferPointer<UInt8>, hash: UInt64) -> Int? {
         topics.find(key, hash: hash).map(Int.init)
@@ -53,7 +56,7 @@ struct DeviceRegistry {
 
     func city(named name: String) -> Int? { cities.firstIndex(of: name) }
 
-    mutating func addCity(_ name: String) -> Int {
+    func addCity(_ name: String) -> Int {
         cities.append(name)
         return cities.count - 1
     }
@@ -63,7 +66,7 @@ struct DeviceRegistry {
     func deviceRange(_ d: Int) -> Range<Int> { Int(devices[d].deviceOffset)..<Int(devices[d].deviceOffset + devices[d].deviceLength) }
 
     /// Registers the device of a key whose levels were parsed, in a city already known.
-    mutating func register(_ key: UnsafeBufferPointer<UInt8>, hash: UInt64, levels: TopicScheme.Levels, city: Int) -> Int {
+    func register(_ key: UnsafeBufferPointer<UInt8>, hash: UInt64, levels: TopicScheme.Levels, city: Int) -> Int {
         let cityName = cities[city]
         let district = String(decoding: UnsafeBufferPointer(rebasing: key[levels.district]), as: UTF8.self)
         let groupText = "city/\(cityName)/\(levels.domain.rawValue)/\(district)"

@@ -27,11 +27,39 @@ struct ReadingValidator: ~Copyable {
     private var reader = SenMLReader()
     private let entityTypeBytes: [[UInt8]]
     private let attributeNames: [[[UInt8]]]
+    /// What each attribute (by global id) accepts, as plain values, so the hot loop copies no
+    /// schema structs or strings.
+    private struct Check {
+        var kind: AttributeSchema.Kind
+        var low: Double
+        var high: Double
+        /// The unit's bytes in `unitBytes`; `unitStart < 0` when the attribute has no unit.
+        var unitStart: Int32
+        var unitEnd: Int32
+    }
+    private let checks: [Check]
+    private let unitBytes: [UInt8]
+    private let domains: [Domain]
 
     init(schema: TelemetrySchema) {
         self.schema = schema
         entityTypeBytes = schema.entities.map { Array($0.type.utf8) }
         attributeNames = schema.entities.map { $0.attributes.map { Array($0.name.utf8) } }
+        var checks: [Check] = [], units: [UInt8] = []
+        for entity in schema.entities {
+            for a in entity.attributes {
+                var check = Check(kind: a.kind, low: a.range.lowerBound, high: a.range.upperBound, unitStart: -1, unitEnd: -1)
+                if let unit = a.unit {
+                    check.unitStart = Int32(units.count)
+                    units += Array(unit.utf8)
+                    check.unitEnd = Int32(units.count)
+                }
+                checks.append(check)
+            }
+        }
+        self.checks = checks
+        unitBytes = units
+        domains = schema.entities.map(\.domain)
     }
 
     /// A status payload: true for `online`, false for `offline`.
@@ -62,9 +90,8 @@ struct ReadingValidator: ~Copyable {
         guard let entity = reader.withBytes(bn, in: payload, { entityOf(baseName: $0, device: device) }) else {
             return reject(.entityMismatch, "base name '\(reader.string(bn, in: payload))' does not name a known entity type and this topic's device")
         }
-        let schemaEntity = schema.entities[entity]
-        guard schemaEntity.domain == domain else {
-            return reject(.entityMismatch, "\(schemaEntity.type) belongs to \(schemaEntity.domain.rawValue), not to this topic's domain")
+        guard domains[entity] == domain else {
+            return reject(.entityMismatch, "\(schema.entities[entity].type) belongs to \(domains[entity].rawValue), not to this topic's domain")
         }
         let baseTime = reader.baseTime
         guard baseTime >= 0, baseTime < 1e11 else { return reject(.outOfRange, "bt \(baseTime) is not a time in seconds since 1970") }
@@ -100,31 +127,37 @@ struct ReadingValidator: ~Copyable {
                 sent = v
                 continue
             case -1:
+                let schemaEntity = schema.entities[entity]
                 return reject(.unknownAttribute, "'\(reader.string(record.name, in: payload))' is not an attribute of \(schemaEntity.type); allowed: \(schemaEntity.attributes.map(\.name).joined(separator: ", "))")
             default: break
             }
             if seen & (1 << UInt64(index)) != 0 {
-                return reject(.repeatedAttribute, "'\(schemaEntity.attributes[index].name)' appears twice")
+                return reject(.repeatedAttribute, "'\(schema.entities[entity].attributes[index].name)' appears twice")
             }
             seen |= 1 << UInt64(index)
-            let attribute = schemaEntity.attributes[index]
-            if let unit = attribute.unit {
-                guard record.unit.isPresent, reader.withBytes(record.unit, in: payload, { equals($0, unit) }) else {
-                    return reject(.wrongUnit, "\(attribute.name) must be in '\(unit)', got '\(record.unit.isPresent ? reader.string(record.unit, in: payload) : "no unit")'")
+            let check = checks[base + index]
+            if check.unitStart >= 0 {
+                let unitMatches = record.unit.isPresent && reader.withBytes(record.unit, in: payload) { u in
+                    unitBytes.withUnsafeBufferPointer { equals(u, UnsafeBufferPointer(rebasing: $0[Int(check.unitStart)..<Int(check.unitEnd)])) }
+                }
+                guard unitMatches else {
+                    let attribute = schema.entities[entity].attributes[index]
+                    return reject(.wrongUnit, "\(attribute.name) must be in '\(attribute.unit ?? "")', got '\(record.unit.isPresent ? reader.string(record.unit, in: payload) : "no unit")'")
                 }
             } else if record.unit.isPresent {
-                return reject(.wrongUnit, "\(attribute.name) has no unit, got '\(reader.string(record.unit, in: payload))'")
+                return reject(.wrongUnit, "\(schema.entities[entity].attributes[index].name) has no unit, got '\(reader.string(record.unit, in: payload))'")
             }
             let value: Double
-            switch (attribute.kind, record.value) {
+            switch (check.kind, record.value) {
             case (.number, .number(let v)), (.sum, .sum(let v)):
-                guard attribute.range.contains(v) else {
-                    return reject(.outOfRange, "\(attribute.name) = \(v) is outside \(attribute.range.lowerBound)...\(attribute.range.upperBound)")
+                guard v >= check.low, v <= check.high else {
+                    return reject(.outOfRange, "\(schema.entities[entity].attributes[index].name) = \(v) is outside \(check.low)...\(check.high)")
                 }
                 value = v
             case (.bool, .bool(let b)):
                 value = b ? 1 : 0
             case (.string, .string(let s)):
+                let attribute = schema.entities[entity].attributes[index]
                 let matched = reader.withBytes(s, in: payload) { b -> Int? in
                     for (j, allowed) in attribute.allowed.enumerated() where equals(b, allowed) { return j }
                     return nil
@@ -134,7 +167,7 @@ struct ReadingValidator: ~Copyable {
                 }
                 value = attribute.faultValues.contains(attribute.allowed[m]) ? -1 : 0
             default:
-                return reject(.wrongType, "\(attribute.name) must be \(attribute.kind.expected)")
+                return reject(.wrongType, "\(schema.entities[entity].attributes[index].name) must be \(check.kind.expected)")
             }
             values.append(ReadingValue(attribute: base + index, value: value))
         }
