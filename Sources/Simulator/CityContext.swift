@@ -167,20 +167,21 @@ final class CityContext {
     }
 
     /// Inversion strength of the local day: 0 none, up to 1.5 in a strong winter inversion.
-    /// It follows the day's weather: a cold anomaly, high pressure (an anticyclone), calm wind
-    /// and snow cover favour it; `inversionChance` sets how often a mid-winter day's weather
-    /// is still enough. Half of the day before carries over (the trapped air clears slowly).
+    /// It follows the day's weather: a cold anomaly, high pressure (an anticyclone) and calm
+    /// wind make it, snow cover strengthens it; `inversionChance` sets how often a mid-winter
+    /// day's weather is still enough. Half of the day before carries over (the trapped air clears slowly).
     func inversion(_ time: Int64) -> Double {
         let day = localDay(time)
         func strength(_ d: Int64) -> Double {
             let noon = d * 86400 - offsetSeconds + 43200
             let chance = city.climate.inversionChance * (0.15 + 0.85 * winterness(noon))
             guard chance > 0 else { return 0 }
-            // A stagnation score of the weather, about standard normal.
+            // A stagnation score of the weather, standard normal: the chance sets how often it
+            // is high enough; snow cover (cold ground) makes an inversion stronger.
             let score = (-0.5 * temperatureAnomaly(d) / 3 + 0.6 * pressureAnomaly(d) / 6 - 0.6 * log(wind(d) / 2.5) / 0.45)
-                / (0.25 + 0.36 + 0.36).squareRoot() + (snowCover(d) ? 0.4 : 0)
+                / (0.25 + 0.36 + 0.36).squareRoot()
             let threshold = CityContext.normalQuantile(1 - min(0.999, chance))
-            return score > threshold ? min(1.5, 0.5 + 0.6 * (score - threshold)) : 0
+            return score > threshold ? min(1.5, 0.5 + 0.6 * (score - threshold) + (snowCover(d) ? 0.3 : 0)) : 0
         }
         return max(strength(day), 0.5 * strength(day - 1))
     }

@@ -15,7 +15,7 @@ public enum Durations {
 
     /// Why a text is refused as a duration, for an error message; nil when it is one.
     public static func problem(_ text: String) -> String? {
-        guard let seconds = seconds(text) else { return "'\(text)' is not a duration; write it like 30s, 15m, 2h, 1d or 1w" }
+        guard let seconds = seconds(text) else { return "'\(text)' is not a duration; write it like 30s, 15m, 2h, 1d, 1w or 1y (365 days)" }
         guard seconds <= Double(maximum) else { return "'\(text)' is longer than the allowed 100 years (\(maximum) s)" }
         return nil
     }
@@ -23,7 +23,7 @@ public enum Durations {
     private static func seconds(_ text: String) -> Double? {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         guard let last = trimmed.last else { return nil }
-        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604_800]
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604_800, "y": 365 * 86400]
         let (number, unit) = units[last].map { (trimmed.dropLast(), $0) } ?? (Substring(trimmed), 1)
         guard let value = Double(number), value.isFinite, value >= 0, (value * unit).isFinite else { return nil }
         return value * unit

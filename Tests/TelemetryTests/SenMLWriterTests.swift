@@ -66,6 +66,7 @@ import Testing
         #expect(Durations.parse("90") == 90)
         #expect(Durations.parse("5200w") == Int64(3_144_960_000))
         #expect(Durations.parse("36500d") == Durations.maximum)
+        #expect(Durations.parse("1y") == 365 * 86_400 && Durations.parse("100y") == Durations.maximum)
         for text in ["36501d", "99999999999999999999d", "1e30s", "1e400", "-1s", "soon", ""] {
             #expect(Durations.parse(text) == nil, "\(text)")
             #expect(Durations.problem(text) != nil, "\(text)")
