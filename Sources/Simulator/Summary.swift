@@ -49,8 +49,8 @@ public struct RunSummary: Codable, Sendable {
 
 extension Scenario {
     /// Devices per family and messages per simulated hour, for `smartcity validate`.
-    public func fleetSummary() -> [(city: String, family: String, devices: Int, interval: Int64, perHour: Double, connections: Int)] {
-        var rows: [(String, String, Int, Int64, Double, Int)] = []
+    public func fleetSummary() -> [(city: String, family: String, devices: Int, inventory: Int?, interval: Int64, perHour: Double, connections: Int)] {
+        var rows: [(String, String, Int, Int?, Int64, Double, Int)] = []
         for city in cities {
             func add(_ family: String, _ fleet: FleetSettings, districts: Int) {
                 let connections: Int
@@ -62,7 +62,7 @@ extension Scenario {
                             total + (pair.1 - pair.0 + fleet.perConnection - 1) / fleet.perConnection
                         }
                 }
-                rows.append((city.id, family, fleet.count, fleet.interval, Double(fleet.count) * 3600 / Double(fleet.interval), connections))
+                rows.append((city.id, family, fleet.count, fleet.inventory, fleet.interval, Double(fleet.count) * 3600 / Double(fleet.interval), connections))
             }
             let d = city.districts.count
             if let f = city.fleets.traffic { add("mobility (traffic counters)", f.fleet, districts: d) }

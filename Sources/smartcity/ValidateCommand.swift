@@ -20,18 +20,19 @@ struct Validate: ParsableCommand {
             print("city \(city.id) (\(city.name))\(city.synthetic ? " [synthetic figures]" : ""): population \(Int(city.population)), \(city.districts.count) districts, \(city.roadKm) km of roads")
         }
         let rows = loaded.fleetSummary()
-        let table = TextTable(["city", "family", "devices", "interval", "msg / sim hour", "connections"])
+        let table = TextTable(["city", "family", "devices", "of inventory", "interval", "msg / sim hour", "connections"])
         var devices = 0
         var perHour = 0.0
         var connections = 0
         for row in rows {
-            table.add([row.city, row.family, "\(row.devices)", Durations.format(row.interval),
+            let share = row.inventory.map { $0 > 0 ? " (\(Int((Double(row.devices) / Double($0) * 100).rounded())) %)" : "" } ?? ""
+            table.add([row.city, row.family, "\(row.devices)", row.inventory.map { "\($0)\(share)" } ?? "-", Durations.format(row.interval),
                        String(Int(row.perHour.rounded())), "\(row.connections)"])
             devices += row.devices
             perHour += row.perHour
             connections += row.connections
         }
-        table.add(["total", "", "\(devices)", "", String(Int(perHour.rounded())), "\(connections)"])
+        table.add(["total", "", "\(devices)", "", "", String(Int(perHour.rounded())), "\(connections)"])
         print(table.render())
         print("messages per simulated day: \(Int((perHour * 24).rounded()))")
         for fault in loaded.faults {

@@ -1,6 +1,8 @@
 import Telemetry
 
-/// Telemetry health per domain: how much of the fleet reports, and how much of it is in fault.
+/// Telemetry health per domain: how much of the connected fleet reports, and how much of it is
+/// in fault. Not a standard's indicator: the share of street lights in fault feeds the index's
+/// safety pillar (dark streets), the rest watch the telemetry itself.
 enum HealthIndicators {
     static let entities: [Domain: [String]] = [
         .mobility: ["TrafficFlowObserved"], .lighting: ["Streetlight"], .waste: ["WasteContainer"],

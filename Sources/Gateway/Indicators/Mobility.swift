@@ -19,7 +19,8 @@ enum MobilityIndicators {
             // U4SSC EC:I:T:5A (Travel time index): the ratio of travel time in the peak period to
             // travel time at free flow. Its source, FHWA's Urban Congestion Report, takes the
             // weekday peaks 06-09 and 16-19 local time, weights segments by vehicle-km, and sets
-            // free flow at the 85th percentile of off-peak speeds.
+            // free flow at the 85th percentile of off-peak speeds. Each counting station monitors
+            // the same length of street (km-per-station), so its vehicles weigh as vehicle-km.
             code: "U4SSC:EC:I:T:5A", name: "Travel time index (peak-period travel time over free-flow travel time)", unit: "ratio",
             domain: .mobility,
             formula: "sum over weekday peak-period (06-09, 16-19 local) counts of vehicles x free-flow speed / speed, over the vehicles counted; each counter's free-flow speed is the 85th percentile of its off-peak speeds",
