@@ -85,12 +85,20 @@ public final class Aggregator {
 
     /// Takes one message. `arrivalMs` is the receive time (for the ingest lag; 0 = unknown);
     /// `position` its place in the journal (names its dead letter).
+    /// `retained`: the broker's retained copy, sent on subscribing; a retained status sets the
+    /// device's state but is not counted as received (it comes again with every subscription).
     @discardableResult
     public func ingest(topic: UnsafeBufferPointer<UInt8>, payload: UnsafeBufferPointer<UInt8>,
-                       position: UInt64 = 0, arrivalMs: Int64 = 0) -> IngestOutcome {
+                       position: UInt64 = 0, arrivalMs: Int64 = 0, retained: Bool = false) -> IngestOutcome {
+        let result = process(topic: topic, payload: payload, arrivalMs: arrivalMs)
+        if retained, case .success(.status) = result {
+            counters.retainedStatuses += 1
+            return .status
+        }
         counters.received += 1
-        switch process(topic: topic, payload: payload, arrivalMs: arrivalMs) {
+        switch result {
         case .success(let outcome):
+            if outcome == .status { counters.statusMessages += 1 }
             return outcome
         case .failure(let rejection):
             counters.invalid[rejection.reason] += 1
@@ -101,9 +109,11 @@ public final class Aggregator {
     }
 
     @discardableResult
-    public func ingest(topic: String, payload: [UInt8], position: UInt64 = 0, arrivalMs: Int64 = 0) -> IngestOutcome {
+    public func ingest(topic: String, payload: [UInt8], position: UInt64 = 0, arrivalMs: Int64 = 0, retained: Bool = false) -> IngestOutcome {
         var t = topic
-        return t.withUTF8 { tb in payload.withUnsafeBufferPointer { ingest(topic: tb, payload: $0, position: position, arrivalMs: arrivalMs) } }
+        return t.withUTF8 { tb in
+            payload.withUnsafeBufferPointer { ingest(topic: tb, payload: $0, position: position, arrivalMs: arrivalMs, retained: retained) }
+        }
     }
 
     /// Validates first and changes state only for a message that passed.
@@ -145,7 +155,6 @@ public final class Aggregator {
             }
             let device = known ?? register(key, hash: hash, levels: levels!)
             registry.devices[device].online = online ? 1 : 0
-            counters.statusMessages += 1
             return .success(.status)
         }
 

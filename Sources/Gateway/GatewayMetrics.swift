@@ -19,7 +19,7 @@ final class GatewayMetrics: @unchecked Sendable {
 
     private let lock = NSLock()
     private var last = IngestCounters()
-    private let received, readings, statusMessages, duplicates, late, tooLate: Counter
+    private let received, readings, statusMessages, retainedStatuses, duplicates, late, tooLate: Counter
     private let windowsEmitted, corrections, indicatorsEmitted, meterResets, meterRollovers: Counter
     private let accepted: [Counter]
     private let invalid: [Counter]
@@ -35,6 +35,7 @@ final class GatewayMetrics: @unchecked Sendable {
         accepted = Domain.allCases.map { counter("messages_accepted_total", [("domain", $0.rawValue)]) }
         readings = counter("readings_total")
         statusMessages = counter("status_messages_total")
+        retainedStatuses = counter("retained_statuses_total")
         invalid = RejectReason.allCases.map { counter("messages_invalid_total", [("reason", $0.rawValue)]) }
         duplicates = counter("duplicates_total")
         late = counter("late_total")
@@ -53,7 +54,7 @@ final class GatewayMetrics: @unchecked Sendable {
         storeWriteMax = gauge("store_write_seconds_max")
         storeWrites = Timer(label: Self.prefix + "store_write_seconds", dimensions: [], factory: factory)
         // Every series exists from the start, at zero.
-        for c in [received, readings, statusMessages, duplicates, late, tooLate, windowsEmitted, corrections, indicatorsEmitted,
+        for c in [received, readings, statusMessages, retainedStatuses, duplicates, late, tooLate, windowsEmitted, corrections, indicatorsEmitted,
                   meterResets, meterRollovers] + accepted + invalid { c.increment(by: 0) }
     }
 
@@ -66,6 +67,7 @@ final class GatewayMetrics: @unchecked Sendable {
         for d in Domain.allCases { advance(accepted[d.ordinal], c.acceptedByDomain[d], last.acceptedByDomain[d]) }
         advance(readings, c.readings, last.readings)
         advance(statusMessages, c.statusMessages, last.statusMessages)
+        advance(retainedStatuses, c.retainedStatuses, last.retainedStatuses)
         for (i, r) in RejectReason.allCases.enumerated() { advance(invalid[i], c.invalid[r], last.invalid[r]) }
         advance(duplicates, c.duplicates, last.duplicates)
         advance(late, c.late, last.late)

@@ -134,8 +134,8 @@ public final class GatewayService: @unchecked Sendable {
         options.writesOnLoop = true
         options.tcpNoDelay = true
         if options.clientID.isEmpty { options.clientID = config.clientID }
-        let client = try MQTTClient(options, onRawMessage: { [unowned self] topic, payload, _ in
-            self.receive(topic: topic, payload: payload)
+        let client = try MQTTClient(options, onRawMessage: { [unowned self] topic, payload, retained in
+            self.receive(topic: topic, payload: payload, retained: retained)
         }, beforeWrite: { [unowned self] in
             self.lock.lock()
             defer { self.lock.unlock() }
@@ -188,11 +188,16 @@ public final class GatewayService: @unchecked Sendable {
         logger.info("\(statusLine())")
     }
 
-    private func receive(topic: UnsafeBufferPointer<UInt8>, payload: UnsafeBufferPointer<UInt8>) {
+    private func receive(topic: UnsafeBufferPointer<UInt8>, payload: UnsafeBufferPointer<UInt8>, retained: Bool = false) {
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         lock.lock()
-        let position = journal.append(topic: topic, payload: payload, arrivalMs: now)
-        aggregator.ingest(topic: topic, payload: payload, position: position, arrivalMs: now)
+        // Journaled: what the aggregation may need again after a crash. Not a payload over the
+        // limit (refused unread; its dead letter keeps the first max-payload bytes), nor a
+        // retained status (the broker hands it over again with every subscription).
+        let oversize = payload.count > config.maxPayload
+        let retainedStatus = retained && topic.count > 7 && equals(UnsafeBufferPointer(rebasing: topic[(topic.count - 7)...]), "/status")
+        let position = oversize || retainedStatus ? journal.end : journal.append(topic: topic, payload: payload, arrivalMs: now)
+        aggregator.ingest(topic: topic, payload: payload, position: position, arrivalMs: now, retained: retained)
         lastMessageMs = now
         if !waiters.isEmpty { resumeWaiters() }
         lock.unlock()

@@ -93,9 +93,10 @@ public final class Publisher {
             }
             connectionOf.append(map)
         }
-        let limit = Publisher.fileLimit()
-        if plans.count + 64 > limit {
-            throw SimulationError("the scenario needs \(plans.count) MQTT connections but this process may open only \(limit) files; raise the limit (ulimit -n \(plans.count + 256)) or use 'connection: concentrator' for the large fleets")
+        // Each connection holds two descriptors (its socket and libmosquitto's wake-up pair).
+        let limit = Publisher.fileLimit(), needed = Publisher.descriptorsPerConnection * plans.count + 64
+        if needed > limit {
+            throw SimulationError("the scenario needs \(plans.count) MQTT connections, \(needed) open files with the ones the process needs, but this process may open only \(limit); raise the limit (ulimit -n \(needed + 192)) or use 'connection: concentrator' for the large fleets")
         }
         for plan in plans {
             var options = ConnectionOptions(url: broker, clientID: plan.id)
@@ -116,6 +117,10 @@ public final class Publisher {
     }
 
     /// The soft limit on open files (raised to the hard limit first).
+    /// Open files per MQTT connection: the socket and libmosquitto's socket pair for waking
+    /// its loop.
+    public static let descriptorsPerConnection = 2
+
     public static func fileLimit() -> Int {
         var limit = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }

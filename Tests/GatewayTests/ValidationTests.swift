@@ -78,6 +78,19 @@ import TestSupport
         #expect(a.counters.rejected == 5)
     }
 
+    @Test func retainedStatusesSetTheStateButAreNotReceivedMessages() {
+        let a = aggregator()
+        let status = "city/almaty/environment/north/alm-aq-000001/status"
+        // The broker hands the retained status over on every subscription.
+        for _ in 0..<3 { #expect(a.ingest(topic: status, payload: Array("online".utf8), retained: true) == .status) }
+        #expect(a.counters.received == 0 && a.counters.statusMessages == 0 && a.counters.retainedStatuses == 3)
+        #expect(a.knownDevices == 1, "the device's state is known")
+        #expect(a.ingest(topic: status, payload: Array("offline".utf8)) == .status)
+        #expect(a.counters.received == 1 && a.counters.statusMessages == 1, "a live status is a message")
+        #expect(a.ingest(topic: status, payload: Array("perhaps".utf8), retained: true) == .rejected(.badStatus))
+        #expect(a.counters.received == 2 && a.counters.rejected == 1, "a bad one is counted and dead-lettered like any other")
+    }
+
     @Test func escapedStringsAndAnyKeyOrderAreRead() {
         let a = aggregator()
         let payload = #"[ {"v":42.5, "u":"ug\/m3", "n":"pm\u0032\u0035", "bt":1768158000, "bn":"urn:ngsi-ld:AirQualityObserved:alm-aq-000001:"}, {"v":1,"n":"seq"}, {"u":"s","n":"sent","v":17681580e2} ]"#

@@ -8,6 +8,9 @@ public struct IngestCounters: Sendable, Equatable, BitwiseCopyable {
     public var late: Int64 = 0
     public var tooLate: Int64 = 0
     public var statusMessages: Int64 = 0
+    /// Retained statuses the broker hands over on every subscription: the devices' last known
+    /// state, not messages received; they are not in `received`.
+    public var retainedStatuses: Int64 = 0
     public var windowsEmitted: Int64 = 0
     public var corrections: Int64 = 0
     public var indicatorsEmitted: Int64 = 0

@@ -30,7 +30,9 @@ public struct WindowRecord: Sendable, Equatable {
     public var district: String
     /// `Entity.attribute`; `Entity.devices` (distinct devices reporting: `count`); or a derived
     /// series of the domain: `faulty` (distinct devices in fault), `collected` (kg emptied, in
-    /// `increment`), `freeFlowSpeed` (speeds of traffic readings at occupancy < 0.1).
+    /// `increment`), `peakVehicles` and `peakDelay` (vehicles counted in the weekday peaks, and
+    /// the same weighted by free-flow speed over speed), `nightInflow` and `nightUse` (m3 in the
+    /// 02:00-04:00 band), `nightPressure` (pressure read in that band).
     public var attribute: String
     public var resolution: Resolution
     /// Window bounds, ms since 1970.

@@ -110,13 +110,14 @@ extension Integration {
 }
 
 extension Integration.RunTests {
-    /// Ctrl-C mid-run: the run stops publishing, still aggregates what was sent and writes a
-    /// summary whose balance adds up.
-    @Test func anInterruptedRunLeavesAConsistentSummary() async throws {
+    /// Ctrl-C mid-run: the run stops publishing (or, direct, simulating), still aggregates what
+    /// was sent and writes a summary whose balance adds up.
+    @Test(arguments: [false, true])
+    func anInterruptedRunLeavesAConsistentSummary(direct: Bool) async throws {
         let dir = try directory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try gatewayScenarioYAML(duration: "60d").write(toFile: dir + "/s.yaml", atomically: true, encoding: .utf8)
-        let run = try ChildProcess(["run", dir + "/s.yaml", "--out", dir + "/out", "--progress", "0.2"])
+        try gatewayScenarioYAML(duration: direct ? "10y" : "60d").write(toFile: dir + "/s.yaml", atomically: true, encoding: .utf8)
+        let run = try ChildProcess(["run", dir + "/s.yaml", "--out", dir + "/out", "--progress", "0.2"] + (direct ? ["--direct"] : []))
         _ = try await run.waitForLine { $0.hasPrefix("sim ") }
         run.signal(SIGINT)
         #expect(await run.waitForExit() == 0, "\(run.output)")
@@ -134,5 +135,21 @@ extension Integration.RunTests {
         let counted = ["accepted", "duplicates", "invalid", "tooLate"].map { telemetry[$0] as? Int ?? 0 }.reduce(0, +)
         #expect(counted == readings, "every reading sent is accounted for")
         #expect(FileManager.default.fileExists(atPath: dir + "/out/index.csv"))
+        #expect(summary["path"] as? String == (direct ? "direct" : "broker"))
+    }
+
+    /// A city's facts have one source: a gateway configuration that lists a city of the
+    /// scenario with other facts is refused, naming both files and the fix.
+    @Test func aConfigurationThatContradictsTheScenarioIsRefused() async throws {
+        let dir = try directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try gatewayScenarioYAML().write(toFile: dir + "/s.yaml", atomically: true, encoding: .utf8)
+        try "cities:\n  - {id: almaty, population: 5, area-km2: 1}\n".write(toFile: dir + "/gw.yaml", atomically: true, encoding: .utf8)
+        try "".write(toFile: dir + "/empty.jsonl", atomically: true, encoding: .utf8)
+        let replay = try ChildProcess(["gateway", "replay", dir + "/empty.jsonl", "--config", dir + "/gw.yaml", "--scenario", dir + "/s.yaml",
+                                       "--store", dir + "/g.sqlite"])
+        #expect(await replay.waitForExit() != 0)
+        #expect(replay.output.contains("city 'almaty' is listed in \(dir)/gw.yaml and in \(dir)/s.yaml with different facts"), "\(replay.output)")
+        #expect(replay.output.contains("remove it from the configuration's 'cities'"))
     }
 }

@@ -112,3 +112,52 @@ final class Inbox: @unchecked Sendable {
         }
     }
 }
+
+extension Integration.ServiceTests {
+    /// Two things the gateway no longer counts or keeps: the retained statuses the broker sends
+    /// on every subscription are not received messages (a restart does not inflate `received`),
+    /// and a payload over max-payload is refused without being journaled.
+    @Test func retainedStatusesAreNotReceivedAndOversizePayloadsAreNotJournaled() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-ret-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let broker = try await EmbeddedBroker.start()
+        defer { broker.stop() }
+        let device = try MQTTClient(ConnectionOptions(host: broker.host, port: broker.port, clientID: "devices"))
+        try await device.connect()
+        for n in 1...3 {
+            try await device.publish("city/almaty/environment/north/alm-aq-00000\(n)/status", payload: Array("online".utf8),
+                                     qos: .atLeastOnce, retain: true, awaitDelivery: true)
+        }
+        var config = GatewayConfig()
+        config.store = directory + "/gateway.sqlite"
+        config.statusInterval = 0
+        config.httpPort = nil
+        config.maxPayload = 4096
+        config.clientID = "gateway-retained-test"
+        func reading(_ seq: Int) -> [UInt8] {
+            Array(#"[{"bn":"urn:ngsi-ld:AirQualityObserved:alm-aq-000001:","bt":1768158000,"n":"pm25","u":"ug/m3","v":12},{"n":"seq","v":\#(seq)},{"n":"sent","u":"s","v":1768158000}]"#.utf8)
+        }
+        let topic = "city/almaty/environment/north/alm-aq-000001/attrs"
+        for round in 1...2 {
+            // The second round is a restart on the same store: the broker sends the statuses again.
+            let service = try GatewayService(config: config, logger: Logger(label: "test"))
+            try await service.start(broker: ConnectionOptions(url: broker.url, clientID: config.clientID))
+            if round == 1 {
+                try await device.publish(topic, payload: Array(repeating: UInt8(ascii: " "), count: 1 << 20), qos: .atLeastOnce)
+            }
+            try await device.publish(topic, payload: reading(round), qos: .atLeastOnce)
+            // Messages of one connection arrive in order: once this one is in, so are those before it.
+            await service.waitUntilAccepted(Int64(round))
+            let (counters, _, _) = service.counters()
+            #expect(counters.received == Int64(round + 1), "round \(round): one oversize and \(round) readings, no status")
+            #expect(counters.retainedStatuses == Int64(3 * round))
+            #expect(counters.invalid[.tooLarge] == 1)
+            await service.stop()
+        }
+        let journal = try FileManager.default.contentsOfDirectory(atPath: directory + "/gateway.sqlite.journal")
+        let bytes = try journal.reduce(0) { $0 + ((try FileManager.default.attributesOfItem(atPath: directory + "/gateway.sqlite.journal/" + $1)[.size] as? Int) ?? 0) }
+        #expect(bytes < 64 * 1024, "the 1 MB payload was not journaled: \(bytes) bytes")
+        await device.disconnect()
+    }
+}

@@ -20,6 +20,7 @@ extension Integration {
         var pillars: [String: Double]
         var index: Double
         var telemetryShare: Double
+        var annual: [String: String]
     }
 
     /// A small Almaty in January: a Monday, so the day has its weekday peaks.
@@ -53,12 +54,14 @@ extension Integration {
         let indicators = try #require((summary["indicators"] as? [String: Any])?["almaty"] as? [String: Double])
         let city = try #require(((summary["index"] as? [String: Any])?["cities"] as? [[String: Any]])?.first)
         return Outcome(indicators: indicators, pillars: try #require(city["pillars"] as? [String: Double]),
-                       index: try #require(city["score"] as? Double), telemetryShare: try #require(city["telemetryShare"] as? Double))
+                       index: try #require(city["score"] as? Double), telemetryShare: try #require(city["telemetryShare"] as? Double),
+                       annual: try #require(summary["annual"] as? [String: String]))
     }
 
     @Test func eachKnobMovesItsIndicatorAndTheIndex() async throws {
         let base = try await run(Knobs())
         #expect(base.telemetryShare > 0.5, "most of the index comes from telemetry: \(base.telemetryShare)")
+        #expect(base.annual["ISO37120:7.6"]?.contains("scaled to a year by the hours of darkness") == true, "a day is not taken for a year")
         for pillar in ["MOB", "ENV", "UTL"] {
             let score = base.pillars[pillar] ?? -1
             #expect(score > 0 && score < 100, "\(pillar) is not clipped: \(score)")

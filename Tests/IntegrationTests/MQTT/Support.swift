@@ -49,6 +49,15 @@ extension AsyncStream where Element: Sendable {
 /// Runs a shell command, failing the test with its output when it fails.
 @discardableResult
 func shell(_ command: String, in directory: URL) throws -> String {
+    let (status, output) = try shellStatus(command, in: directory)
+    guard status == 0 else {
+        throw NSError(domain: "shell", code: Int(status), userInfo: [NSLocalizedDescriptionKey: "`\(command)` failed: \(output)"])
+    }
+    return output
+}
+
+/// Runs a shell command and returns its exit status and output (stdout and stderr).
+func shellStatus(_ command: String, in directory: URL) throws -> (Int32, String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/bin/sh")
     process.arguments = ["-c", command]
@@ -59,11 +68,7 @@ func shell(_ command: String, in directory: URL) throws -> String {
     try process.run()
     let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw NSError(domain: "shell", code: Int(process.terminationStatus),
-                      userInfo: [NSLocalizedDescriptionKey: "`\(command)` failed: \(output)"])
-    }
-    return output
+    return (process.terminationStatus, output)
 }
 
 func temporaryDirectory() throws -> URL {

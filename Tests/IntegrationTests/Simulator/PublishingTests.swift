@@ -146,3 +146,21 @@ private func number(after key: String, in text: String) -> Double {
     guard let range = text.range(of: key) else { return .nan }
     return Double(text[range.upperBound...].prefix { "0123456789.-e".contains($0) }) ?? .nan
 }
+
+extension Integration.PublishingTests {
+    /// A connection takes two open files; the check before connecting counts both, so a run
+    /// under a tight limit is refused with the limit to set instead of failing half-connected.
+    @Test func theOpenFileCheckCountsTwoPerConnection() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fd-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try testScenarioYAML(duration: "1h", fleets: "      environment: {count: 200, interval: 10m, connection: device}")
+            .write(toFile: dir + "/s.yaml", atomically: true, encoding: .utf8)
+        // 200 connections: 264 files by one per connection, 464 by two; the limit is 300.
+        let (status, output) = try shellStatus("ulimit -n 300 && exec '\(ChildProcess.executable.path)' simulate s.yaml --broker mqtt://127.0.0.1:1",
+                                               in: URL(fileURLWithPath: dir))
+        #expect(status != 0)
+        #expect(output.contains("needs 200 MQTT connections, 464 open files"), "\(output)")
+        #expect(output.contains("ulimit -n"))
+    }
+}
