@@ -130,10 +130,11 @@ final class CityContext {
     }
 
     /// Vehicles per inhabitant relative to Almaty's (470,000 for 2 million): a city with more
-    /// cars per head loads its roads more (elasticity 0.8). 1 when the scenario gives no vehicles.
+    /// cars per head loads its roads more, less than in proportion (elasticity 0.3: ownership
+    /// also buys trips off-peak and comes with more road). 1 when the scenario gives no vehicles.
     private(set) lazy var motorisation: Double = {
         guard city.vehicles > 0, city.population > 0 else { return 1 }
-        return pow(city.vehicles / city.population / CityContext.referenceVehiclesPerCapita, 0.8)
+        return pow(city.vehicles / city.population / CityContext.referenceVehiclesPerCapita, 0.3)
     }()
 
     static let referenceVehiclesPerCapita = 470_000.0 / 2_000_000
