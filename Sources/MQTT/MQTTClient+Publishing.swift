@@ -137,6 +137,32 @@ extension MQTTClient {
         }
     }
 
+    /// `drain`, for at most `limit`: past it (a broker that is gone) the messages still in
+    /// flight are given up (`giveUp`). True when everything was acknowledged in time.
+    public func drain(within limit: Duration) async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask { await self.drain(); return true }
+            group.addTask {
+                try? await Task.sleep(for: limit)
+                return false
+            }
+            let drained = await group.next() ?? false
+            if !drained { giveUp("the broker did not acknowledge within \(limit)") }
+            group.cancelAll()
+            return drained
+        }
+    }
+
+    /// Stops waiting for the broker: publishers waiting for room in the in-flight window and
+    /// `drain` return at once (the waiting publishes fail with `connectionLost`), and what was
+    /// in flight no longer counts. For a caller that gives up on a broker that is gone.
+    public func giveUp(_ reason: String) {
+        failPending(MQTTError(.connectionLost, "client '\(options.clientID)': \(reason)"))
+    }
+
+    /// Whether the client is connected to the broker now.
+    public var isConnected: Bool { state.withLock { $0.phase == .connected } }
+
     /// Messages handed to the broker connection but not yet acknowledged or written.
     public var inflight: Int { state.withLock { $0.inflight } }
 

@@ -19,6 +19,13 @@ public final class Publisher {
 
     /// Ends `run` after the message being published (from any thread, e.g. a signal handler).
     public func requestStop() { stopRequested.store(true, ordering: .relaxed) }
+
+    /// How long every connection may be down before the run gives the broker up and ends, as
+    /// interrupted; and how long, once a stop was requested, to wait for acknowledgements.
+    public var outageLimit: Duration = .seconds(60)
+    public var stopGrace: Duration = .seconds(5)
+    /// Told when the broker is lost, comes back, or is given up (one line each).
+    public var onBrokerEvent: (@Sendable (String) -> Void)?
     public struct Outcome: Sendable {
         public var published = 0
         /// Publishes refused because the device's connection was down (reconnect storms).
@@ -27,6 +34,9 @@ public final class Publisher {
         public var unacknowledged = 0
         /// True when `requestStop()` ended the run before the scenario's end.
         public var interrupted = false
+        /// True when every connection stayed down longer than `outageLimit` and the run gave
+        /// the broker up.
+        public var brokerLost = false
     }
 
     /// Most messages in one write pass of the network loop: about 32 per connection, at most
@@ -174,6 +184,9 @@ public final class Publisher {
         var batchTime = Int64.min / 2
         if span > 0 { loop.holdWakes() }
         defer { loop.releaseWakes() }
+        let watchdog = Watchdog(clients: clients, outageLimit: outageLimit, stopGrace: stopGrace, stop: self, report: onBrokerEvent)
+        let watching = Task { await watchdog.watch() }
+        defer { watching.cancel() }
         while true {
             if stopRequested.load(ordering: .relaxed) {
                 outcome.interrupted = true
@@ -225,10 +238,15 @@ public final class Publisher {
         }
         progress(speed == nil ? nil : lag)
         loop.releaseWakes()
+        // The watchdog gives every client up when the broker stays away, so this ends.
         for client in clients { await client.drain() }
         outcome.unacknowledged = clients.reduce(0) { $0 + $1.inflight }
+        outcome.brokerLost = watchdog.gaveUp.load(ordering: .relaxed)
+        if outcome.brokerLost { outcome.interrupted = true }
         return outcome
     }
+
+    var isStopRequested: Bool { stopRequested.load(ordering: .relaxed) }
 
     /// Disconnects every client cleanly (no last wills) and stops the network loop.
     public func close() async {
@@ -251,5 +269,57 @@ extension FleetRunner {
     func statusTopic(concentrator name: String, district: Int) -> String {
         let (prefix, suffix) = topicParts[district].status
         return String(decoding: prefix + Array(name.utf8) + suffix, as: UTF8.self)
+    }
+}
+
+/// Watches a run's connections once a second: when every one has been down for the outage
+/// limit, or a stop was requested and the grace for acknowledgements passed, it stops the run
+/// and gives every client up, so no publish or drain waits for a broker that is gone.
+private final class Watchdog: Sendable {
+    let clients: [MQTTClient]
+    let outageLimit: Duration
+    let stopGrace: Duration
+    nonisolated(unsafe) let stop: Publisher
+    let report: (@Sendable (String) -> Void)?
+    let gaveUp = Atomic(false)
+
+    init(clients: [MQTTClient], outageLimit: Duration, stopGrace: Duration, stop: Publisher, report: (@Sendable (String) -> Void)?) {
+        self.clients = clients
+        self.outageLimit = outageLimit
+        self.stopGrace = stopGrace
+        self.stop = stop
+        self.report = report
+    }
+
+    func watch() async {
+        let clock = ContinuousClock()
+        var downSince: ContinuousClock.Instant?
+        var stopSeen: ContinuousClock.Instant?
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(1))
+            if Task.isCancelled { return }
+            let now = clock.now
+            let anyConnected = clients.contains { $0.isConnected }
+            if !anyConnected {
+                if downSince == nil {
+                    downSince = now
+                    report?("lost the broker (no connection is up); waiting up to \(outageLimit) for it to come back")
+                }
+            } else if let since = downSince {
+                report?("the broker is back after \(Int((now - since).components.seconds)) s")
+                downSince = nil
+            }
+            if stop.isStopRequested, stopSeen == nil { stopSeen = now }
+            let outage = downSince.map { now - $0 >= outageLimit } ?? false
+            // After a stop: the grace for acknowledgements, doubled while the broker is up.
+            let stopped = stopSeen.map { now - $0 >= (anyConnected ? stopGrace * 2 : stopGrace) } ?? false
+            if outage || stopped {
+                if outage { report?("gave the broker up after \(outageLimit) without a connection; finishing with what was sent") }
+                gaveUp.store(outage, ordering: .relaxed)
+                stop.requestStop()
+                for client in clients { client.giveUp(outage ? "the broker was unreachable for \(outageLimit)" : "the run was stopped") }
+                return
+            }
+        }
     }
 }

@@ -45,7 +45,8 @@ final class CitySimulation: Service, @unchecked Sendable {
         }
         await publisher.close()
         let published = (clock.now - began).seconds
-        let arrived = await waitForArrivals(Int64(generator.stats.messages))
+        // With the broker gone nothing more arrives: no waiting for it.
+        let arrived = outcome.brokerLost ? false : await waitForArrivals(Int64(outcome.published))
         result.withLock { $0 = (Outcome(run: outcome, publishSeconds: published), arrived) }
     }
 

@@ -38,6 +38,9 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .notice
 
+    @Option(help: "How long the broker may be unreachable before the run gives it up and finishes, marked interrupted.")
+    var brokerOutage: String = "60s"
+
     @Flag(help: "No broker: the simulator's messages go straight into the gateway's byte-level ingest (a year of seasons in minutes).")
     var direct = false
 
@@ -66,7 +69,8 @@ struct Run: AsyncParsableCommand {
         let generator = Generator(scenario: scenario, shard: shard, includeStatus: true)
         let gateway: (store: any TelemetryStore, counters: IngestCounters)
         var simulation: RunSummary
-        var interrupted = false, arrived = true
+        var interrupted = false, arrived = true, brokerLost = false
+        var published: Int?, refused = 0
         var latency: LatencyProbe.Summary?
         if direct {
             let outcome = try DirectRun(generator: generator, config: config, keep: storeWindows, progress: progress, scenario: scenario).run()
@@ -89,6 +93,11 @@ struct Run: AsyncParsableCommand {
             }
             let publisher = try Publisher(generator: generator, broker: url)
             publisher.onPublished = { probe.published($0) }
+            guard let outage = Durations.parse(brokerOutage), outage > 0 else {
+                throw ValidationError("--broker-outage: \(Durations.problem(brokerOutage) ?? "'\(brokerOutage)' must be longer than 0 s")")
+            }
+            publisher.outageLimit = .seconds(outage)
+            publisher.onBrokerEvent = { print("run: \($0)") }
             try await publisher.connect()
             // One group for the whole run: the simulation ends it when everything sent has arrived;
             // Ctrl-C (or SIGTERM) stops the publishing first, and what was sent is still aggregated,
@@ -104,11 +113,16 @@ struct Run: AsyncParsableCommand {
             simulation.maximumLagSeconds = outcome.run.maximumLag
             simulation.unacknowledged = outcome.run.unacknowledged
             interrupted = outcome.run.interrupted
+            brokerLost = outcome.run.brokerLost
+            published = outcome.run.published
+            refused = outcome.run.refused
             arrived = delivered
             latency = probe.summary()
             gateway = (service.store, service.counters().0)
         }
-        let sent = Int64(generator.stats.messages)
+        // Through a broker, what was handed to it (publishes refused on a connection that was
+        // down never left); direct, everything generated.
+        let sent = Int64(published ?? generator.stats.messages)
         let wall = (clock.now - began).seconds
 
         let names = Dictionary(uniqueKeysWithValues: scenario.cities.map { ($0.id, $0.name) })
@@ -128,6 +142,8 @@ struct Run: AsyncParsableCommand {
         var summary = RunOutcome(simulation: simulation, counters: gateway.counters, sent: sent, arrived: arrived, wallSeconds: wall,
                                  indicators: try latestDaily(gateway.store), index: IndexOutcome(result))
         summary.interrupted = interrupted
+        summary.brokerLost = brokerLost
+        summary.telemetry.refused = Int64(refused)
         summary.latency = latency
         summary.path = direct ? "direct" : "broker"
         summary.annual = annual.methods
@@ -137,6 +153,9 @@ struct Run: AsyncParsableCommand {
         try html.render().write(toFile: out + "/report.html", atomically: true, encoding: .utf8)
         print(summary.text())
         print("run: wrote \(out)/report.html, indicators.csv, index.csv, summary.json and the store \(store)")
+        if brokerLost {
+            throw RunFailure("the broker stayed unreachable for \(brokerOutage) (--broker-outage); the outputs cover what was sent until then and are marked interrupted")
+        }
     }
 
     /// Indicators drawn over time in the report.
@@ -204,6 +223,8 @@ struct RunOutcome: Encodable {
         var invalid: Int64
         var invalidByReason: [String: Int64]
         var statusMessages: Int64
+        /// Publishes refused because the device's connection was down (not sent).
+        var refused: Int64 = 0
         /// Sent but never received by the gateway.
         var lost: Int64
         var allArrived: Bool
@@ -219,6 +240,8 @@ struct RunOutcome: Encodable {
     var path = "broker"
     /// How each annual indicator of the index was obtained from the period the run covers.
     var annual: [String: String] = [:]
+    /// True when the broker stayed unreachable past --broker-outage and the run gave it up.
+    var brokerLost = false
     /// True when Ctrl-C ended the run early; the rest covers what was sent until then.
     var interrupted = false
     var simulatedUntil = ""

@@ -16,15 +16,31 @@ struct IndicatorPublisher: Service {
         options.cleanSession = true
         options.writesOnLoop = false
         let publisher = try MQTTClient(options)
-        try await publisher.connect()
+        do { try await publisher.connect() } catch {
+            // The indicators are stored either way; a broker that is gone must not end the gateway.
+            gateway.logger.warning("indicators will not be published: \(error)")
+            for await _ in batches {}
+            await publisher.disconnect()
+            return
+        }
         for await batch in batches {
+            // One line per batch, not per indicator, when the broker is gone.
+            var failed = 0
+            var first: (String, any Error)?
             for (topic, payload) in batch {
                 do { _ = try await publisher.publish(topic, payload: payload, qos: .atLeastOnce, retain: true) } catch {
-                    gateway.logger.warning("indicator not published on \(topic): \(error)")
+                    failed += 1
+                    if first == nil { first = (topic, error) }
                 }
             }
+            if let (topic, error) = first {
+                gateway.logger.warning("\(failed) of \(batch.count) indicators not published (the first on \(topic)): \(error)")
+            }
         }
-        await publisher.drain()
+        // A broker that is gone does not hold the shutdown up.
+        if !(await publisher.drain(within: .seconds(5))) {
+            gateway.logger.warning("indicators still unacknowledged after 5 s were given up")
+        }
         await publisher.disconnect()
     }
 }

@@ -3,7 +3,9 @@ import Foundation
 import FoundationXML
 #endif
 @testable import Gateway
+import EmbeddedBroker
 import IndexEngine
+import MQTT
 import SmartCityIndex
 import Simulator
 import Testing
@@ -151,5 +153,34 @@ extension Integration.RunTests {
         #expect(await replay.waitForExit() != 0)
         #expect(replay.output.contains("city 'almaty' is listed in \(dir)/gw.yaml and in \(dir)/s.yaml with different facts"), "\(replay.output)")
         #expect(replay.output.contains("remove it from the configuration's 'cities'"))
+    }
+}
+
+extension Integration.RunTests {
+    /// The broker dies mid-run and stays down: the run says so, gives it up after
+    /// --broker-outage, writes every output marked interrupted with the balance so far, and
+    /// exits with an error, within seconds instead of hanging.
+    @Test func aBrokerThatDiesEndsTheRunPromptlyWithItsOutputs() async throws {
+        let dir = try directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try gatewayScenarioYAML(duration: "60d").write(toFile: dir + "/s.yaml", atomically: true, encoding: .utf8)
+        let broker = try await EmbeddedBroker.start()
+        let run = try ChildProcess(["run", dir + "/s.yaml", "--broker", broker.url.description, "--out", dir + "/out",
+                                    "--progress", "0.2", "--broker-outage", "3s"])
+        _ = try await run.waitForLine { $0.hasPrefix("sim ") }
+        broker.stop()
+        let began = ContinuousClock.now
+        _ = try await run.waitForLine(timeout: 30) { $0.contains("lost the broker") }
+        #expect(await run.waitForExit() != 0, "\(run.output)")
+        #expect(ContinuousClock.now - began < .seconds(30), "it ended within seconds of the outage limit")
+        #expect(run.output.contains("gave the broker up after 3"))
+        #expect(run.output.contains("stayed unreachable for 3s"))
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/out/summary.json"))) as? [String: Any])
+        #expect(summary["interrupted"] as? Bool == true && summary["brokerLost"] as? Bool == true)
+        let telemetry = try #require(summary["telemetry"] as? [String: Any])
+        #expect((telemetry["received"] as? Int ?? 0) > 0 && (telemetry["sent"] as? Int ?? 0) >= (telemetry["received"] as? Int ?? 0))
+        for file in ["report.html", "index.csv", "indicators.csv"] {
+            #expect(FileManager.default.fileExists(atPath: dir + "/out/" + file), "\(file)")
+        }
     }
 }
