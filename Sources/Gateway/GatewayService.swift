@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Logging
 import Metrics
 @_spi(FastPath) import MQTT
@@ -51,7 +52,9 @@ public final class GatewayService: @unchecked Sendable {
     private var groupTask: Task<Void, any Error>?
     /// Store transaction times so far.
     public var storeLatency: LatencySummary { flushLock.withLock { latency } }
-    public private(set) var connected = false
+    /// Whether the subscription's connection is up (followed through the client's events).
+    public var connected: Bool { connectedFlag.load(ordering: .relaxed) }
+    private let connectedFlag = Atomic(false)
     private var lastMessageMs: Int64 = 0
     /// Called on the network thread with every payload received (set before the services run).
     public var onReceived: (@Sendable (UnsafeBufferPointer<UInt8>) -> Void)?
@@ -152,14 +155,38 @@ public final class GatewayService: @unchecked Sendable {
         self.client = client
         try await client.connect()
         _ = try await client.subscribe(config.subscription, qos: .atLeastOnce)
-        connected = true
+        connectedFlag.store(true, ordering: .relaxed)
         logger.info("subscribed to \(config.subscription) as '\(options.clientID)' (persistent session)")
+        // The loss and return of the broker, in the log and in `connected`; the loop ends with
+        // the client's events (at disconnect).
+        let events = client.events
+        Task { [weak self, logger] in
+            var lostAt: ContinuousClock.Instant?
+            for await event in events {
+                switch event {
+                case .disconnected(let error?):
+                    self?.connectedFlag.store(false, ordering: .relaxed)
+                    if lostAt == nil { lostAt = .now }
+                    logger.warning("lost the broker: \(error)")
+                case .disconnected(nil):
+                    self?.connectedFlag.store(false, ordering: .relaxed)
+                case .reconnecting(let attempt, let delay):
+                    if attempt == 1 || attempt % 10 == 0 { logger.notice("reconnecting to the broker (attempt \(attempt), next in \(delay))") }
+                case .connected(let sessionPresent):
+                    self?.connectedFlag.store(true, ordering: .relaxed)
+                    if let since = lostAt {
+                        logger.notice("the broker is back after \((ContinuousClock.now - since).components.seconds) s (session \(sessionPresent ? "kept" : "lost: messages sent meanwhile are gone"))")
+                        lostAt = nil
+                    }
+                }
+            }
+        }
     }
 
     func disconnect() async {
         guard let client else { return }
         await client.disconnect()
-        connected = false
+        connectedFlag.store(false, ordering: .relaxed)
     }
 
     /// The flusher's cycle: a flush when one is due (with a checkpoint when that is due too),

@@ -21,6 +21,7 @@ struct IndicatorPublisher: Service {
             gateway.logger.warning("indicators will not be published: \(error)")
             for await _ in batches {}
             await publisher.disconnect()
+            try? await gracefulShutdown()
             return
         }
         for await batch in batches {
@@ -42,5 +43,8 @@ struct IndicatorPublisher: Service {
             gateway.logger.warning("indicators still unacknowledged after 5 s were given up")
         }
         await publisher.disconnect()
+        // The stream ends in the flusher's last act, during the group's shutdown; this service
+        // returns only once its own turn came, or the group would take it for a failure.
+        try? await gracefulShutdown()
     }
 }

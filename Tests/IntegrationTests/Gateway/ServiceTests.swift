@@ -161,3 +161,51 @@ extension Integration.ServiceTests {
         await device.disconnect()
     }
 }
+
+/// Log lines of a test's logger as a stream, to await the one that tells an event.
+struct StreamLogHandler: LogHandler {
+    let sink: AsyncStream<String>.Continuation
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .info
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+        sink.yield("\(level) \(message)")
+    }
+}
+
+extension Integration.ServiceTests {
+    /// The broker restarts under the gateway: the loss and the return are logged, and
+    /// `connected` (in /health and the metrics) is true again after the return.
+    @Test func theLossAndReturnOfTheBrokerAreLoggedAndFollowed() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-loss-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let broker = try await EmbeddedBroker.start(.init(persistence: true))
+        defer { broker.stop() }
+        var config = GatewayConfig()
+        config.store = directory + "/gateway.sqlite"
+        config.statusInterval = 0
+        config.httpPort = nil
+        config.publishIndicators = false
+        config.clientID = "gateway-loss-test"
+        let (lines, sink) = AsyncStream.makeStream(of: String.self)
+        let service = try GatewayService(config: config, logger: Logger(label: "test") { _ in StreamLogHandler(sink: sink) })
+        var options = ConnectionOptions(url: broker.url, clientID: config.clientID)
+        options.reconnect = ReconnectPolicy(initialDelay: .milliseconds(50), maximumDelay: .milliseconds(400))
+        try await service.start(broker: options)
+        #expect(service.status().connected)
+        try await broker.restart()
+        var seen: [String] = []
+        for await line in lines {
+            seen.append(line)
+            if line.contains("the broker is back") { break }
+        }
+        #expect(seen.contains { $0.hasPrefix("warning lost the broker") }, "\(seen)")
+        #expect(seen.contains { $0.contains("the broker is back after") && $0.contains("session kept") }, "\(seen)")
+        #expect(service.status().connected)
+        await service.stop()
+    }
+}
