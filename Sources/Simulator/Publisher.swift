@@ -60,12 +60,7 @@ public final class Publisher {
         perDevice = generator.fleets.map { $0.connection.connection == .device }
         do { loop = try NetworkLoop(name: "sim-mqtt") } catch { throw SimulationError("cannot start the network loop: \(error)") }
         let settings = scenario.mqtt
-        var tls: TLSOptions?
-        if broker.secure || settings.caFile != nil || settings.certificateFile != nil {
-            tls = TLSOptions(caFile: settings.caFile, useSystemCertificates: settings.caFile == nil,
-                             certificateFile: settings.certificateFile, keyFile: settings.keyFile,
-                             insecureSkipHostnameCheck: settings.insecure)
-        }
+        let tls = settings.tls(for: broker)
         let openLoop: Bool = { if case .factor = scenario.speed { return true } else { return false } }()
         var groups: [String: Int32] = [:]
         var plans: [(id: String, will: Will)] = []
@@ -321,5 +316,15 @@ private final class Watchdog: Sendable {
                 return
             }
         }
+    }
+}
+
+extension MQTTSettings {
+    /// The TLS settings for a connection to `broker`: for mqtts://, or when a CA or client
+    /// certificate is given; nil for plain MQTT.
+    public func tls(for broker: BrokerURL) -> TLSOptions? {
+        guard broker.secure || caFile != nil || certificateFile != nil else { return nil }
+        return TLSOptions(caFile: caFile, useSystemCertificates: caFile == nil, certificateFile: certificateFile, keyFile: keyFile,
+                          insecureSkipHostnameCheck: insecure)
     }
 }

@@ -77,8 +77,10 @@ struct GatewayServe: AsyncParsableCommand {
 
     @OptionGroup var options: GatewayOptions
 
-    @Option(help: "Broker URL (mqtt://host:port, mqtts://user:pass@host:8883).")
+    @Option(help: "Broker URL (mqtt://host:port, mqtts://host:8883).")
     var broker: String = "mqtt://127.0.0.1:1883"
+
+    @OptionGroup var credentials: BrokerCredentials
 
     @Option(help: "MQTT client id: the broker keeps this id's persistent session while the gateway is down.")
     var clientID: String?
@@ -113,6 +115,7 @@ struct GatewayServe: AsyncParsableCommand {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let service = try GatewayService(config: config, logger: logger)
         var options = ConnectionOptions(url: url, clientID: config.clientID)
+        try credentials.apply(to: &options, url: url)
         options.reconnect = ReconnectPolicy()
         // HTTP first in the list: the group stops it last, after the final flush.
         var services: [any Service] = []

@@ -23,6 +23,8 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Broker URL; default: the scenario's, else a private embedded mosquitto.")
     var broker: String?
 
+    @OptionGroup var credentials: BrokerCredentials
+
     @Option(help: "Output directory (indicators.csv, index.csv, summary.json, gateway.sqlite).")
     var out: String = "out"
 
@@ -48,7 +50,8 @@ struct Run: AsyncParsableCommand {
     var storeWindows: Resolution = .base
 
     func run() async throws {
-        let (scenario, shard) = try options.load()
+        var (scenario, shard) = try options.load()
+        try credentials.apply(to: &scenario.mqtt)
         let definition = try SmartCityDefinition(contentsOf: index)
         guard let late = Durations.parse(lateness) else { throw ValidationError("--lateness: \(Durations.problem(lateness) ?? lateness)") }
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
@@ -84,12 +87,15 @@ struct Run: AsyncParsableCommand {
             let probe = LatencyProbe()
             service.onReceived = { probe.received($0) }
             var options = ConnectionOptions(url: url, clientID: config.clientID)
+            // The gateway connects as the devices do: the scenario's credentials and TLS.
+            try credentials.apply(to: &options, url: url, defaults: scenario.mqtt)
             options.reconnect = .never
             do {
                 // Subscribed before the first device publishes.
                 try await service.connect(broker: options)
             } catch {
-                throw RunFailure("cannot reach the broker at \(url): \(error); or leave out --broker to use a private one")
+                let hint = (error as? MQTTError).map(SmartCity.hint) ?? ""
+                throw RunFailure("cannot reach the broker at \(url): \(error)\(hint); or leave out --broker to use a private one")
             }
             let publisher = try Publisher(generator: generator, broker: url)
             publisher.onPublished = { probe.published($0) }

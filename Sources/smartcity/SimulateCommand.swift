@@ -70,6 +70,8 @@ struct Simulate: AsyncParsableCommand {
     @Option(help: "Broker URL (mqtt://host:port, mqtts://user:pass@host:8883); default: the scenario's, else a private embedded mosquitto.")
     var broker: String?
 
+    @OptionGroup var credentials: BrokerCredentials
+
     @Option(help: "QoS 0, 1 or 2 (overrides the scenario).")
     var qos: Int?
 
@@ -92,6 +94,7 @@ struct Simulate: AsyncParsableCommand {
 
     func run() async throws {
         var (scenario, shard) = try options.load()
+        try credentials.apply(to: &scenario.mqtt)
         if let qos { scenario.mqtt.qos = qos }
         let clock = ContinuousClock()
         let began = clock.now

@@ -45,9 +45,9 @@ struct SmartCity: AsyncParsableCommand {
         case .connectionRefused, .timeout, .hostLookup:
             " (--broker mqtt://host:port names the broker; without it the tool starts a private one)"
         case .notAuthorised:
-            " (user name and password go in the broker URL: --broker mqtts://user:password@host:8883)"
+            " (--username and --password-file, or SMARTCITY_MQTT_PASSWORD, give the user name and password; the scenario's mqtt.username and mqtt.password are the defaults)"
         case .tls:
-            " (mqtts:// in --broker uses the system's trusted certificates)"
+            " (--ca-file names the CA that signed the broker's certificate, else the system's trusted ones are used; --cert and --key a client certificate)"
         case .protocolMismatch:
             " (the scenario's mqtt.protocol sets the version: \"3.1.1\" or \"5\")"
         default:

@@ -184,3 +184,38 @@ extension Integration.RunTests {
         }
     }
 }
+
+extension Integration.RunTests {
+    /// `run` against a broker with TLS and passwords: the CA, user name and password file
+    /// given as options reach both the devices and the gateway; without the CA the error names
+    /// the option that fixes it; the password never shows in the outputs.
+    @Test func aTLSBrokerWithPasswordsTakesTheCredentialOptions() async throws {
+        let dir = try directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let folder = URL(fileURLWithPath: dir)
+        try makeCertificates(in: folder)
+        try shell("mosquitto_passwd -b -c passwords city s3cret-pass 2>&1 && printf 's3cret-pass\\n' > pw", in: folder)
+        let broker = try await EmbeddedBroker.start(.init(extraLines: [
+            "cafile \(dir)/ca.crt", "certfile \(dir)/server.crt", "keyfile \(dir)/server.key",
+            "allow_anonymous false", "password_file \(dir)/passwords",
+        ]))
+        defer { broker.stop() }
+        try gatewayScenarioYAML(duration: "2h").write(toFile: dir + "/s.yaml", atomically: true, encoding: .utf8)
+        let url = "mqtts://127.0.0.1:\(broker.port)"
+        let run = try ChildProcess(["run", dir + "/s.yaml", "--broker", url, "--out", dir + "/out", "--progress", "0",
+                                    "--ca-file", dir + "/ca.crt", "--username", "city", "--password-file", dir + "/pw"])
+        #expect(await run.waitForExit() == 0, "\(run.output)")
+        let summary = try String(contentsOfFile: dir + "/out/summary.json", encoding: .utf8)
+        #expect(summary.contains("\"lost\" : 0") && summary.contains("\"allArrived\" : true"), "\(summary.prefix(400))")
+        #expect(!summary.contains("s3cret") && !run.output.contains("s3cret"), "the password stays out of the outputs")
+
+        let noCA = try ChildProcess(["run", dir + "/s.yaml", "--broker", url, "--out", dir + "/out2", "--progress", "0",
+                                     "--username", "city", "--password-file", dir + "/pw"])
+        #expect(await noCA.waitForExit() != 0)
+        #expect(noCA.output.contains("--ca-file"), "\(noCA.output)")
+        let wrongPassword = try ChildProcess(["run", dir + "/s.yaml", "--broker", url, "--out", dir + "/out3", "--progress", "0",
+                                              "--ca-file", dir + "/ca.crt", "--username", "city", "--password-file", dir + "/s.yaml"])
+        #expect(await wrongPassword.waitForExit() != 0)
+        #expect(wrongPassword.output.contains("--password-file"), "\(wrongPassword.output)")
+    }
+}

@@ -5,17 +5,6 @@ import Testing
 
 extension Integration {
 @Suite(.serialized) final class TLSTests {
-    /// A CA, and a server certificate it signs for 127.0.0.1, made with openssl for this test.
-    private func makeCertificates(in directory: URL) throws {
-        try shell("""
-            openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca -keyout ca.key -out ca.crt 2>&1 &&
-            openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server.key -out server.csr 2>&1 &&
-            printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > san.ext &&
-            openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile san.ext -out server.crt 2>&1 &&
-            openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=other-ca -keyout other.key -out other.crt 2>&1
-            """, in: directory)
-    }
-
     @Test func connectsWithTheSigningCAAndFailsWithout() async throws {
         let directory = try temporaryDirectory()
         try makeCertificates(in: directory)
