@@ -67,7 +67,7 @@ struct Simulate: AsyncParsableCommand {
     @Option(help: "File format: jsonl (send time, topic, QoS, retain, payload per line) or senml (payloads only).")
     var format: String = "jsonl"
 
-    @Option(help: "Broker URL (mqtt://host:port, mqtts://user:pass@host:8883); default: the scenario's, else a private embedded mosquitto.")
+    @Option(help: "Broker URL (mqtt://host:port, mqtts://host:8883); default: the scenario's, else a private embedded mosquitto.")
     var broker: String?
 
     @OptionGroup var credentials: BrokerCredentials
