@@ -336,6 +336,10 @@ public final class MQTTClient: @unchecked Sendable {
         let error = MQTTError.mosquitto(rc, "connection to \(options.endpoint)")
         let phase = state.withLock { $0.phase }
         switch phase {
+        case .connecting where options.tls == nil && error.kind == .connectionLost:
+            // The TCP connection was accepted, then closed before any CONNACK: what a TLS
+            // listener does to plain MQTT.
+            failConnect(MQTTError(.connectionLost, "connection to \(options.endpoint): the broker closed it before answering CONNECT; it probably expects TLS on this port (use mqtts://, with the CA that signed its certificate), else check its log", code: error.code))
         case .connecting:
             failConnect(error)
         case .connected, .reconnecting:

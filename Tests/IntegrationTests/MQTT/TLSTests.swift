@@ -41,7 +41,9 @@ extension Integration {
         do {
             try await MQTTClient(plain).connect()
             Issue.record("plain MQTT to a TLS listener must fail")
-        } catch is MQTTError {}
+        } catch {
+            #expect(error.message.contains("probably expects TLS on this port"), "plain MQTT to a TLS port says so: \(error.message)")
+        }
     }
 
 }
