@@ -54,6 +54,9 @@ struct Run: AsyncParsableCommand {
         try credentials.apply(to: &scenario.mqtt)
         let definition = try SmartCityDefinition(contentsOf: index)
         guard let late = Durations.parse(lateness) else { throw ValidationError("--lateness: \(Durations.problem(lateness) ?? lateness)") }
+        guard let outage = Durations.parse(brokerOutage), outage > 0 else {
+            throw ValidationError("--broker-outage: \(Durations.problem(brokerOutage) ?? "'\(brokerOutage)' must be longer than 0 s")")
+        }
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let store = out + "/gateway.sqlite"
         // A run starts from an empty store and journal.
@@ -99,9 +102,6 @@ struct Run: AsyncParsableCommand {
             }
             let publisher = try Publisher(generator: generator, broker: url)
             publisher.onPublished = { probe.published($0) }
-            guard let outage = Durations.parse(brokerOutage), outage > 0 else {
-                throw ValidationError("--broker-outage: \(Durations.problem(brokerOutage) ?? "'\(brokerOutage)' must be longer than 0 s")")
-            }
             publisher.outageLimit = .seconds(outage)
             publisher.onBrokerEvent = { print("run: \($0)") }
             try await publisher.connect()
