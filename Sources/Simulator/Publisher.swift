@@ -60,7 +60,6 @@ public final class Publisher {
         perDevice = generator.fleets.map { $0.connection.connection == .device }
         do { loop = try NetworkLoop(name: "sim-mqtt") } catch { throw SimulationError("cannot start the network loop: \(error)") }
         let settings = scenario.mqtt
-        let tls = settings.tls(for: broker)
         let openLoop: Bool = { if case .factor = scenario.speed { return true } else { return false } }()
         var groups: [String: Int32] = [:]
         var plans: [(id: String, will: Will)] = []
@@ -105,9 +104,7 @@ public final class Publisher {
         }
         for plan in plans {
             var options = ConnectionOptions(url: broker, clientID: plan.id)
-            options.username = broker.username ?? settings.username
-            options.password = broker.password ?? settings.password
-            options.tls = tls
+            settings.authenticate(&options, to: broker)
             options.keepAlive = settings.keepAlive
             options.protocolVersion = settings.protocolVersion == "5" ? .v5 : .v311
             options.will = plan.will
@@ -320,6 +317,14 @@ private final class Watchdog: Sendable {
 }
 
 extension MQTTSettings {
+    /// Puts these settings' user name, password (the URL's win) and TLS on a connection to
+    /// `broker`.
+    public func authenticate(_ options: inout ConnectionOptions, to broker: BrokerURL) {
+        options.username = broker.username ?? username
+        options.password = broker.password ?? password
+        options.tls = tls(for: broker)
+    }
+
     /// The TLS settings for a connection to `broker`: for mqtts://, or when a CA or client
     /// certificate is given; nil for plain MQTT.
     public func tls(for broker: BrokerURL) -> TLSOptions? {

@@ -49,12 +49,10 @@ struct BrokerCredentials: ParsableArguments {
         if let password = try password() { settings.password = password }
     }
 
-    /// Puts the options, over `defaults` (the scenario's), on a connection.
-    func apply(to options: inout ConnectionOptions, url: BrokerURL, defaults: MQTTSettings = MQTTSettings()) throws {
-        var settings = defaults
+    /// Puts the options on a connection that has no scenario settings under them (the gateway).
+    func apply(to options: inout ConnectionOptions, url: BrokerURL) throws {
+        var settings = MQTTSettings()
         try apply(to: &settings)
-        options.username = url.username ?? settings.username
-        options.password = url.password ?? settings.password
-        options.tls = settings.tls(for: url)
+        settings.authenticate(&options, to: url)
     }
 }

@@ -90,8 +90,9 @@ struct Run: AsyncParsableCommand {
             let probe = LatencyProbe()
             service.onReceived = { probe.received($0) }
             var options = ConnectionOptions(url: url, clientID: config.clientID)
-            // The gateway connects as the devices do: the scenario's credentials and TLS.
-            try credentials.apply(to: &options, url: url, defaults: scenario.mqtt)
+            // The gateway connects as the devices do: the scenario's credentials and TLS (with the
+            // command line's over them, applied above).
+            scenario.mqtt.authenticate(&options, to: url)
             options.reconnect = .never
             do {
                 // Subscribed before the first device publishes.
