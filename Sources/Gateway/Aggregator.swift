@@ -142,6 +142,7 @@ public final class Aggregator {
             }
             guard key.count < Int(Int16.max) else { return .failure(Rejection(.badTopic, "topic of \(topic.count) bytes is too long")) }
             levels = parsed
+            if let refused = admission(key, parsed) { return .failure(refused) }
             isStatus = parsed.kind == .status
             domain = parsed.domain
             deviceID = parsed.device
@@ -182,9 +183,35 @@ public final class Aggregator {
         return .success(accept(reading, device: known ?? register(key, hash: hash, levels: levels!), arrivalMs: arrivalMs))
     }
 
-    /// Registers a new device (and its city on first sight).
+    /// Why a device not yet registered may not be: its city is not configured, its district
+    /// not one of the city's, or the roster does not name it (and unknown devices are not
+    /// accepted, or their cap is reached). Nil when it may.
+    private func admission(_ key: UnsafeBufferPointer<UInt8>, _ levels: TopicScheme.Levels) -> Rejection? {
+        let city = text(key, levels.city), district = text(key, levels.district)
+        guard let facts = config.city(city) else {
+            return Rejection(.unknownCity, "city '\(city)' is not one of the configured cities (\(config.cities.map(\.id).joined(separator: ", "))); run the gateway with the scenario that simulates it (--scenario) or list it under 'cities' in the configuration")
+        }
+        guard facts.districts.isEmpty || facts.districts.contains(district) else {
+            return Rejection(.unknownDistrict, "district '\(district)' is not one of \(city)'s districts (\(facts.districts.joined(separator: ", ")))")
+        }
+        if config.roster.contains(city: city, domain: levels.domain, district: district, device: UnsafeBufferPointer(rebasing: key[levels.device])) { return nil }
+        guard config.acceptUnknownDevices else {
+            return Rejection(.unknownDevice, "device '\(text(key, levels.device))' is not in \(city)'s \(levels.domain.rawValue) fleet in \(district) (\(config.rosterFile.map { "the device registry \($0) or " } ?? "")the scenario); add it to a device registry file (device-registry) or set accept-unknown-devices")
+        }
+        guard counters.unknownDevices < Int64(config.maxUnknownDevices) else {
+            return Rejection(.unknownDevice, "device '\(text(key, levels.device))' is not in the roster and \(config.maxUnknownDevices) unknown devices are already registered (max-unknown-devices)")
+        }
+        return nil
+    }
+
+    /// Registers a new device (and its city on first sight); one the roster does not name counts as unknown.
     private func register(_ key: UnsafeBufferPointer<UInt8>, hash: UInt64, levels: TopicScheme.Levels) -> Int {
-        let name = text(key, levels.city)
+        let cityName = text(key, levels.city)
+        if !config.roster.contains(city: cityName, domain: levels.domain, district: text(key, levels.district),
+                                   device: UnsafeBufferPointer(rebasing: key[levels.device])) {
+            counters.unknownDevices += 1
+        }
+        let name = cityName
         let city = registry.city(named: name) ?? {
             let offset = config.city(name)?.utcOffset ?? 0
             _ = store.addCity(offsetMs: Int64((offset * 3_600_000).rounded()))

@@ -16,6 +16,14 @@ public struct GatewayConfig: Sendable {
     /// Larger payloads are rejected unread.
     public var maxPayload = 65_536
     public var cities: [CityFacts] = []
+    /// The devices admitted: a scenario's fleets and the registry file's devices. Readings
+    /// from a city not in `cities`, a district the city does not list or a device not here are
+    /// refused, unless `acceptUnknownDevices` (then at most `maxUnknownDevices` of them).
+    public var roster = DeviceRoster()
+    /// The registry file the roster was read from (`device-registry`), for messages.
+    public var rosterFile: String?
+    public var acceptUnknownDevices = false
+    public var maxUnknownDevices = 10_000
     public var store = "gateway.sqlite"
     /// Directory of the journal of accepted messages (default: next to the store).
     public var journal: String?
@@ -55,6 +63,7 @@ public struct GatewayConfig: Sendable {
         let top = try root.mapping(allowed: [
             "window", "lateness", "max-skew", "watermark-quorum", "max-payload", "cities", "store", "journal", "client-id", "subscription",
             "http-port", "http-host", "http-max-connections", "http-idle-timeout", "flush-interval", "checkpoint-interval", "status-interval", "publish-indicators",
+            "device-registry", "accept-unknown-devices", "max-unknown-devices",
         ])
         if let field = top["window"] {
             let w = try field.duration()
@@ -77,9 +86,21 @@ public struct GatewayConfig: Sendable {
         if let field = top["checkpoint-interval"] { checkpointInterval = try field.double(in: 0.1...86_400) }
         if let field = top["status-interval"] { statusInterval = try field.double(in: 0...86_400) }
         if let field = top["publish-indicators"] { publishIndicators = try field.bool() }
+        if let field = top["accept-unknown-devices"] { acceptUnknownDevices = try field.bool() }
+        if let field = top["max-unknown-devices"] { maxUnknownDevices = try field.int(in: 0...10_000_000) }
+        if let field = top["device-registry"] {
+            let path = try field.string()
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw field.error("cannot read the device registry '\(path)'; give a CSV file with the header city,domain,district,device")
+            }
+            do { roster = try DeviceRoster(csv: String(decoding: data, as: UTF8.self), file: path) } catch {
+                throw field.error(error.description)
+            }
+            rosterFile = path
+        }
         for field in try top["cities"]?.list() ?? [] {
             let c = try field.mapping(allowed: ["id", "name", "utc-offset", "population", "area-km2", "lit-street-km", "major-street-km",
-                                                "water-network-km", "devices", "inventory", "km-per-traffic-counter", "km-per-network-sensor"])
+                                                "water-network-km", "devices", "inventory", "km-per-traffic-counter", "km-per-network-sensor", "districts"])
             func number(_ key: String, _ fallback: Double? = nil) throws(ConfigError) -> Double {
                 guard let value = c[key] else {
                     if let fallback { return fallback }
@@ -105,7 +126,12 @@ public struct GatewayConfig: Sendable {
                                     litStreetKm: try number("lit-street-km", 0), majorStreetKm: try number("major-street-km", 0),
                                     waterNetworkKm: try number("water-network-km", 0), devices: devices, inventory: inventory,
                                     kmPerTrafficCounter: try number("km-per-traffic-counter", 0.2),
-                                    kmPerNetworkSensor: try number("km-per-network-sensor", 10)))
+                                    kmPerNetworkSensor: try number("km-per-network-sensor", 10),
+                                    districts: try (c["districts"]?.list() ?? []).map { field throws(ConfigError) in
+                                        let d = try field.string()
+                                        guard TopicScheme.isLevel(d) else { throw field.error("'\(d)' cannot be a topic level; a district id has no '/', '+' or '#'") }
+                                        return d
+                                    }))
         }
     }
 }

@@ -23,7 +23,7 @@ final class GatewayMetrics: @unchecked Sendable {
     private let windowsEmitted, corrections, indicatorsEmitted, meterResets, meterRollovers: Counter
     private let accepted: [Counter]
     private let invalid: [Counter]
-    private let ingestLag, openWindows, devices, connected, journalPosition, checkpointPosition, storeWriteMax: Gauge
+    private let ingestLag, openWindows, devices, unknownDevices, connected, journalPosition, checkpointPosition, storeWriteMax: Gauge
     private let storeWrites: Timer
 
     init(factory: any MetricsFactory) {
@@ -48,6 +48,7 @@ final class GatewayMetrics: @unchecked Sendable {
         ingestLag = gauge("ingest_lag_seconds")
         openWindows = gauge("open_windows")
         devices = gauge("devices")
+        unknownDevices = gauge("unknown_devices")
         connected = gauge("connected")
         journalPosition = gauge("journal_position_bytes")
         checkpointPosition = gauge("checkpoint_position_bytes")
@@ -81,6 +82,7 @@ final class GatewayMetrics: @unchecked Sendable {
         ingestLag.record(c.lagCount > 0 ? c.lagSumMs / Double(c.lagCount) / 1000 : 0)
         openWindows.record(open)
         devices.record(known)
+        unknownDevices.record(c.unknownDevices)
         connected.record(status.connected ? 1 : 0)
         journalPosition.record(Double(status.journalPosition))
         checkpointPosition.record(Double(status.checkpointPosition))

@@ -60,7 +60,7 @@ class FleetRunner {
         seed = scenario.seed
         end = scenario.start + scenario.duration
         idPrefix = Array("\(city.city.code)-\(model.code)-".utf8)
-        idDigits = max(6, String(max(0, settings.count - 1)).count)
+        idDigits = FleetRunner.idDigits(count: settings.count)
         let domain = model.domain
         topicParts = city.city.districts.map { district in
             func split(_ kind: String) -> ([UInt8], [UInt8]) {
@@ -93,6 +93,9 @@ class FleetRunner {
     }
 
     var localCount: Int { order.count }
+
+    /// Digits of the index in a fleet's device ids (at least 6, more for larger fleets).
+    static func idDigits(count: Int) -> Int { max(6, String(max(0, count - 1)).count) }
 
     @inline(__always)
     func deviceKey(_ index: Int) -> UInt64 { mix64(seed ^ mix64(fleetKey &+ UInt64(index) &* 0x9E37_79B9)) }

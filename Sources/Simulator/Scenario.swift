@@ -383,7 +383,36 @@ extension City {
                   litStreetKm: litStreetKm, majorStreetKm: majorStreetKm, waterNetworkKm: waterNetworkKm,
                   devices: installedDevices, inventory: inventory,
                   kmPerTrafficCounter: fleets.traffic?.kmPerStation ?? 0.2,
-                  kmPerNetworkSensor: fleets.water?.kmPerNetworkSensor ?? 10)
+                  kmPerNetworkSensor: fleets.water?.kmPerNetworkSensor ?? 10, districts: districts.map(\.id))
+    }
+
+    /// The devices this city's fleets run, as the gateway admits them: the same ids and
+    /// districts the simulator gives them.
+    public var roster: DeviceRoster {
+        var roster = DeviceRoster()
+        func add(_ domain: Domain, code: String, count: Int, starts: [Int]? = nil) {
+            roster.add(DeviceRoster.NumberedFleet(city: id, domain: domain, prefix: "\(self.code)-\(code)-", digits: FleetRunner.idDigits(count: count),
+                                                  districts: districts.map(\.id), starts: starts ?? Generator.districtStarts(self, count: count)))
+        }
+        let schema = TelemetrySchema.standard
+        func code(_ type: String) -> String { schema.entities.first { $0.type == type }!.deviceCode }
+        if let f = fleets.traffic { add(.mobility, code: code("TrafficFlowObserved"), count: f.fleet.count) }
+        if let f = fleets.lighting { add(.lighting, code: code("Streetlight"), count: f.fleet.count) }
+        if let f = fleets.waste { add(.waste, code: code("WasteContainer"), count: f.fleet.count) }
+        if let f = fleets.water {
+            add(.water, code: code("WaterConsumptionObserved"), count: f.fleet.count)
+            let perDistrict = f.networkSensorsPerDistrict
+            add(.water, code: code("WaterObserved"), count: perDistrict * districts.count, starts: (0...districts.count).map { $0 * perDistrict })
+        }
+        if let f = fleets.environment { add(.environment, code: code("AirQualityObserved"), count: f.fleet.count) }
+        return roster
+    }
+}
+
+extension Scenario {
+    /// Every device of every city, as the gateway admits them.
+    public var roster: DeviceRoster {
+        cities.reduce(into: DeviceRoster()) { $0.merge($1.roster) }
     }
 }
 

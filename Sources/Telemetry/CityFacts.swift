@@ -21,11 +21,14 @@ public struct CityFacts: Sendable, Equatable {
     public var kmPerTrafficCounter: Double
     /// Length of distribution network one network sensor monitors (km).
     public var kmPerNetworkSensor: Double
+    /// The city's districts: readings from any other are refused. Empty: not listed (a city of
+    /// real devices whose registry names them, or an open fleet).
+    public var districts: [String]
 
     public init(id: String, name: String? = nil, utcOffset: Double = 0, population: Double, areaKm2: Double,
                 litStreetKm: Double = 0, majorStreetKm: Double = 0, waterNetworkKm: Double = 0,
                 devices: [Domain: Int] = [:], inventory: [Domain: Int] = [:], kmPerTrafficCounter: Double = 0.2,
-                kmPerNetworkSensor: Double = 10) {
+                kmPerNetworkSensor: Double = 10, districts: [String] = []) {
         self.id = id
         self.name = name ?? id
         self.utcOffset = utcOffset
@@ -38,5 +41,6 @@ public struct CityFacts: Sendable, Equatable {
         self.inventory = inventory
         self.kmPerTrafficCounter = kmPerTrafficCounter
         self.kmPerNetworkSensor = kmPerNetworkSensor
+        self.districts = districts
     }
 }

@@ -72,6 +72,11 @@ public enum TopicScheme {
         }
     }
 
+    /// Whether `text` can be one level of a topic: not empty, no `/`, no wildcard, no NUL.
+    public static func isLevel(_ text: String) -> Bool {
+        !text.isEmpty && !text.utf8.contains { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "#") || $0 == 0 }
+    }
+
     /// Parses a topic's bytes without making strings: six non-empty levels, `city` first, a
     /// known domain third, `attrs` or `status` last.
     public static func parse(_ topic: UnsafeBufferPointer<UInt8>) -> Levels? {

@@ -20,6 +20,15 @@ struct GatewayCommand: AsyncParsableCommand {
 }
 
 /// Options every gateway subcommand shares.
+extension GatewayConfig {
+    /// Settings for a gateway that takes this scenario's cities and devices, and only them.
+    init(scenario: Scenario) {
+        self.init()
+        cities = scenario.cities.map(\.facts)
+        roster = scenario.roster
+    }
+}
+
 struct GatewayOptions: ParsableArguments {
     @Option(help: "Gateway settings (YAML); see Config/gateway.yaml.")
     var config: String?
@@ -47,6 +56,7 @@ struct GatewayOptions: ParsableArguments {
             for city in loaded.cities {
                 guard let listed = config.city(city.id) else {
                     config.cities.append(city.facts)
+                    config.roster.merge(city.roster)
                     continue
                 }
                 guard listed == city.facts else {

@@ -62,8 +62,7 @@ struct Run: AsyncParsableCommand {
         // A run starts from an empty store and journal.
         for suffix in ["", "-wal", "-shm", ".journal"] { try? FileManager.default.removeItem(atPath: store + suffix) }
 
-        var config = GatewayConfig()
-        config.cities = scenario.cities.map(\.facts)
+        var config = GatewayConfig(scenario: scenario)
         config.store = store
         config.lateness = late
         config.httpPort = nil

@@ -16,6 +16,7 @@ struct Feed {
         // One station moves the clock here; the quorum has tests of its own below.
         config.watermarkQuorum = quorum
         config.cities = [CityFacts(id: "almaty", utcOffset: 0, population: 1000, areaKm2: 10, litStreetKm: 2)]
+        config.acceptUnknownDevices = true
         aggregator = Aggregator(config: config)
     }
 

@@ -30,7 +30,18 @@ public func facts(_ scenario: Scenario) -> [CityFacts] {
 public func gatewayConfig(_ scenario: Scenario, lateness: Int64 = 3600) -> GatewayConfig {
     var config = GatewayConfig()
     config.cities = facts(scenario)
+    config.roster = scenario.roster
     config.lateness = lateness
+    return config
+}
+
+/// A gateway configuration that admits any device of these cities (each with placeholder
+/// facts), for tests that make up their own topics.
+public func openGatewayConfig(cities: [String] = ["almaty"]) -> GatewayConfig {
+    var config = GatewayConfig()
+    config.cities = cities.map { CityFacts(id: $0, population: 1_000_000, areaKm2: 500) }
+    config.acceptUnknownDevices = true
+    config.maxUnknownDevices = 1_000_000
     return config
 }
 

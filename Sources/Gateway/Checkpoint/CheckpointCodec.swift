@@ -13,10 +13,10 @@ struct AggregationState {
 /// Reads and writes the aggregation state as one byte string: plain structs as they lie in
 /// memory (arrays behind their count), strings as UTF-8.
 enum CheckpointCodec {
-    /// 4 adds the traffic counters' free-flow profiles and the night and peak series; 3 added
+    /// 5 counts unknown devices and three more reject reasons; 4 added the traffic counters' free-flow profiles and the night and peak series; 3 added
     /// each city's leading devices (the watermark quorum). Earlier formats lay the device
     /// state and the window series out differently and are not read.
-    static let version: Int64 = 4
+    static let version: Int64 = 5
 
     /// An indicator window as a checkpoint stores it: the city by its registry number.
     private struct RevisionKey: BitwiseCopyable {

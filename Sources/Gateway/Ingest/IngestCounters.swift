@@ -17,6 +17,8 @@ public struct IngestCounters: Sendable, Equatable, BitwiseCopyable {
     public var meterResets: Int64 = 0
     public var meterRollovers: Int64 = 0
     public var readings: Int64 = 0
+    /// Devices registered that the roster does not name (with accept-unknown-devices).
+    public var unknownDevices: Int64 = 0
     /// Sum of (arrival - send time) over accepted messages with a send time, in ms, and how many.
     public var lagSumMs: Double = 0
     public var lagCount: Int64 = 0
@@ -31,8 +33,9 @@ public struct IngestCounters: Sendable, Equatable, BitwiseCopyable {
 }
 
 public struct InvalidCounts: Sendable, Equatable, BitwiseCopyable {
-    var storage: (Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64)
-        = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    var storage: (Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64,
+                  Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64)
+        = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
     public subscript(reason: RejectReason) -> Int64 {
         get { withUnsafeBytes(of: storage) { $0.load(fromByteOffset: reason.index * 8, as: Int64.self) } }
         set { withUnsafeMutableBytes(of: &storage) { $0.storeBytes(of: newValue, toByteOffset: reason.index * 8, as: Int64.self) } }

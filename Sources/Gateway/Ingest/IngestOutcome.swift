@@ -18,6 +18,9 @@ public enum RejectReason: String, Sendable, CaseIterable {
     case missingField = "missing-field"
     case badStatus = "bad-status"
     case timeSkew = "time-skew"
+    case unknownCity = "unknown-city"
+    case unknownDistrict = "unknown-district"
+    case unknownDevice = "unknown-device"
 
     var index: Int { RejectReason.allCases.firstIndex(of: self)! }
 }

@@ -45,8 +45,7 @@ struct BenchDirect: AsyncParsableCommand {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bench-direct-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        var config = GatewayConfig()
-        config.cities = loaded.cities.map(\.facts)
+        var config = GatewayConfig(scenario: loaded)
         config.store = dir + "/gateway.sqlite"
         config.lateness = 3600
         let direct = DirectRun(generator: Generator(scenario: loaded, includeStatus: true), config: config, keep: storeWindows,

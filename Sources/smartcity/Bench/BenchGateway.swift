@@ -37,8 +37,7 @@ struct BenchGateway: AsyncParsableCommand {
     func run() async throws {
         let selected = Set(parts.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
         let loaded = try Scenario(contentsOf: scenario)
-        var config = GatewayConfig()
-        config.cities = loaded.cities.map(\.facts)
+        var config = GatewayConfig(scenario: loaded)
         config.lateness = 3600
         if selected.contains("ingest") { try ingest(loaded, config) }
         if selected.contains("memory") { memory(loaded, config) }

@@ -129,7 +129,7 @@ extension Integration.ServiceTests {
             try await device.publish("city/almaty/environment/north/alm-aq-00000\(n)/status", payload: Array("online".utf8),
                                      qos: .atLeastOnce, retain: true, awaitDelivery: true)
         }
-        var config = GatewayConfig()
+        var config = openGatewayConfig()
         config.store = directory + "/gateway.sqlite"
         config.statusInterval = 0
         config.httpPort = nil
@@ -185,7 +185,7 @@ extension Integration.ServiceTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let broker = try await EmbeddedBroker.start(.init(persistence: true))
         defer { broker.stop() }
-        var config = GatewayConfig()
+        var config = openGatewayConfig()
         config.store = directory + "/gateway.sqlite"
         config.statusInterval = 0
         config.httpPort = nil
