@@ -34,7 +34,7 @@ public final class Aggregator {
     private var registry = DeviceRegistry()
     private var meters: [MeterHistory] = []
     private var freeFlow = FreeFlowProfiles()
-    private var store: WindowStore
+    private(set) var store: WindowStore
     private var indicatorStage: IndicatorStage
     private let familyRules: FamilyRules
     private var values: [ReadingValue] = []
@@ -175,9 +175,11 @@ public final class Aggregator {
             knownCity = registry.city(named: text(key, l.city))
         }
         if let c = knownCity {
-            let newest = store.newest(city: c)
-            if newest != .min, reading.time - newest > config.maxSkew * 1000 {
-                return .failure(Rejection(.timeSkew, "event time is \((reading.time - newest) / 1000) s ahead of the city's newest reading; max-skew is \(config.maxSkew) s"))
+            // Bounded against the city's clock where it should be at arrival: a device whose
+            // clock runs ahead cannot open windows in the city's future.
+            let expected = store.expected(city: c, arrival: arrivalMs)
+            if expected != .min, reading.time - expected > config.maxSkew * 1000 {
+                return .failure(Rejection(.timeSkew, "event time is \((reading.time - expected) / 1000) s ahead of the city's clock (the time \(config.watermarkQuorum) of its devices reached, plus the time since it arrived); max-skew is \(config.maxSkew) s"))
             }
         }
         return .success(accept(reading, device: known ?? register(key, hash: hash, levels: levels!), arrivalMs: arrivalMs))
@@ -288,7 +290,7 @@ public final class Aggregator {
             counters.late += 1
             counters.lateByDomain[entity.domain] += 1
         }
-        if store.advance(city: city, device: device, to: state.newest) { sweep(city: city, final: false) }
+        if store.advance(city: city, device: device, to: state.newest, arrival: arrivalMs) { sweep(city: city, final: false) }
         return late ? .acceptedLate : .accepted
     }
 

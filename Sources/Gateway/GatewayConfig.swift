@@ -8,8 +8,9 @@ public struct GatewayConfig: Sendable {
     public var window: Int64 = 900
     /// How far behind the newest event time a reading may be and still correct its window.
     public var lateness: Int64 = 900
-    /// Readings further ahead of a city's newest event time than this are rejected.
-    public var maxSkew: Int64 = 7 * 86_400
+    /// Readings further ahead of a city's clock than this are rejected: the time a quorum of
+    /// its devices reached, plus the wall time since the gateway saw it get there.
+    public var maxSkew: Int64 = 3600
     /// How many devices of a city must reach an event time before the city's windows close
     /// there (1 to 8): one device with a clock far ahead cannot close them for everyone.
     public var watermarkQuorum = 3

@@ -215,8 +215,9 @@ public final class GatewayService: @unchecked Sendable {
         logger.info("\(statusLine())")
     }
 
-    private func receive(topic: UnsafeBufferPointer<UInt8>, payload: UnsafeBufferPointer<UInt8>, retained: Bool = false) {
-        let now = Int64(Date().timeIntervalSince1970 * 1000)
+    private func receive(topic: UnsafeBufferPointer<UInt8>, payload: UnsafeBufferPointer<UInt8>, retained: Bool = false, arrivalMs: Int64? = nil) {
+        let wall = Int64(Date().timeIntervalSince1970 * 1000)
+        let now = arrivalMs ?? wall
         lock.lock()
         // Journaled: what the aggregation may need again after a crash. Not a payload over the
         // limit (refused unread; its dead letter keeps the first max-payload bytes), nor a
@@ -225,7 +226,7 @@ public final class GatewayService: @unchecked Sendable {
         let retainedStatus = retained && topic.count > 7 && equals(UnsafeBufferPointer(rebasing: topic[(topic.count - 7)...]), "/status")
         let position = oversize || retainedStatus ? journal.end : journal.append(topic: topic, payload: payload, arrivalMs: now)
         aggregator.ingest(topic: topic, payload: payload, position: position, arrivalMs: now, retained: retained)
-        lastMessageMs = now
+        lastMessageMs = wall
         if !waiters.isEmpty { resumeWaiters() }
         lock.unlock()
         onReceived?(payload)
@@ -258,10 +259,11 @@ public final class GatewayService: @unchecked Sendable {
         }
     }
 
-    /// Feeds one message as if it came from the broker (file replay, tests).
-    public func receive(topic: String, payload: [UInt8]) {
+    /// Feeds one message as if it came from the broker (file replay, tests), arriving now or
+    /// at `arrivalMs` (a recording's send time).
+    public func receive(topic: String, payload: [UInt8], arrivalMs: Int64? = nil) {
         var t = topic
-        t.withUTF8 { tb in payload.withUnsafeBufferPointer { receive(topic: tb, payload: $0) } }
+        t.withUTF8 { tb in payload.withUnsafeBufferPointer { receive(topic: tb, payload: $0, arrivalMs: arrivalMs.flatMap { $0 > 0 ? $0 : nil }) } }
     }
 
     /// Writes what the aggregator emitted (and, with `checkpoint`, its whole state) to the store

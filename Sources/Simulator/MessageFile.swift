@@ -80,8 +80,9 @@ public final class MessageFile {
 }
 
 extension MessageFile {
-    /// Reads a `jsonl` message file back: calls `body` with each line's topic and exact payload.
-    public static func read(_ path: String, _ body: (String, [UInt8]) throws -> Void) throws {
+    /// Reads a `jsonl` message file back: calls `body` with each line's topic, exact payload
+    /// and send time (ms since the epoch, 0 when the line has none).
+    public static func read(_ path: String, _ body: (String, [UInt8], Int64) throws -> Void) throws {
         guard let file = fopen(path, "r") else {
             throw SimulationError("\(path): cannot open (\(String(cString: strerror(errno)))); check the path")
         }
@@ -90,7 +91,7 @@ extension MessageFile {
         var capacity = 0
         defer { free(buffer) }
         var number = 0
-        let topicKey = Array(#""topic":""#.utf8), payloadKey = Array(#","payload":"#.utf8)
+        let topicKey = Array(#""topic":""#.utf8), payloadKey = Array(#","payload":"#.utf8), atKey = Array(#"{"at":"#.utf8)
         while true {
             let n = getline(&buffer, &capacity, file)
             if n < 0 { break }
@@ -108,7 +109,14 @@ extension MessageFile {
             if payload.first == UInt8(ascii: "\""), payload.last == UInt8(ascii: "\""), payload.count >= 2 {
                 payload = Array(payload[1..<(payload.count - 1)])
             }
-            try body(topic, payload)
+            var at: Int64 = 0
+            if line.starts(with: atKey) {
+                for byte in line[atKey.count...] {
+                    guard byte >= 48, byte <= 57, at < Int64.max / 10 - 9 else { break }
+                    at = at * 10 + Int64(byte - 48)
+                }
+            }
+            try body(topic, payload, at)
         }
     }
 

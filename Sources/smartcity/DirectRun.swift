@@ -49,7 +49,8 @@ struct DirectRun {
         var pending = 0, messages = 0
         var heap: [(fraction: Double, bytes: Int)] = [(0, Int(csys_heap_bytes()))]
         while let batch = full.take() {
-            batch.forEach { topic, payload in _ = aggregator.ingest(topic: topic, payload: payload) }
+            // Arrival in simulated time: the send time, as if the network took no time.
+            batch.forEach { topic, payload, sent in _ = aggregator.ingest(topic: topic, payload: payload, arrivalMs: sent) }
             pending += batch.count
             messages += batch.count
             let fraction = Double(batch.simulatedTime - scenario.start) / Double(max(1, scenario.duration))
@@ -87,8 +88,8 @@ final class MessageBatch: @unchecked Sendable {
     private(set) var bytes: [UInt8] = []
     /// Simulated time (s) of the newest message in the batch.
     private(set) var simulatedTime: Int64 = 0
-    /// End of each message's topic and of its payload in `bytes`.
-    private var ends: [(topic: Int, payload: Int)] = []
+    /// End of each message's topic and of its payload in `bytes`, and its send time (ms).
+    private var ends: [(topic: Int, payload: Int, sent: Int64)] = []
 
     init() {
         bytes.reserveCapacity(Self.capacity * 256)
@@ -102,7 +103,7 @@ final class MessageBatch: @unchecked Sendable {
         bytes.append(contentsOf: message.topic)
         let topic = bytes.count
         bytes.append(contentsOf: message.payload)
-        ends.append((topic, bytes.count))
+        ends.append((topic, bytes.count, message.sendTime))
         simulatedTime = max(simulatedTime, message.eventTime)
     }
 
@@ -112,11 +113,11 @@ final class MessageBatch: @unchecked Sendable {
         simulatedTime = 0
     }
 
-    func forEach(_ body: (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>) -> Void) {
+    func forEach(_ body: (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>, Int64) -> Void) {
         bytes.withUnsafeBufferPointer { all in
             var start = 0
-            for (topic, payload) in ends {
-                body(UnsafeBufferPointer(rebasing: all[start..<topic]), UnsafeBufferPointer(rebasing: all[topic..<payload]))
+            for (topic, payload, sent) in ends {
+                body(UnsafeBufferPointer(rebasing: all[start..<topic]), UnsafeBufferPointer(rebasing: all[topic..<payload]), sent)
                 start = payload
             }
         }

@@ -166,8 +166,9 @@ struct GatewayReplay: AsyncParsableCommand {
         config.statusInterval = 0
         let service = try GatewayService(config: config, logger: LogSetup.logger("smartcity.gateway", level: options.logLevel))
         var count = 0
-        try MessageFile.read(file) { topic, payload in
-            service.receive(topic: topic, payload: payload)
+        // Each message arrives when it was sent: the city's clock follows the recording.
+        try MessageFile.read(file) { topic, payload, sent in
+            service.receive(topic: topic, payload: payload, arrivalMs: sent)
             count += 1
         }
         try service.flush(checkpoint: true, provisional: true)

@@ -9,8 +9,9 @@ struct Feed {
     var aggregator: Aggregator
     var seq: [String: Int] = [:]
 
-    init(window: Int64 = 900, lateness: Int64 = 600, quorum: Int = 1) {
+    init(window: Int64 = 900, lateness: Int64 = 600, quorum: Int = 1, maxSkew: Int64 = 3600) {
         var config = GatewayConfig()
+        config.maxSkew = maxSkew
         config.window = window
         config.lateness = lateness
         // One station moves the clock here; the quorum has tests of its own below.
@@ -229,7 +230,7 @@ extension Feed {
     let monday: Int64 = 1_768_176_000
 
     @Test func peakCountsWeighTheirDelayAgainstTheCountersOffPeakFreeFlow() throws {
-        var f = Feed(window: 900, lateness: 86_400)
+        var f = Feed(window: 900, lateness: 86_400, maxSkew: 86_400)
         func count(_ device: String, at t: Int64, vehicles: Double, speed: Double) {
             f.send("mobility", "TrafficFlowObserved", device, at: t,
                    #"[{"n":"intensity","u":"count","v":\#(vehicles)},{"n":"averageVehicleSpeed","u":"km/h","v":\#(speed)}]"#)
@@ -269,7 +270,7 @@ extension Feed {
     /// One station dated almost a week ahead (inside max-skew) closed the city's windows and
     /// made every later reading of the others too late; with a quorum of 3 it moves nothing.
     @Test func oneDeviceAheadClosesNothingAndDiscardsNothing() {
-        var f = Feed(lateness: 900, quorum: 3)
+        var f = Feed(lateness: 900, quorum: 3, maxSkew: 7 * 86_400)
         for d in 1...3 { #expect(station(&f, d, 10, at: t0 + 60) == .accepted) }
         #expect(station(&f, 4, 99, at: t0 + 6 * 86_400 + 23 * 3600) == .accepted, "accepted: inside max-skew")
         #expect(f.aggregator.pending.windows.isEmpty, "no window closed by the one device ahead")
@@ -277,6 +278,31 @@ extension Feed {
         #expect(f.aggregator.counters.tooLate == 0)
         let closed = f.aggregator.pending.windows.filter { $0.attribute == "AirQualityObserved.pm25" && $0.resolution == .base }
         #expect(closed.count == 1 && closed.first?.partial.count == 3, "the first window closes once three stations passed it")
+    }
+
+    func station(_ f: inout Feed, _ device: Int, at t: Int64, arrival: Int64) -> IngestOutcome {
+        let id = "alm-aq-00000\(device)"
+        let n = f.seq[id, default: 0]
+        f.seq[id] = n + 1
+        return f.aggregator.ingest(topic: "city/almaty/environment/north/\(id)/attrs", payload: Array(
+            #"[{"bn":"urn:ngsi-ld:AirQualityObserved:\#(id):","bt":\#(t),"n":"pm25","u":"ug/m3","v":10},{"n":"seq","v":\#(n)},{"n":"sent","u":"s","v":\#(t)}]"#.utf8),
+            arrivalMs: arrival * 1000)
+    }
+
+    /// Event time is bounded against arrival: the city's clock plus the wall time since it got
+    /// there. A station a day ahead is refused; after a quiet two hours the next reading is not.
+    @Test func aReadingAheadOfTheCityClockAtArrivalIsRefused() {
+        var f = Feed(lateness: 900, quorum: 3)
+        let wall = t0 + 30
+        for d in 1...3 { #expect(station(&f, d, at: t0, arrival: wall) == .accepted) }
+        #expect(station(&f, 4, at: t0 + 86_400, arrival: wall + 1) == .rejected(.timeSkew))
+        #expect(station(&f, 4, at: t0 + 3000, arrival: wall + 2) == .accepted, "50 min ahead: inside max-skew")
+        // Two quiet hours of wall time: the city's clock is expected two hours on.
+        #expect(station(&f, 1, at: t0 + 2 * 3600 + 2000, arrival: wall + 2 * 3600) == .accepted)
+        #expect(station(&f, 2, at: t0 + 3 * 3600 + 1800, arrival: wall + 2 * 3600 + 5) == .rejected(.timeSkew))
+        #expect(f.aggregator.knownDevices == 4)
+        // Nothing of the refused readings moved the clock: the first window is still open.
+        #expect(f.aggregator.store.newest(city: 0) == t0 * 1000)
     }
 
     @Test func withFewerDevicesThanTheQuorumWindowsWaitForShutdown() {

@@ -13,7 +13,7 @@ struct AggregationState {
 /// Reads and writes the aggregation state as one byte string: plain structs as they lie in
 /// memory (arrays behind their count), strings as UTF-8.
 enum CheckpointCodec {
-    /// 5 counts unknown devices and three more reject reasons; 4 added the traffic counters' free-flow profiles and the night and peak series; 3 added
+    /// 5 counts unknown devices and three more reject reasons and keeps when each city's clock last moved; 4 added the traffic counters' free-flow profiles and the night and peak series; 3 added
     /// each city's leading devices (the watermark quorum). Earlier formats lay the device
     /// state and the window series out differently and are not read.
     static let version: Int64 = 5
@@ -41,6 +41,7 @@ enum CheckpointCodec {
             w.raw(clock.offsetMs)
             w.raw(clock.newest)
             w.raw(clock.lastBoundary)
+            w.raw(clock.newestArrival)
             w.raw(clock.leaders)
         }
         w.array(state.windows)
@@ -70,6 +71,7 @@ enum CheckpointCodec {
             var clock = CityClock(offsetMs: try r.raw(Int64.self))
             clock.newest = try r.raw(Int64.self)
             clock.lastBoundary = try r.raw(Int64.self)
+            clock.newestArrival = try r.raw(Int64.self)
             clock.leaders = try r.raw(CityClock.Leaders.self)
             guard (0...Int32(CityClock.maximumQuorum)).contains(clock.leaders.count) else {
                 throw SnapshotError(description: "checkpoint has a city with \(clock.leaders.count) leading devices")

@@ -40,6 +40,8 @@ struct CityClock: BitwiseCopyable, Equatable {
     var offsetMs: Int64
     var newest: Int64 = .min
     var lastBoundary: Int64 = .min
+    /// Arrival time (ms, gateway clock) of the reading that last moved `newest`; 0 unknown.
+    var newestArrival: Int64 = 0
     /// The most advanced devices (registry numbers) and their newest event times.
     var leaders = Leaders()
 
@@ -157,6 +159,15 @@ struct WindowStore {
 
     func newest(city: Int) -> Int64 { clocks[city].newest }
 
+    /// Where the city's clock may be at `arrival`: its quorum time plus the wall time since
+    /// that was reached (a quiet hour moves it an hour); the quorum time alone when arrival
+    /// times are unknown (file replays).
+    func expected(city: Int, arrival: Int64) -> Int64 {
+        let clock = clocks[city]
+        guard clock.newest != .min, arrival > 0, clock.newestArrival > 0, arrival > clock.newestArrival else { return clock.newest }
+        return clock.newest + (arrival - clock.newestArrival)
+    }
+
     @inline(__always)
     func windowStart(_ time: Int64, _ resolution: Int, city: Int) -> Int64 {
         let length = lengths[resolution]
@@ -246,10 +257,11 @@ struct WindowStore {
 
     /// Takes a device's newest event time and moves the city's clock to the quorum time if
     /// that is newer; true when a base window boundary was passed, so a sweep is due.
-    mutating func advance(city: Int, device: Int, to time: Int64) -> Bool {
+    mutating func advance(city: Int, device: Int, to time: Int64, arrival: Int64 = 0) -> Bool {
         let reached = clocks[city].leaders.observe(device: Int32(device), time: time, quorum: quorum)
         guard reached > clocks[city].newest else { return false }
         clocks[city].newest = reached
+        clocks[city].newestArrival = arrival
         let time = reached
         let boundary = windowStart(time, Resolution.base.rawValue, city: city)
         guard boundary > clocks[city].lastBoundary else { return false }
