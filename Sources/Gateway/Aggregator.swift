@@ -80,6 +80,8 @@ public final class Aggregator {
     /// Open windows (all resolutions): memory is proportional to this, not to messages.
     public var openWindows: Int { store.openWindows }
     public var knownDevices: Int { registry.devices.count }
+    /// Messages taken since the state began (every call of `ingest`): the state changes only with it.
+    public var messagesTaken: Int64 { counters.received + counters.retainedStatuses }
 
     // MARK: ingest
 

@@ -38,6 +38,10 @@ public final class GatewayService: @unchecked Sendable {
     private var retryBatch = StoreBatch()
     private var lastCheckpointPosition: UInt64 = 0
     private var lastCheckpointWall = Date()
+    /// Messages the aggregation had taken at the last checkpoint: none since, none to write.
+    private var checkpointedMessages: Int64 = -1
+    /// Checkpoints written and skipped (nothing changed since the last), pages rewritten.
+    public private(set) var checkpointsWritten = 0, checkpointsSkipped = 0
     private var lastFlushWall = Date()
     private var lastStatusWall = Date()
     private var lastStatusReceived: Int64 = 0
@@ -79,6 +83,7 @@ public final class GatewayService: @unchecked Sendable {
                 throw GatewayError.state("\(config.store): the last checkpoint cannot be read (\(error)); move the store and its journal aside to start afresh")
             }
             lastCheckpointPosition = checkpoint.position
+            checkpointedMessages = aggregator.messagesTaken
         }
         var count = 0
         try journal.replay(from: lastCheckpointPosition) { position, topic, payload, arrival in
@@ -275,6 +280,10 @@ public final class GatewayService: @unchecked Sendable {
         aggregator.flushCorrections()
         var batch = retryBatch
         batch.add(aggregator.drain())
+        // Nothing taken since the last checkpoint: the state is the one stored.
+        let taken = aggregator.messagesTaken
+        let requested = checkpoint
+        let checkpoint = requested && taken != checkpointedMessages
         if checkpoint {
             do { try journal.flush() } catch {
                 lock.unlock()
@@ -307,7 +316,12 @@ public final class GatewayService: @unchecked Sendable {
             lock.lock()
             try? journal.release(before: lastCheckpointPosition)
             lastCheckpointPosition = c.position
+            checkpointedMessages = taken
+            checkpointsWritten += 1
             lock.unlock()
+        }
+        if requested {
+            if batch.checkpoint == nil { checkpointsSkipped += 1 }
             lastCheckpointWall = Date()
         }
         queueForPublishing(batch.indicators)

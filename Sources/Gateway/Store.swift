@@ -74,10 +74,20 @@ public protocol TelemetryStore: AnyObject, Sendable {
 /// - `indicators`: one row per (city, code, resolution, start_ms);
 /// - `indicator_definitions`: code, name, unit, domain, formula, needs, direction;
 /// - `dead_letters`: rejected messages by journal position, with reason and raw payload;
-/// - `checkpoints`: the aggregation state blob and the journal position it covers.
+/// - `checkpoints`: the journal position the aggregation state covers and the state's length;
+/// - `state_pages`: the state itself in pages of `pageSize` bytes. A checkpoint rewrites only
+///   the pages that differ from the last one written, in the same transaction as its row, so
+///   an idle or quiet gateway writes little and the store always holds one whole state.
 public final class SQLiteStore: TelemetryStore, @unchecked Sendable {
     public let path: String
     private let pool: DatabasePool
+    /// Bytes per state page: a page and its row fit in one 4 KiB SQLite page.
+    static let pageSize = 4000
+    /// The state as last written (pages are compared with it); guarded by the writer.
+    private var written: [UInt8]?
+    /// Pages the last checkpoint rewrote, and bytes.
+    public private(set) var lastCheckpointPages = 0
+    public private(set) var lastCheckpointBytes = 0
 
     public init(path: String, definitions: [IndicatorDefinition] = IndicatorCatalog.all) throws {
         self.path = path
@@ -124,11 +134,13 @@ public final class SQLiteStore: TelemetryStore, @unchecked Sendable {
         CREATE TABLE IF NOT EXISTS checkpoints (
           id INTEGER PRIMARY KEY AUTOINCREMENT, position INTEGER NOT NULL, created_ms INTEGER NOT NULL,
           accepted INTEGER NOT NULL, state BLOB NOT NULL);
+        CREATE TABLE IF NOT EXISTS state_pages (page INTEGER PRIMARY KEY, bytes BLOB NOT NULL);
         """
 
     public func write(_ batch: StoreBatch) throws {
         guard !batch.isEmpty else { return }
         let now = Int64(Date().timeIntervalSince1970 * 1000)
+        var pages = 0, bytes = 0
         do {
             try pool.write { db in
                 if !batch.windows.isEmpty {
@@ -169,11 +181,17 @@ public final class SQLiteStore: TelemetryStore, @unchecked Sendable {
                     }
                 }
                 if let c = batch.checkpoint {
+                    (pages, bytes) = try writePages(c.state, db)
+                    // The row names the state's length; the pages hold it.
                     try db.execute(sql: "INSERT INTO checkpoints (position, created_ms, accepted, state) VALUES (?, ?, ?, ?)",
-                                   arguments: [Int64(bitPattern: c.position), c.createdAtMs, c.accepted, Data(c.state)])
-                    // Keep the last two.
-                    try db.execute(sql: "DELETE FROM checkpoints WHERE id NOT IN (SELECT id FROM checkpoints ORDER BY id DESC LIMIT 2)")
+                                   arguments: [Int64(bitPattern: c.position), c.createdAtMs, c.accepted, Data(Self.header(length: c.state.count))])
+                    try db.execute(sql: "DELETE FROM checkpoints WHERE id NOT IN (SELECT id FROM checkpoints ORDER BY id DESC LIMIT 1)")
                 }
+            }
+            if let c = batch.checkpoint {
+                written = c.state
+                lastCheckpointPages = pages
+                lastCheckpointBytes = bytes
             }
         } catch {
             throw GatewayError.store("\(path): cannot write to the store (\(error)); check free disk space — nothing accepted is lost, the journal keeps it until a write succeeds")
@@ -181,11 +199,67 @@ public final class SQLiteStore: TelemetryStore, @unchecked Sendable {
     }
 
     public func latestCheckpoint() throws -> Checkpoint? {
-        try pool.read { db in
+        let checkpoint: Checkpoint? = try pool.read { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT position, created_ms, accepted, state FROM checkpoints ORDER BY id DESC LIMIT 1") else { return nil }
-            let state: Data = row["state"]
-            return Checkpoint(position: UInt64(bitPattern: row["position"]), createdAtMs: row["created_ms"], accepted: row["accepted"], state: [UInt8](state))
+            let header = [UInt8](row["state"] as Data)
+            guard let length = Self.length(header) else {
+                throw GatewayError.state("\(path): the checkpoint was written by an older build (its state is not paged); move the store and its journal aside to start afresh")
+            }
+            var state: [UInt8] = []
+            state.reserveCapacity(length)
+            let cursor = try Row.fetchCursor(db, sql: "SELECT page, bytes FROM state_pages WHERE page < ? ORDER BY page",
+                                             arguments: [(length + Self.pageSize - 1) / Self.pageSize])
+            while let page = try cursor.next() {
+                guard page["page"] as Int == state.count / Self.pageSize else { break }
+                state += [UInt8](page["bytes"] as Data)
+            }
+            guard state.count == length else {
+                throw GatewayError.state("\(path): the checkpoint's pages hold \(state.count) of its \(length) bytes; move the store and its journal aside to start afresh")
+            }
+            return Checkpoint(position: UInt64(bitPattern: row["position"]), createdAtMs: row["created_ms"], accepted: row["accepted"], state: state)
         }
+        if let checkpoint { written = checkpoint.state }
+        return checkpoint
+    }
+
+    /// A checkpoint row's `state`: a tag and the paged state's length.
+    private static let tag = Array("PAGED1".utf8)
+
+    private static func header(length: Int) -> [UInt8] {
+        var out = tag
+        withUnsafeBytes(of: Int64(length).littleEndian) { out += $0 }
+        return out
+    }
+
+    private static func length(_ header: [UInt8]) -> Int? {
+        guard header.count == tag.count + 8, header.starts(with: tag) else { return nil }
+        let raw = header[tag.count...].withUnsafeBytes { $0.loadUnaligned(as: Int64.self) }
+        return Int(Int64(littleEndian: raw))
+    }
+
+    /// Writes the pages of `state` that differ from the state last written (all of them the
+    /// first time) and drops pages beyond its end. Returns pages and bytes written.
+    private func writePages(_ state: [UInt8], _ db: Database) throws -> (Int, Int) {
+        let size = Self.pageSize
+        let count = (state.count + size - 1) / size
+        let statement = try db.cachedStatement(sql: "INSERT OR REPLACE INTO state_pages (page, bytes) VALUES (?, ?)")
+        var pages = 0, bytes = 0
+        try state.withUnsafeBytes { new in
+            let old = written
+            for page in 0..<count {
+                let range = page * size..<min(state.count, (page + 1) * size)
+                if let old, old.count >= range.upperBound,
+                   old.withUnsafeBytes({ memcmp($0.baseAddress! + range.lowerBound, new.baseAddress! + range.lowerBound, range.count) }) == 0,
+                   range.upperBound < state.count || old.count == state.count {
+                    continue
+                }
+                try statement.execute(arguments: [page, Data(new[range])])
+                pages += 1
+                bytes += range.count
+            }
+        }
+        try db.execute(sql: "DELETE FROM state_pages WHERE page >= ?", arguments: [count])
+        return (pages, bytes)
     }
 
     private static let indicatorColumns = """

@@ -31,7 +31,7 @@ struct BenchGateway: AsyncParsableCommand {
     @Option(help: "Alternating rounds of the broker part; the median ratio is reported.")
     var rounds: Int = 3
 
-    @Option(help: "Parts to run, comma-separated: ingest, memory, broker.")
+    @Option(help: "Parts to run, comma-separated: ingest, memory, broker, checkpoint.")
     var parts: String = "ingest,memory,broker"
 
     func run() async throws {
@@ -42,6 +42,54 @@ struct BenchGateway: AsyncParsableCommand {
         if selected.contains("ingest") { try ingest(loaded, config) }
         if selected.contains("memory") { memory(loaded, config) }
         if selected.contains("broker") { try await broker(loaded, config) }
+        if selected.contains("checkpoint") { try checkpoint(loaded, config) }
+    }
+
+    // MARK: Checkpoints
+
+    /// A gateway holding the scenario's state after its first simulated hours: the bytes one
+    /// checkpoint writes when idle, after ten seconds of the city's real-time traffic and after
+    /// a minute of it, against the whole state (what every checkpoint wrote before).
+    func checkpoint(_ scenario: Scenario, _ config: GatewayConfig) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bench-checkpoint-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var config = config
+        config.store = directory + "/gateway.sqlite"
+        config.httpPort = nil
+        config.statusInterval = 0
+        let store = try SQLiteStore(path: config.store)
+        let service = try GatewayService(config: config, store: store)
+        var s = scenario
+        s.duration = Durations.parse(duration) ?? 21_600
+        let generator = Generator(scenario: s, includeStatus: true)
+        var messages: [(String, [UInt8])] = []
+        while generator.next() { messages.append((generator.message.topicString, generator.message.payload)) }
+        // The city's own rate: messages per second of simulated time.
+        let perSecond = Double(messages.count) / Double(s.duration)
+        let tail = Int(perSecond * 70)
+        guard messages.count > tail * 2 else { throw ValidationError("--duration is too short for the checkpoint part") }
+        for (topic, payload) in messages.dropLast(tail) { service.receive(topic: topic, payload: payload) }
+        let clock = ContinuousClock()
+        var began = clock.now
+        try service.flush(checkpoint: true)
+        let fullSeconds = (clock.now - began).seconds
+        let full = store.lastCheckpointBytes
+        print("checkpoint (\(service.status().devices) devices, \(messages.count - tail) messages of \(duration), \(fmt(perSecond, 0)) msg/s in real time):")
+        print("  whole state:          \(fmt(Double(full) / 1_048_576, 1)) MiB in \(fmt(fullSeconds, 2)) s")
+        began = clock.now
+        try service.flush(checkpoint: true)
+        print("  idle:                 \(service.checkpointsSkipped == 1 ? "skipped, 0 bytes" : "\(store.lastCheckpointBytes) bytes") in \(fmt((clock.now - began).seconds * 1000, 1)) ms")
+        var at = messages.count - tail
+        for (label, seconds) in [("after 10 s of traffic", 10.0), ("after 60 s of traffic", 60.0)] {
+            let n = Int(perSecond * seconds)
+            for (topic, payload) in messages[at..<min(messages.count, at + n)] { service.receive(topic: topic, payload: payload) }
+            at += n
+            began = clock.now
+            try service.flush(checkpoint: true)
+            let bytes = store.lastCheckpointBytes
+            print("  \((label + ":").padding(toLength: 22, withPad: " ", startingAt: 0)) \(fmt(Double(bytes) / 1_048_576, 2)) MiB (\(n) messages) in \(fmt((clock.now - began).seconds, 2)) s; ratio to the whole state \(fmt(Double(bytes) / Double(max(1, full)), 3))")
+        }
     }
 
     /// Messages of the scenario's first `seconds`, without statuses.
