@@ -103,6 +103,23 @@ extension Integration {
         #expect(try healthAnswers())
     }
 
+    /// The HTTP corpus: each request gets the status its file name starts with (`4`: any 4xx or
+    /// a closed connection), and the server keeps serving after each.
+    @Test func everyCorpusRequestGetsItsStatusAndTheServerStaysUp() throws {
+        let requests = Corpus.files("http", ext: "http")
+        #expect(requests.count >= 15)
+        for (name, bytes) in requests {
+            let expected = String(name.prefix { $0 != "-" })
+            let (response, closed) = try exchange(bytes, timeout: 3)
+            if expected == "4" {
+                #expect(response.hasPrefix("HTTP/1.1 4") || (response.isEmpty && closed), "\(name): \(response.prefix(200))")
+            } else {
+                #expect(response.hasPrefix("HTTP/1.1 \(expected)"), "\(name): \(response.prefix(200))")
+            }
+            #expect(try healthAnswers(), "\(name): /health answers after it")
+        }
+    }
+
     @Test func anIdleConnectionIsClosed() throws {
         // Nothing sent: the server closes it after its idle timeout (1 s here), before ours (5 s).
         let (response, closed) = try exchange([])
