@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # starts, pkg-config to find the library, openssl to make test certificates.
 PACKAGES := libmosquitto-dev mosquitto mosquitto-clients pkg-config openssl
 
-.PHONY: deps build release run test bench clean
+.PHONY: deps build release run test bench fuzz clean
 
 deps:
 	@missing=""; \
@@ -30,6 +30,17 @@ run: release
 
 test: deps
 	ulimit -n 20000 2>/dev/null || ulimit -n $$(ulimit -Hn); $(SWIFT) build --build-tests && $(SWIFT) test --skip-build
+	.build/debug/SenMLFuzz Tests/Corpus/payloads Tests/Corpus/http
+
+# libFuzzer on the SenML reader and the topic parser, seeded with the bad-input corpus; the
+# inputs it finds stay in .build/fuzz-corpus, a failing one is saved as .build/fuzz-crash-*.
+FUZZ_SECONDS ?= 300
+fuzz: deps
+	$(SWIFT) build -c release --product SenMLFuzz --build-path .build/fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING
+	mkdir -p .build/fuzz-corpus
+	for d in Tests/Corpus/payloads/*/; do for f in $$d*.json; do cp "$$f" ".build/fuzz-corpus/$$(basename $$d)-$$(basename $$f)"; done; done
+	n=0; while IFS=$$'\t' read -r outcome topic; do [[ $$outcome == \#* ]] && continue; n=$$((n+1)); printf '%s' "$$topic" > .build/fuzz-corpus/topic-$$n; done < Tests/Corpus/topics.tsv
+	.build/fuzz/release/SenMLFuzz .build/fuzz-corpus -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -print_final_stats=1 -artifact_prefix=.build/fuzz-
 
 bench: release
 	$(SWIFT) run -c release smartcity bench mqtt --messages 200000

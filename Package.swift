@@ -85,6 +85,8 @@ let package = Package(
             ],
             swiftSettings: upcoming
         ),
+        // The SenML reader and topic parser under libFuzzer (`make fuzz`); a plain build checks files.
+        .executableTarget(name: "SenMLFuzz", dependencies: ["Telemetry"], swiftSettings: upcoming),
         // Scenarios and helpers the test targets share (public API only).
         .target(name: "TestSupport", dependencies: ["Gateway", "Simulator", "Telemetry"], path: "Tests/TestSupport", swiftSettings: upcoming),
         // Unit tests: no broker, no process, values in and values out.

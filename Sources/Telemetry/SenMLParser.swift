@@ -80,9 +80,31 @@ struct SenMLParser {
             }
             if c == UInt8(ascii: "\\") { return try escapedString(from: start, &scratch) }
             if c < 0x20 { throw fail(.malformedJSON, "a control character inside a string") }
-            at += 1
+            at += c < 0x80 ? 1 : try utf8Sequence()
         }
         throw fail(.malformedJSON, "a string without its closing quote")
+    }
+
+    /// The length of the UTF-8 sequence at `at` (RFC 3629: no overlong forms, no surrogates,
+    /// nothing above U+10FFFF); JSON text is UTF-8, so anything else is malformed.
+    private func utf8Sequence() throws(SenMLParseError) -> Int {
+        let lead = bytes[at]
+        let length: Int, low: UInt8, high: UInt8
+        switch lead {
+        case 0xC2...0xDF: (length, low, high) = (2, 0x80, 0xBF)
+        case 0xE0: (length, low, high) = (3, 0xA0, 0xBF)
+        case 0xED: (length, low, high) = (3, 0x80, 0x9F)
+        case 0xE1...0xEC, 0xEE...0xEF: (length, low, high) = (3, 0x80, 0xBF)
+        case 0xF0: (length, low, high) = (4, 0x90, 0xBF)
+        case 0xF1...0xF3: (length, low, high) = (4, 0x80, 0xBF)
+        case 0xF4: (length, low, high) = (4, 0x80, 0x8F)
+        default: throw fail(.malformedJSON, "a byte that is not UTF-8 inside a string")
+        }
+        guard at + length <= bytes.count, (low...high).contains(bytes[at + 1]),
+              (2..<length).allSatisfy({ (0x80...0xBF).contains(bytes[at + $0]) }) else {
+            throw fail(.malformedJSON, "a byte that is not UTF-8 inside a string")
+        }
+        return length
     }
 
     private mutating func escapedString(from start: Int, _ scratch: inout [UInt8]) throws(SenMLParseError) -> SenMLText {
@@ -96,8 +118,9 @@ struct SenMLParser {
             }
             if c < 0x20 { throw fail(.malformedJSON, "a control character inside a string") }
             if c != UInt8(ascii: "\\") {
-                scratch.append(c)
-                at += 1
+                let n = c < 0x80 ? 1 : try utf8Sequence()
+                scratch.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[at..<(at + n)]))
+                at += n
                 continue
             }
             guard at + 1 < bytes.count else { break }
@@ -154,7 +177,7 @@ struct SenMLParser {
     mutating func number() throws(SenMLParseError) -> Double {
         let start = at
         var negative = false
-        if bytes[at] == UInt8(ascii: "-") {
+        if at < bytes.count, bytes[at] == UInt8(ascii: "-") {
             negative = true
             at += 1
         }
@@ -245,7 +268,8 @@ struct SenMLParser {
                 }
                 try skipValue(depth: depth + 1)
                 skipSpace()
-                let c = peek
+                guard at < bytes.count else { throw fail(.malformedJSON, "a value ends without '\(Character(Unicode.Scalar(close)))'") }
+                let c = bytes[at]
                 at += 1
                 if c == UInt8(ascii: ",") { continue }
                 if c == close { return }

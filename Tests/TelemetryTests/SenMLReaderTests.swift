@@ -108,6 +108,36 @@ import Testing
         #expect(try read(#"[{"n":"город","vs":"Алматы"}]"#).records.first?.value == .string("Алматы"))
     }
 
+    /// A pack that ends where a value should start is malformed; the reader read one byte
+    /// past the payload there (found by `make fuzz`).
+    @Test(arguments: [#"{"n":"#, #"[{"n":"x","v":"#, #"[{"x":"#, #"[{"n":"x","v":-"#, #"[{"x":["#, #"[{"x":{"a":"#])
+    func aPackEndingBeforeAValueIsMalformed(_ text: String) {
+        #expect(reason(text) == .malformedJSON)
+    }
+
+    /// An error's offset is inside the payload, also when it ends inside a skipped value.
+    @Test(arguments: [#"[{"bn":"urn:x:","v":{"n":"sent""#, #"[{"x":[1,2"#, #"{"a":{"b":"c""#])
+    func anErrorAtTheEndNamesAByteOfThePayload(_ text: String) throws {
+        let error = try #require(throws: SenMLParseError.self) { try read(text) }
+        #expect(error.reason == .malformedJSON)
+        #expect(error.offset <= text.utf8.count, "offset \(error.offset) of \(text.utf8.count) bytes")
+    }
+
+    /// JSON text is UTF-8: a stray byte, an overlong form, an encoded surrogate or a cut
+    /// sequence inside a string is malformed, escaped or not.
+    @Test(arguments: [[0xFF], [0xC0, 0xAF], [0xE0, 0x80, 0xAF], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xD0], [0xE2, 0x82]] as [[UInt8]])
+    func invalidUTF8IsMalformed(_ inside: [UInt8]) {
+        for prefix in ["a", #"\n"#] {
+            let pack = Array(#"[{"n":"x","vs":"\#(prefix)"#.utf8) + inside + Array(#"b"}]"#.utf8)
+            let outcome = pack.withUnsafeBufferPointer { bytes -> SenMLParseError.Reason? in
+                var reader = SenMLReader()
+                do throws(SenMLParseError) { try reader.read(bytes) } catch { return error.reason }
+                return nil
+            }
+            #expect(outcome == .malformedJSON, "\(inside) after '\(prefix)'")
+        }
+    }
+
     @Test(arguments: [#"\x"#, #"\u12"#, #"\u12G4"#, #"\ud83d"#, #"\ud83dx"#, #"\ude00"#, #"\ud83d\u0041"#, "\u{1}", "\n"])
     func badEscapesAndControlCharactersAreMalformed(_ inside: String) {
         #expect(reason(#"[{"n":"x","vs":"a\#(inside)b"}]"#) == .malformedJSON)
