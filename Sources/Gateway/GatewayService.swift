@@ -237,30 +237,58 @@ public final class GatewayService: @unchecked Sendable {
         onReceived?(payload)
     }
 
-    private var waiters: [(count: Int64, received: Bool, continuation: CheckedContinuation<Void, Never>)] = []
+    /// What a waiter counts: accepted telemetry, every message, or distinct readings (telemetry
+    /// messages but the duplicates: a broker's redeliveries do not count twice).
+    private enum Tally { case accepted, received, readings }
+    private var waiters: [(id: UInt64, count: Int64, tally: Tally, continuation: CheckedContinuation<Void, Never>)] = []
+    private var nextWaiter: UInt64 = 0
 
     /// Resumes the waiters whose count was reached (under the lock).
     private func resumeWaiters() {
         let counters = aggregator.counters
         waiters.removeAll { waiter in
-            guard (waiter.received ? counters.received : counters.accepted) >= waiter.count else { return false }
+            let reached = switch waiter.tally {
+            case .accepted: counters.accepted
+            case .received: counters.received
+            case .readings: counters.received - counters.duplicates - counters.statusMessages
+            }
+            guard reached >= waiter.count else { return false }
             waiter.continuation.resume()
             return true
         }
     }
 
-    /// Returns once `count` telemetry messages have been accepted (counted once each).
-    public func waitUntilAccepted(_ count: Int64) async { await wait(count, received: false) }
+    /// Returns once `count` telemetry messages have been accepted (counted once each), or
+    /// when the task is cancelled.
+    public func waitUntilAccepted(_ count: Int64) async { await wait(count, .accepted) }
 
-    /// Returns once `count` messages (of any outcome) have been received since the state began.
-    public func waitUntilReceived(_ count: Int64) async { await wait(count, received: true) }
+    /// Returns once `count` messages (of any outcome) have been received since the state
+    /// began, or when the task is cancelled (a caller that gave up waiting is not held).
+    public func waitUntilReceived(_ count: Int64) async { await wait(count, .received) }
 
-    private func wait(_ count: Int64, received: Bool) async {
-        await withCheckedContinuation { continuation in
+    /// Returns once `count` distinct telemetry messages arrived (received minus duplicates and
+    /// statuses, so the broker's redeliveries after an outage do not count), or when the task
+    /// is cancelled.
+    public func waitUntilReadings(_ count: Int64) async { await wait(count, .readings) }
+
+    private func wait(_ count: Int64, _ tally: Tally) async {
+        let id = lock.withLock {
+            nextWaiter += 1
+            return nextWaiter
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                lock.lock()
+                defer { lock.unlock() }
+                guard !Task.isCancelled else { return continuation.resume() }
+                waiters.append((id, count, tally, continuation))
+                resumeWaiters()
+            }
+        } onCancel: {
             lock.lock()
-            waiters.append((count, received, continuation))
-            resumeWaiters()
+            let waiter = waiters.firstIndex { $0.id == id }.map { waiters.remove(at: $0) }
             lock.unlock()
+            waiter?.continuation.resume()
         }
     }
 

@@ -157,7 +157,26 @@ extension MQTTClient {
     /// `drain` return at once (the waiting publishes fail with `connectionLost`), and what was
     /// in flight no longer counts. For a caller that gives up on a broker that is gone.
     public func giveUp(_ reason: String) {
+        state.withLock { $0.gaveUp = true }
         failPending(MQTTError(.connectionLost, "client '\(options.clientID)': \(reason)"))
+    }
+
+    /// Waits until the connection is up: true at once when it is, true when a (re)connect
+    /// succeeds; false when it cannot come back (closed, no reconnect policy, given up).
+    public func waitUntilConnected() async -> Bool {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let now = state.withLock { state -> Bool? in
+                switch state.phase {
+                case .connected: return true
+                case .connecting, .reconnecting:
+                    guard !state.gaveUp else { return false }
+                    state.connectedWaiters.append(continuation)
+                    return nil
+                case .idle, .closing, .closed: return false
+                }
+            }
+            if let now { continuation.resume(returning: now) }
+        }
     }
 
     /// Whether the client is connected to the broker now.

@@ -40,6 +40,9 @@ public final class MQTTClient: @unchecked Sendable {
         var windowWaiters: [CheckedContinuation<Void, any Error>] = []
         var windowHead = 0
         var drainWaiters: [CheckedContinuation<Void, Never>] = []
+        /// Callers of `waitUntilConnected`; and whether the caller gave the connection up.
+        var connectedWaiters: [CheckedContinuation<Bool, Never>] = []
+        var gaveUp = false
         var acks = AckTable()
         var subscriptions: [String: QoS] = [:]
         /// QoS 0 PUBLISH packets encoded for the loop to write (`directWrites`), and how many.
@@ -296,6 +299,11 @@ public final class MQTTClient: @unchecked Sendable {
         guard let waiter else { return }
         closeOnLoop(done: nil)
         waiter.resume(throwing: error)
+        let connected = state.withLock { state in
+            defer { state.connectedWaiters.removeAll() }
+            return state.connectedWaiters
+        }
+        for c in connected { c.resume(returning: false) }
     }
 
     func didConnect(rc: Int32, sessionPresent: Bool, maximumPacket: Int = .max) {
@@ -305,8 +313,10 @@ public final class MQTTClient: @unchecked Sendable {
             eventSink.yield(.disconnected(error))
             return
         }
-        let (waiter, resubscribe) = state.withLock { state -> (CheckedContinuation<Bool, any Error>?, [String: QoS]) in
+        let (waiter, resubscribe, connected) = state.withLock { state -> (CheckedContinuation<Bool, any Error>?, [String: QoS], [CheckedContinuation<Bool, Never>]) in
             let waiter = state.connectWaiter
+            let connected = state.connectedWaiters
+            state.connectedWaiters.removeAll()
             state.connectWaiter = nil
             state.connectDeadline?.release()
             state.connectDeadline = nil
@@ -315,13 +325,14 @@ public final class MQTTClient: @unchecked Sendable {
             state.maximumPacket = maximumPacket
             state.everConnected = true
             state.attempt = 0
-            return (waiter, wasReconnect && !sessionPresent ? state.subscriptions : [:])
+            return (waiter, wasReconnect && !sessionPresent ? state.subscriptions : [:], connected)
         }
         for (filter, qos) in resubscribe {
             _ = mosquitto_subscribe(handle, nil, filter, qos.rawValue)
         }
         eventSink.yield(.connected(sessionPresent: sessionPresent))
         waiter?.resume(returning: sessionPresent)
+        for c in connected { c.resume(returning: true) }
     }
 
     func didDisconnect(rc: Int32) {
@@ -420,7 +431,7 @@ public final class MQTTClient: @unchecked Sendable {
     }
 
     func failPending(_ error: MQTTError) {
-        let (acks, windowWaiters, drains) = state.withLock { state in
+        let (acks, windowWaiters, drains, connected) = state.withLock { state in
             let acks = state.acks.failAll()
             let waiters = Array(state.windowWaiters[state.windowHead...])
             state.windowWaiters.removeAll()
@@ -428,11 +439,14 @@ public final class MQTTClient: @unchecked Sendable {
             state.inflight = 0
             let drains = state.drainWaiters
             state.drainWaiters.removeAll()
-            return (acks, waiters, drains)
+            let connected = state.connectedWaiters
+            state.connectedWaiters.removeAll()
+            return (acks, waiters, drains, connected)
         }
         for ack in acks { ack.resume(throwing: error) }
         for waiter in windowWaiters { waiter.resume(throwing: error) }
         for drain in drains { drain.resume() }
+        for c in connected { c.resume(returning: false) }
     }
 }
 

@@ -30,6 +30,10 @@ public final class Publisher {
         public var published = 0
         /// Publishes refused because the device's connection was down (reconnect storms).
         public var refused = 0
+        /// Readings held while their connection was down and sent once it was back.
+        public var held = 0
+        /// Telemetry messages among `published` (the rest are statuses).
+        public var publishedReadings = 0
         public var maximumLag = 0.0
         public var unacknowledged = 0
         /// True when `requestStop()` ended the run before the scenario's end.
@@ -74,7 +78,7 @@ public final class Publisher {
                     id = "\(settings.clientPrefix)-\(fleet.deviceID(index))"
                 case .concentrator:
                     let (district, group) = fleet.concentrator(of: index)
-                    let name = "\(fleet.city.city.code)-\(fleet.code)-gw-\(fleet.city.city.districts[district].id)-\(group)"
+                    let name = FleetRunner.concentratorName(city: fleet.city.city, code: fleet.code, district: fleet.city.city.districts[district].id, group: group)
                     id = "\(settings.clientPrefix)-\(name)"
                     concentrator = (name, district)
                 }
@@ -112,6 +116,9 @@ public final class Publisher {
             // Publishes queue and leave in passes of the network loop (see `run`).
             options.writesOnLoop = true
             options.reconnect = ReconnectPolicy(initialDelay: .milliseconds(200), maximumDelay: .seconds(10))
+            // At QoS 1 and 2 a session the broker keeps: after a lost connection both sides send
+            // again what was not acknowledged (MQTT 3.1.1, 4.4), so nothing in flight is lost.
+            options.cleanSession = qos == .atMostOnce
             do { clients.append(try MQTTClient(options, loop: loop)) } catch {
                 throw SimulationError("cannot create the MQTT client '\(plan.id)': \(error)")
             }
@@ -176,6 +183,8 @@ public final class Publisher {
         var batchTime = Int64.min / 2
         if span > 0 { loop.holdWakes() }
         defer { loop.releaseWakes() }
+        // Connections a fault cut (their devices lose readings until they are back).
+        var cut = [Bool](repeating: false, count: clients.count)
         let watchdog = Watchdog(clients: clients, outageLimit: outageLimit, stopGrace: stopGrace, stop: self, report: onBrokerEvent)
         let watching = Task { await watchdog.watch() }
         defer { watching.cancel() }
@@ -210,22 +219,40 @@ public final class Publisher {
                 // leaves first (the drop queues behind the flushed writes).
                 loop.flush()
                 client.dropConnection()
+                cut[Int(connectionOf[fleet][generator.message.device])] = true
                 continue
             }
             topic.removeAll(keepingCapacity: true)
             topic.append(contentsOf: generator.message.topic)
             topic.append(0)
-            do {
-                try await client.publish(terminatedTopic: topic, payload: generator.message.payload, qos: qos,
-                                         retain: generator.message.retain)
-                outcome.published += 1
-                if let onPublished, generator.message.kind == .telemetry {
-                    generator.message.payload.withUnsafeBufferPointer(onPublished)
+            // A device keeps its reading while its connection is down and sends it when the
+            // broker is back (bounded by the outage limit, after which the client is given up);
+            // one whose link a fault cut loses what it reads until it reconnects.
+            var attempts = 0
+            while true {
+                do {
+                    try await client.publish(terminatedTopic: topic, payload: generator.message.payload, qos: qos,
+                                             retain: generator.message.retain)
+                    outcome.published += 1
+                    if generator.message.kind == .telemetry { outcome.publishedReadings += 1 }
+                    cut[Int(connectionOf[fleet][generator.message.device])] = false
+                    if let onPublished, generator.message.kind == .telemetry {
+                        generator.message.payload.withUnsafeBufferPointer(onPublished)
+                    }
+                } catch where error.kind == .notConnected || error.kind == .connectionLost {
+                    attempts += 1
+                    if !cut[Int(connectionOf[fleet][generator.message.device])], attempts < 4 {
+                        loop.flush()
+                        if await client.waitUntilConnected() {
+                            outcome.held += 1
+                            continue
+                        }
+                    }
+                    outcome.refused += 1
+                } catch {
+                    throw SimulationError("publishing \(generator.message.topicString) failed: \(error)")
                 }
-            } catch where error.kind == .notConnected || error.kind == .connectionLost {
-                outcome.refused += 1
-            } catch {
-                throw SimulationError("publishing \(generator.message.topicString) failed: \(error)")
+                break
             }
         }
         progress(speed == nil ? nil : lag)
@@ -251,6 +278,11 @@ public final class Publisher {
 
 extension FleetRunner {
     /// The concentrator of a device: its district and group number within the district.
+    /// A concentrator's device id (`alm-sl-gw-north-0`), which names its status topic.
+    static func concentratorName(city: City, code: String, district: String, group: Int) -> String {
+        "\(city.code)-\(code)-gw-\(district)-\(group)"
+    }
+
     func concentrator(of index: Int) -> (district: Int, group: Int) {
         let district = district(of: index)
         let per = connection.perConnection

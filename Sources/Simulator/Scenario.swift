@@ -390,21 +390,32 @@ extension City {
     /// districts the simulator gives them.
     public var roster: DeviceRoster {
         var roster = DeviceRoster()
-        func add(_ domain: Domain, code: String, count: Int, starts: [Int]? = nil) {
+        // Each fleet's devices, and the concentrators whose last will reports them offline.
+        func add(_ domain: Domain, code: String, settings: FleetSettings, count: Int, starts: [Int]? = nil) {
+            let starts = starts ?? Generator.districtStarts(self, count: count)
             roster.add(DeviceRoster.NumberedFleet(city: id, domain: domain, prefix: "\(self.code)-\(code)-", digits: FleetRunner.idDigits(count: count),
-                                                  districts: districts.map(\.id), starts: starts ?? Generator.districtStarts(self, count: count)))
+                                                  districts: districts.map(\.id), starts: starts))
+            guard settings.connection == .concentrator else { return }
+            for (d, district) in districts.enumerated() {
+                let devices = starts[d + 1] - starts[d]
+                let groups = settings.perConnection == 0 ? min(1, devices) : (devices + settings.perConnection - 1) / settings.perConnection
+                for group in 0..<groups {
+                    roster.add(city: id, domain: domain, district: district.id, device: FleetRunner.concentratorName(city: self, code: code, district: district.id, group: group))
+                }
+            }
         }
         let schema = TelemetrySchema.standard
         func code(_ type: String) -> String { schema.entities.first { $0.type == type }!.deviceCode }
-        if let f = fleets.traffic { add(.mobility, code: code("TrafficFlowObserved"), count: f.fleet.count) }
-        if let f = fleets.lighting { add(.lighting, code: code("Streetlight"), count: f.fleet.count) }
-        if let f = fleets.waste { add(.waste, code: code("WasteContainer"), count: f.fleet.count) }
+        if let f = fleets.traffic { add(.mobility, code: code("TrafficFlowObserved"), settings: f.fleet, count: f.fleet.count) }
+        if let f = fleets.lighting { add(.lighting, code: code("Streetlight"), settings: f.fleet, count: f.fleet.count) }
+        if let f = fleets.waste { add(.waste, code: code("WasteContainer"), settings: f.fleet, count: f.fleet.count) }
         if let f = fleets.water {
-            add(.water, code: code("WaterConsumptionObserved"), count: f.fleet.count)
+            add(.water, code: code("WaterConsumptionObserved"), settings: f.fleet, count: f.fleet.count)
             let perDistrict = f.networkSensorsPerDistrict
-            add(.water, code: code("WaterObserved"), count: perDistrict * districts.count, starts: (0...districts.count).map { $0 * perDistrict })
+            add(.water, code: code("WaterObserved"), settings: f.fleet, count: perDistrict * districts.count,
+                starts: (0...districts.count).map { $0 * perDistrict })
         }
-        if let f = fleets.environment { add(.environment, code: code("AirQualityObserved"), count: f.fleet.count) }
+        if let f = fleets.environment { add(.environment, code: code("AirQualityObserved"), settings: f.fleet, count: f.fleet.count) }
         return roster
     }
 }

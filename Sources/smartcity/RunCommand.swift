@@ -75,7 +75,7 @@ struct Run: AsyncParsableCommand {
         let gateway: (store: any TelemetryStore, counters: IngestCounters)
         var simulation: RunSummary
         var interrupted = false, arrived = true, brokerLost = false
-        var published: Int?, refused = 0
+        var published: Int?, publishedReadings: Int?, refused = 0, held = 0
         var latency: LatencyProbe.Summary?
         if direct {
             let outcome = try DirectRun(generator: generator, config: config, keep: storeWindows, progress: progress, scenario: scenario).run()
@@ -92,7 +92,8 @@ struct Run: AsyncParsableCommand {
             // The gateway connects as the devices do: the scenario's credentials and TLS (with the
             // command line's over them, applied above).
             scenario.mqtt.authenticate(&options, to: url)
-            options.reconnect = .never
+            // It comes back with the broker, as the devices do; the devices' outage limit ends the run.
+            options.reconnect = ReconnectPolicy()
             do {
                 // Subscribed before the first device publishes.
                 try await service.connect(broker: options)
@@ -122,6 +123,8 @@ struct Run: AsyncParsableCommand {
             brokerLost = outcome.run.brokerLost
             published = outcome.run.published
             refused = outcome.run.refused
+            held = outcome.run.held
+            publishedReadings = outcome.run.publishedReadings
             arrived = delivered
             latency = probe.summary()
             gateway = (service.store, service.counters().0)
@@ -145,11 +148,15 @@ struct Run: AsyncParsableCommand {
             cities: scenario.cities.map(\.id), names: names, table: table,
             governance: Dictionary(uniqueKeysWithValues: scenario.cities.map { ($0.id, $0.profile.sdgGovernance.count) }))
         try result.csv().write(toFile: out + "/index.csv", atomically: true, encoding: .utf8)
-        var summary = RunOutcome(simulation: simulation, counters: gateway.counters, sent: sent, arrived: arrived, wallSeconds: wall,
+        // Lost is counted on readings (statuses come again after an outage).
+        let readingsSent = Int64(publishedReadings ?? generator.stats.messages - generator.stats.statuses)
+        var summary = RunOutcome(simulation: simulation, counters: gateway.counters, sent: sent, readings: readingsSent,
+                                 copies: Int64(generator.stats.faults[.duplicate, default: 0]), arrived: arrived, wallSeconds: wall,
                                  indicators: try latestDaily(gateway.store), index: IndexOutcome(result))
         summary.interrupted = interrupted
         summary.brokerLost = brokerLost
         summary.telemetry.refused = Int64(refused)
+        summary.telemetry.held = Int64(held)
         summary.latency = latency
         summary.path = direct ? "direct" : "broker"
         summary.annual = annual.methods
@@ -231,7 +238,10 @@ struct RunOutcome: Encodable {
         var statusMessages: Int64
         /// Publishes refused because the device's connection was down (not sent).
         var refused: Int64 = 0
-        /// Sent but never received by the gateway.
+        /// Readings held while their connection was down (a broker outage) and sent when it was back.
+        var held: Int64 = 0
+        /// Sent but never received by the gateway (distinct messages: neither the duplicate fault's
+        /// copies nor the broker's redeliveries make up for a lost one).
         var lost: Int64
         var allArrived: Bool
         var acceptedByDomain: [String: Int64]
@@ -260,7 +270,10 @@ struct RunOutcome: Encodable {
     var indicators: [String: [String: Double]]
     var index: IndexOutcome
 
-    init(simulation: RunSummary, counters: IngestCounters, sent: Int64, arrived: Bool, wallSeconds: Double,
+    /// `readings`: telemetry messages among `sent`; `copies`: those the duplicate fault sent
+    /// twice (the gateway counts them as duplicates, as it counts the broker's redeliveries):
+    /// what is lost is measured on distinct readings.
+    init(simulation: RunSummary, counters: IngestCounters, sent: Int64, readings: Int64, copies: Int64, arrived: Bool, wallSeconds: Double,
          indicators: [String: [String: Double]], index: IndexOutcome) {
         self.index = index
         self.simulation = simulation
@@ -268,7 +281,7 @@ struct RunOutcome: Encodable {
             sent: sent, received: counters.received, accepted: counters.accepted, duplicates: counters.duplicates,
             late: counters.late, tooLate: counters.tooLate, invalid: counters.rejected,
             invalidByReason: Dictionary(uniqueKeysWithValues: RejectReason.allCases.filter { counters.invalid[$0] > 0 }.map { ($0.rawValue, counters.invalid[$0]) }),
-            statusMessages: counters.statusMessages, lost: max(0, sent - counters.received), allArrived: arrived,
+            statusMessages: counters.statusMessages, lost: max(0, (readings - copies) - (counters.received - counters.duplicates - counters.statusMessages)), allArrived: arrived,
             acceptedByDomain: counters.acceptedByDomain.byName, duplicatesByDomain: counters.duplicatesByDomain.byName,
             lateByDomain: counters.lateByDomain.byName,
             windowsEmitted: counters.windowsEmitted, corrections: counters.corrections, indicatorsEmitted: counters.indicatorsEmitted)
