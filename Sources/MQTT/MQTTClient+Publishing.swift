@@ -231,8 +231,18 @@ extension MQTTClient {
     }
 
     func didPublish(mid: Int32, reason: Int32) {
+        // MQTT 5: a PUBACK may carry a failure (>= 0x80, e.g. 0x87 not authorized): the
+        // broker took the packet but not the message.
+        if reason >= 0x80 { state.withLock { $0.refusals[reason, default: 0] += 1 } }
         releaseSlots(1)
         didAcknowledge(mid: mid, code: reason)
+    }
+
+    /// Publishes the broker acknowledged with a failure reason (MQTT 5), by reason
+    /// ("Not authorized", "Quota exceeded", ...): taken off the wire, not delivered.
+    public var refusals: [String: Int] {
+        let codes = state.withLock { $0.refusals }
+        return Dictionary(codes.map { (String(cString: mosquitto_reason_string($0.key)), $0.value) }, uniquingKeysWith: +)
     }
 
     func didAcknowledge(mid: Int32, code: Int32) {

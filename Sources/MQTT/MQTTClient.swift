@@ -43,6 +43,8 @@ public final class MQTTClient: @unchecked Sendable {
         /// Callers of `waitUntilConnected`; and whether the caller gave the connection up.
         var connectedWaiters: [CheckedContinuation<Bool, Never>] = []
         var gaveUp = false
+        /// PUBACKs (MQTT 5) with a failure reason code, by code: publishes the broker refused.
+        var refusals: [Int32: Int] = [:]
         var acks = AckTable()
         var subscriptions: [String: QoS] = [:]
         /// QoS 0 PUBLISH packets encoded for the loop to write (`directWrites`), and how many.

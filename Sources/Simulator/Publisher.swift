@@ -34,6 +34,9 @@ public final class Publisher {
         public var held = 0
         /// Telemetry messages among `published` (the rest are statuses).
         public var publishedReadings = 0
+        /// Publishes the broker acknowledged with a failure (MQTT 5 PUBACK reason codes, e.g. an
+        /// ACL's "Not authorized"), by reason: published, but not delivered.
+        public var refusedByBroker: [String: Int] = [:]
         public var maximumLag = 0.0
         public var unacknowledged = 0
         /// True when `requestStop()` ended the run before the scenario's end.
@@ -260,6 +263,7 @@ public final class Publisher {
         // The watchdog gives every client up when the broker stays away, so this ends.
         for client in clients { await client.drain() }
         outcome.unacknowledged = clients.reduce(0) { $0 + $1.inflight }
+        for client in clients { outcome.refusedByBroker.merge(client.refusals, uniquingKeysWith: +) }
         outcome.brokerLost = watchdog.gaveUp.load(ordering: .relaxed)
         if outcome.brokerLost { outcome.interrupted = true }
         return outcome

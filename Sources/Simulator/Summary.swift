@@ -21,6 +21,8 @@ public struct RunSummary: Codable, Sendable {
     /// Broker runs only: how far the scheduler fell behind the offered rate.
     public var maximumLagSeconds: Double?
     public var unacknowledged: Int?
+    /// Broker runs only: publishes the broker acknowledged with a failure (MQTT 5), by reason.
+    public var refusedByBroker: [String: Int]?
 
     public init(scenario: Scenario, shard: Shard, stats: SimulationStats, wallSeconds: Double) {
         self.scenario = scenario.name

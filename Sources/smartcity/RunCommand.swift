@@ -119,6 +119,7 @@ struct Run: AsyncParsableCommand {
             simulation = RunSummary(scenario: scenario, shard: shard, stats: generator.stats, wallSeconds: outcome.publishSeconds)
             simulation.maximumLagSeconds = outcome.run.maximumLag
             simulation.unacknowledged = outcome.run.unacknowledged
+            simulation.refusedByBroker = outcome.run.refusedByBroker
             interrupted = outcome.run.interrupted
             brokerLost = outcome.run.brokerLost
             published = outcome.run.published

@@ -118,6 +118,7 @@ struct Simulate: AsyncParsableCommand {
             result = RunSummary(scenario: scenario, shard: shard, stats: generator.stats, wallSeconds: (clock.now - began).seconds)
             result.maximumLagSeconds = outcome.maximumLag
             result.unacknowledged = outcome.unacknowledged
+            result.refusedByBroker = outcome.refusedByBroker
             embedded?.stop()
         }
         report.finish()
@@ -137,6 +138,10 @@ struct Simulate: AsyncParsableCommand {
         if let lag = summary.maximumLagSeconds { line += ", maximum scheduler lag \(Self.fixed(lag, 3)) s" }
         if let open = summary.unacknowledged { line += ", unacknowledged at the end \(open)" }
         print(line)
+        if let refused = summary.refusedByBroker, !refused.isEmpty {
+            print("refused by the broker (MQTT 5 PUBACK): " + refused.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+                  + "; check its ACL and limits")
+        }
     }
 
     static func fixed(_ value: Double, _ decimals: Int) -> String { String(format: "%.\(decimals)f", value) }

@@ -164,3 +164,28 @@ extension Integration.PublishingTests {
         #expect(output.contains("ulimit -n"))
     }
 }
+
+extension Integration.PublishingTests {
+    /// MQTT 5: a broker whose ACL denies a topic still acknowledges the publish, with reason
+    /// 0x87; those publishes are counted as refused by the broker, by reason, not as delivered.
+    @Test func publishesTheBrokerRefusesAreCountedByReason() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("acl-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // Every domain but lighting.
+        try ["mobility", "waste", "water", "environment"].map { "topic readwrite city/+/\($0)/#" }.joined(separator: "\n")
+            .write(toFile: dir + "/acl", atomically: true, encoding: .utf8)
+        let broker = try await EmbeddedBroker.start(.init(extraLines: ["acl_file \(dir)/acl"]))
+        defer { broker.stop() }
+        let yaml = testScenarioYAML(duration: "2h").replacingOccurrences(of: "  qos: 1", with: "  qos: 1\n  protocol: \"5\"")
+        let s = try scenario(yaml)
+        let lighting = messages(s).filter { $0.topicString.contains("/lighting/") }.count
+        let publisher = try Publisher(generator: Generator(scenario: s), broker: broker.url)
+        try await publisher.connect()
+        let outcome = try await publisher.run { _ in }
+        await publisher.close()
+        #expect(lighting > 0)
+        #expect(outcome.refusedByBroker == ["Not authorized": lighting], "\(outcome.refusedByBroker)")
+        #expect(outcome.unacknowledged == 0)
+    }
+}
