@@ -281,12 +281,12 @@ public final class Publisher {
 }
 
 extension FleetRunner {
-    /// The concentrator of a device: its district and group number within the district.
     /// A concentrator's device id (`alm-sl-gw-north-0`), which names its status topic.
     static func concentratorName(city: City, code: String, district: String, group: Int) -> String {
         "\(city.code)-\(code)-gw-\(district)-\(group)"
     }
 
+    /// The concentrator of a device: its district and group number within the district.
     func concentrator(of index: Int) -> (district: Int, group: Int) {
         let district = district(of: index)
         let per = connection.perConnection

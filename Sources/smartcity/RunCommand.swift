@@ -65,6 +65,13 @@ struct Run: AsyncParsableCommand {
         var config = GatewayConfig(scenario: scenario)
         config.store = store
         config.lateness = late
+        // The gateway's clock runs on arrival at real-time pace; a faster simulation moves its
+        // event time that much faster, so after a pause (a broker outage) a reading may be
+        // ahead by as much as the speed times the pause: the skew allowed grows with the speed.
+        config.maxSkew = switch scenario.speed {
+        case .max: 7 * 86_400
+        case .factor(let x): min(7 * 86_400, Int64((3600 * max(1, x)).rounded()))
+        }
         config.httpPort = nil
         config.statusInterval = 0
         config.clientID = "smartcity-run-gateway"
