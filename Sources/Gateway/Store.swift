@@ -234,7 +234,8 @@ public final class SQLiteStore: TelemetryStore, @unchecked Sendable {
     private static func length(_ header: [UInt8]) -> Int? {
         guard header.count == tag.count + 8, header.starts(with: tag) else { return nil }
         let raw = header[tag.count...].withUnsafeBytes { $0.loadUnaligned(as: Int64.self) }
-        return Int(Int64(littleEndian: raw))
+        let length = Int64(littleEndian: raw)
+        return (0...(Int64(1) << 40)).contains(length) ? Int(length) : nil
     }
 
     /// Writes the pages of `state` that differ from the state last written (all of them the
