@@ -131,6 +131,8 @@ public final class Aggregator {
         let known = registry.find(key, hash: hash)
         let isStatus: Bool, domain: Domain, deviceID: Range<Int>
         var levels: TopicScheme.Levels?
+        // For a device not yet registered: whether the roster names it (else it counts as unknown).
+        var rostered = true
         if let d = known {
             let kind = UnsafeBufferPointer(rebasing: topic[(slash + 1)...])
             if equals(kind, "attrs") { isStatus = false } else if equals(kind, "status") { isStatus = true } else {
@@ -144,7 +146,10 @@ public final class Aggregator {
             }
             guard key.count < Int(Int16.max) else { return .failure(Rejection(.badTopic, "topic of \(topic.count) bytes is too long")) }
             levels = parsed
-            if let refused = admission(key, parsed) { return .failure(refused) }
+            switch admission(key, parsed) {
+            case .success(let named): rostered = named
+            case .failure(let refused): return .failure(refused)
+            }
             isStatus = parsed.kind == .status
             domain = parsed.domain
             deviceID = parsed.device
@@ -156,7 +161,7 @@ public final class Aggregator {
             case .success(let o): online = o
             case .failure(let rejection): return .failure(rejection)
             }
-            let device = known ?? register(key, hash: hash, levels: levels!)
+            let device = known ?? register(key, hash: hash, levels: levels!, rostered: rostered)
             registry.devices[device].online = online ? 1 : 0
             return .success(.status)
         }
@@ -184,38 +189,34 @@ public final class Aggregator {
                 return .failure(Rejection(.timeSkew, "event time is \((reading.time - expected) / 1000) s ahead of the city's clock (the time \(config.watermarkQuorum) of its devices reached, plus the time since it arrived); max-skew is \(config.maxSkew) s"))
             }
         }
-        return .success(accept(reading, device: known ?? register(key, hash: hash, levels: levels!), arrivalMs: arrivalMs))
+        return .success(accept(reading, device: known ?? register(key, hash: hash, levels: levels!, rostered: rostered), arrivalMs: arrivalMs))
     }
 
     /// Why a device not yet registered may not be: its city is not configured, its district
     /// not one of the city's, or the roster does not name it (and unknown devices are not
-    /// accepted, or their cap is reached). Nil when it may.
-    private func admission(_ key: UnsafeBufferPointer<UInt8>, _ levels: TopicScheme.Levels) -> Rejection? {
+    /// accepted, or their cap is reached). When it may: whether the roster names it.
+    private func admission(_ key: UnsafeBufferPointer<UInt8>, _ levels: TopicScheme.Levels) -> Result<Bool, Rejection> {
         let city = text(key, levels.city), district = text(key, levels.district)
         guard let facts = config.city(city) else {
-            return Rejection(.unknownCity, "city '\(city)' is not one of the configured cities (\(config.cities.map(\.id).joined(separator: ", "))); run the gateway with the scenario that simulates it (--scenario) or list it under 'cities' in the configuration")
+            return .failure(Rejection(.unknownCity, "city '\(city)' is not one of the configured cities (\(config.cities.map(\.id).joined(separator: ", "))); run the gateway with the scenario that simulates it (--scenario) or list it under 'cities' in the configuration"))
         }
         guard facts.districts.isEmpty || facts.districts.contains(district) else {
-            return Rejection(.unknownDistrict, "district '\(district)' is not one of \(city)'s districts (\(facts.districts.joined(separator: ", ")))")
+            return .failure(Rejection(.unknownDistrict, "district '\(district)' is not one of \(city)'s districts (\(facts.districts.joined(separator: ", ")))"))
         }
-        if config.roster.contains(city: city, domain: levels.domain, district: district, device: UnsafeBufferPointer(rebasing: key[levels.device])) { return nil }
+        if config.roster.contains(city: city, domain: levels.domain, district: district, device: UnsafeBufferPointer(rebasing: key[levels.device])) { return .success(true) }
         guard config.acceptUnknownDevices else {
-            return Rejection(.unknownDevice, "device '\(text(key, levels.device))' is not in \(city)'s \(levels.domain.rawValue) fleet in \(district) (\(config.rosterFile.map { "the device registry \($0) or " } ?? "")the scenario); add it to a device registry file (device-registry) or set accept-unknown-devices")
+            return .failure(Rejection(.unknownDevice, "device '\(text(key, levels.device))' is not in \(city)'s \(levels.domain.rawValue) fleet in \(district) (\(config.rosterFile.map { "the device registry \($0) or " } ?? "")the scenario); add it to a device registry file (device-registry) or set accept-unknown-devices"))
         }
         guard counters.unknownDevices < Int64(config.maxUnknownDevices) else {
-            return Rejection(.unknownDevice, "device '\(text(key, levels.device))' is not in the roster and \(config.maxUnknownDevices) unknown devices are already registered (max-unknown-devices)")
+            return .failure(Rejection(.unknownDevice, "device '\(text(key, levels.device))' is not in the roster and \(config.maxUnknownDevices) unknown devices are already registered (max-unknown-devices)"))
         }
-        return nil
+        return .success(false)
     }
 
     /// Registers a new device (and its city on first sight); one the roster does not name counts as unknown.
-    private func register(_ key: UnsafeBufferPointer<UInt8>, hash: UInt64, levels: TopicScheme.Levels) -> Int {
-        let cityName = text(key, levels.city)
-        if !config.roster.contains(city: cityName, domain: levels.domain, district: text(key, levels.district),
-                                   device: UnsafeBufferPointer(rebasing: key[levels.device])) {
-            counters.unknownDevices += 1
-        }
-        let name = cityName
+    private func register(_ key: UnsafeBufferPointer<UInt8>, hash: UInt64, levels: TopicScheme.Levels, rostered: Bool) -> Int {
+        if !rostered { counters.unknownDevices += 1 }
+        let name = text(key, levels.city)
         let city = registry.city(named: name) ?? {
             let offset = config.city(name)?.utcOffset ?? 0
             _ = store.addCity(offsetMs: Int64((offset * 3_600_000).rounded()))

@@ -103,11 +103,8 @@ struct SenMLFuzzRunner {
     static func main() {
         var files: [String] = []
         for argument in CommandLine.arguments.dropFirst() {
-            var directory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: argument, isDirectory: &directory) else {
-                Fuzz.fail("\(argument): no such file or directory")
-            }
-            if directory.boolValue {
+            guard FileManager.default.fileExists(atPath: argument) else { Fuzz.fail("\(argument): no such file or directory") }
+            if isDirectory(argument) {
                 let names = (try? FileManager.default.subpathsOfDirectory(atPath: argument)) ?? []
                 files += names.sorted().map { argument + "/" + $0 }.filter { !isDirectory($0) }
             } else {

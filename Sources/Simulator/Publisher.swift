@@ -209,7 +209,8 @@ public final class Publisher {
                 }
             }
             let fleet = generator.message.fleet
-            let client = clients[Int(connectionOf[fleet][generator.message.device])]
+            let connection = Int(connectionOf[fleet][generator.message.device])
+            let client = clients[connection]
             count += 1
             if count & 0x3FF == 0 { progress(speed == nil ? nil : lag) }
             if span > 0, count - batchStart >= batch || generator.message.sendTime - batchTime >= span {
@@ -222,7 +223,7 @@ public final class Publisher {
                 // leaves first (the drop queues behind the flushed writes).
                 loop.flush()
                 client.dropConnection()
-                cut[Int(connectionOf[fleet][generator.message.device])] = true
+                cut[connection] = true
                 continue
             }
             topic.removeAll(keepingCapacity: true)
@@ -238,13 +239,13 @@ public final class Publisher {
                                              retain: generator.message.retain)
                     outcome.published += 1
                     if generator.message.kind == .telemetry { outcome.publishedReadings += 1 }
-                    cut[Int(connectionOf[fleet][generator.message.device])] = false
+                    cut[connection] = false
                     if let onPublished, generator.message.kind == .telemetry {
                         generator.message.payload.withUnsafeBufferPointer(onPublished)
                     }
                 } catch where error.kind == .notConnected || error.kind == .connectionLost {
                     attempts += 1
-                    if !cut[Int(connectionOf[fleet][generator.message.device])], attempts < 4 {
+                    if !cut[connection], attempts < 4 {
                         loop.flush()
                         if await client.waitUntilConnected() {
                             outcome.held += 1
