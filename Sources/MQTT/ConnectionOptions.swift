@@ -54,13 +54,18 @@ public struct ReconnectPolicy: Sendable, Equatable {
     /// Share of each delay drawn at random (0 = none, 0.2 = +/-20 %), so that a fleet that lost
     /// its broker at once does not come back at once.
     public var jitter: Double
+    /// A connection lost sooner than this after the broker accepted it does not reset the
+    /// backoff: a connection the broker keeps closing (another client with the same client id,
+    /// a broker that drops it at once) is retried ever more slowly, not in a storm.
+    public var stableAfter: Duration
 
     public init(enabled: Bool = true, initialDelay: Duration = .milliseconds(100),
-                maximumDelay: Duration = .seconds(30), jitter: Double = 0.2) {
+                maximumDelay: Duration = .seconds(30), jitter: Double = 0.2, stableAfter: Duration = .seconds(10)) {
         self.enabled = enabled
         self.initialDelay = initialDelay
         self.maximumDelay = maximumDelay
         self.jitter = jitter
+        self.stableAfter = stableAfter
     }
 
     public static let never = ReconnectPolicy(enabled: false)

@@ -36,6 +36,13 @@ public final class MQTTClient: @unchecked Sendable {
         var connectDeadline: ConnectDeadline?
         var everConnected = false
         var attempt = 0
+        /// When the broker last accepted the connection (nil once its loss was counted).
+        var connectedAt: ContinuousClock.Instant?
+        /// Losses in a row, each sooner than `stableAfter` after the connection was accepted.
+        var shortLived = 0
+        /// Losses that look like another client taking the client id over: the second and
+        /// later short-lived loss in a row.
+        var takeovers = 0
         var inflight = 0
         var windowWaiters: [CheckedContinuation<Void, any Error>] = []
         var windowHead = 0
@@ -326,7 +333,7 @@ public final class MQTTClient: @unchecked Sendable {
             state.phase = .connected
             state.maximumPacket = maximumPacket
             state.everConnected = true
-            state.attempt = 0
+            state.connectedAt = .now
             return (waiter, wasReconnect && !sessionPresent ? state.subscriptions : [:], connected)
         }
         for (filter, qos) in resubscribe {
@@ -341,8 +348,42 @@ public final class MQTTClient: @unchecked Sendable {
         // A requested disconnect, or the close after a refused CONNACK, has reported itself already.
         let requested = state.withLock { $0.phase == .closing || $0.phase == .closed }
         guard !requested else { return }
+        if let loss = noteLoss() {
+            eventSink.yield(.disconnected(loss))
+            return
+        }
         eventSink.yield(.disconnected(MQTTError.mosquitto(rc == 0 ? Int32(MOSQ_ERR_CONN_LOST.rawValue) : rc, "connection to \(options.endpoint)")))
     }
+
+    /// Counts the loss of an accepted connection once: a connection that lived at least
+    /// `stableAfter` resets the backoff; a shorter one does not. Returns the error to report
+    /// when the loss looks like another client using this client id: a broker closes the older
+    /// of two connections with one id (mosquitto says why only in its log, even over MQTT 5),
+    /// so the two close each other in turn.
+    @discardableResult
+    func noteLoss() -> MQTTError? {
+        let stableAfter = options.reconnect.stableAfter
+        let (shortLived, lived) = state.withLock { state -> (Int, Duration?) in
+            guard let at = state.connectedAt else { return (0, nil) }
+            state.connectedAt = nil
+            let lived = ContinuousClock.now - at
+            if lived >= stableAfter {
+                state.attempt = 0
+                state.shortLived = 0
+            } else {
+                state.shortLived += 1
+            }
+            if state.shortLived >= 2 { state.takeovers += 1 }
+            return (state.shortLived, lived)
+        }
+        if let lived, shortLived >= 2 {
+            return MQTTError(.takenOver, "connection to \(options.endpoint) as '\(options.clientID)': closed by the broker \(shortLived) times in a row, the last \(Int((lived.seconds * 1000).rounded())) ms after it was accepted; another client probably uses the client id '\(options.clientID)' (the broker closes the older connection); give each connection its own client id. Reconnecting ever more slowly", code: Int32(MOSQ_ERR_CONN_LOST.rawValue))
+        }
+        return nil
+    }
+
+    /// Losses that looked like another client taking this client id over (see `noteLoss`).
+    public var takeovers: Int { state.withLock { $0.takeovers } }
 
     /// Called by the loop when the socket failed.
     func connectionLost(_ rc: Int32) {
@@ -363,6 +404,7 @@ public final class MQTTClient: @unchecked Sendable {
     }
 
     func scheduleReconnect(after error: MQTTError) {
+        noteLoss()
         let policy = options.reconnect
         let attempt = state.withLock { state -> Int? in
             guard state.phase == .connected || state.phase == .reconnecting else { return nil }
@@ -375,7 +417,7 @@ public final class MQTTClient: @unchecked Sendable {
             return state.attempt
         }
         guard let attempt else {
-            if !policy.enabled { failPending(error) }
+            if state.withLock({ $0.phase == .closed }) { failPending(error) }
             return
         }
         let delay = policy.delay(attempt: attempt, unit: Double.random(in: 0..<1))

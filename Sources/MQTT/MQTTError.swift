@@ -22,6 +22,7 @@ public struct MQTTError: Error, Sendable, Equatable, CustomStringConvertible {
         case rejected               // a PUBACK/SUBACK carrying a failure reason
         case outOfMemory
         case brokerProcess          // the embedded broker could not be started
+        case takenOver              // closed again and again soon after connecting: probably a duplicate client id
         case other
     }
 

@@ -37,6 +37,9 @@ public final class Publisher {
         /// Publishes the broker acknowledged with a failure (MQTT 5 PUBACK reason codes, e.g. an
         /// ACL's "Not authorized"), by reason: published, but not delivered.
         public var refusedByBroker: [String: Int] = [:]
+        /// Connections the broker closed again and again right after accepting them (see
+        /// `MQTTClient.takeovers`): another client probably uses the same client ids.
+        public var takenOver = 0
         public var maximumLag = 0.0
         public var unacknowledged = 0
         /// True when `requestStop()` ended the run before the scenario's end.
@@ -264,7 +267,10 @@ public final class Publisher {
         // The watchdog gives every client up when the broker stays away, so this ends.
         for client in clients { await client.drain() }
         outcome.unacknowledged = clients.reduce(0) { $0 + $1.inflight }
-        for client in clients { outcome.refusedByBroker.merge(client.refusals, uniquingKeysWith: +) }
+        for client in clients {
+            outcome.refusedByBroker.merge(client.refusals, uniquingKeysWith: +)
+            outcome.takenOver += client.takeovers
+        }
         outcome.brokerLost = watchdog.gaveUp.load(ordering: .relaxed)
         if outcome.brokerLost { outcome.interrupted = true }
         return outcome
@@ -324,10 +330,15 @@ private final class Watchdog: Sendable {
         let clock = ContinuousClock()
         var downSince: ContinuousClock.Instant?
         var stopSeen: ContinuousClock.Instant?
+        var takeoversTold = false
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(1))
             if Task.isCancelled { return }
             let now = clock.now
+            if !takeoversTold, let taken = clients.first(where: { $0.takeovers > 0 }) {
+                takeoversTold = true
+                report?("the broker keeps closing connections right after accepting them (e.g. '\(taken.options.clientID)'): another client probably uses the same client ids; give each simulator its own --client-prefix (mqtt.client-prefix)")
+            }
             let anyConnected = clients.contains { $0.isConnected }
             if !anyConnected {
                 if downSince == nil {

@@ -23,6 +23,9 @@ public struct RunSummary: Codable, Sendable {
     public var unacknowledged: Int?
     /// Broker runs only: publishes the broker acknowledged with a failure (MQTT 5), by reason.
     public var refusedByBroker: [String: Int]?
+    /// Broker runs only: losses of a connection soon after the broker accepted it, the second
+    /// and later in a row: another client probably uses the same client id.
+    public var takenOver: Int?
 
     public init(scenario: Scenario, shard: Shard, stats: SimulationStats, wallSeconds: Double) {
         self.scenario = scenario.name

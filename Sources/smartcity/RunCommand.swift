@@ -127,6 +127,7 @@ struct Run: AsyncParsableCommand {
             simulation.maximumLagSeconds = outcome.run.maximumLag
             simulation.unacknowledged = outcome.run.unacknowledged
             simulation.refusedByBroker = outcome.run.refusedByBroker
+            simulation.takenOver = outcome.run.takenOver
             interrupted = outcome.run.interrupted
             brokerLost = outcome.run.brokerLost
             published = outcome.run.published

@@ -25,6 +25,9 @@ struct ScenarioOptions: ParsableArguments {
     @Option(help: "Run part i of n of the fleet, e.g. 0/4 (devices are split by id; the union of all parts is the whole run).")
     var shard: String = "0/1"
 
+    @Option(help: "Start of every MQTT client id, sim-{device} by default (overrides the scenario's mqtt.client-prefix); two simulators on one broker need different ones.")
+    var clientPrefix: String?
+
     func load() throws -> (Scenario, Shard) {
         var loaded = try Scenario(contentsOf: scenario)
         if let duration {
@@ -40,6 +43,12 @@ struct ScenarioOptions: ParsableArguments {
             loaded.speed = value
         }
         if let seed { loaded.seed = seed }
+        if let clientPrefix {
+            guard !clientPrefix.isEmpty, clientPrefix.utf8.allSatisfy({ ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 }) else {
+                throw ValidationError("--client-prefix '\(clientPrefix)' must be lower-case letters, digits and '-', e.g. sim-b")
+            }
+            loaded.mqtt.clientPrefix = clientPrefix
+        }
         if let start {
             guard let value = Timestamps.parse(start) else {
                 throw ValidationError("--start '\(start)' is not a time; write it like 2025-07-01T00:00:00+05:00")
@@ -112,6 +121,7 @@ struct Simulate: AsyncParsableCommand {
         } else {
             let (url, embedded) = try await brokerFor(broker ?? scenario.mqtt.broker)
             let publisher = try Publisher(generator: generator, broker: url)
+            publisher.onBrokerEvent = { print("simulate: \($0)") }
             try await publisher.connect()
             let outcome = try await publisher.run { lag in report.tick(generator: generator, lag: lag) }
             await publisher.close()
@@ -119,6 +129,7 @@ struct Simulate: AsyncParsableCommand {
             result.maximumLagSeconds = outcome.maximumLag
             result.unacknowledged = outcome.unacknowledged
             result.refusedByBroker = outcome.refusedByBroker
+            result.takenOver = outcome.takenOver
             embedded?.stop()
         }
         report.finish()
@@ -141,6 +152,9 @@ struct Simulate: AsyncParsableCommand {
         if let refused = summary.refusedByBroker, !refused.isEmpty {
             print("refused by the broker (MQTT 5 PUBACK): " + refused.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
                   + "; check its ACL and limits")
+        }
+        if let taken = summary.takenOver, taken > 0 {
+            print("connections the broker closed again right after accepting them: \(taken); another client probably uses the same client ids (use --client-prefix)")
         }
     }
 

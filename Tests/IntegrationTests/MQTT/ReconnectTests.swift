@@ -65,5 +65,41 @@ extension Integration {
         let message = try await subscriber.messages.take(1)
         #expect(message.first?.text == "back")
     }
+
+    /// Two clients with one id close each other in turn (the broker closes the older one;
+    /// mosquitto gives no reason, also over MQTT 5). Each loss soon after the broker accepted
+    /// the connection keeps the backoff growing (it used to start again at the first delay, a
+    /// reconnect every few milliseconds for ever), and the loss names the likely cause.
+    @Test(arguments: [ProtocolVersion.v311, .v5])
+    func twoClientsWithOneIDBackOffAndSayWhy(version: ProtocolVersion) async throws {
+        let broker = try await EmbeddedBroker.start(.init())
+        var sameID = options(broker, "one-id")
+        sameID.protocolVersion = version
+        sameID.reconnect = ReconnectPolicy(initialDelay: .milliseconds(20), maximumDelay: .seconds(2), stableAfter: .seconds(30))
+        let first = try MQTTClient(sameID)
+        try await first.connect()
+        let second = try MQTTClient(sameID)
+        try await second.connect()
+        let events = first.events
+        let (named, attempt) = try await within(30, "a named loss and reconnect attempt 4") { () -> (MQTTError?, Int) in
+            var named: MQTTError?
+            var attempt = 0
+            for await event in events {
+                switch event {
+                case .disconnected(let error?) where error.message.contains("client id"): named = error
+                case .reconnecting(let n, _): attempt = max(attempt, n)
+                default: break
+                }
+                if named != nil, attempt >= 4 { break }
+            }
+            return (named, attempt)
+        }
+        #expect(named?.kind == .takenOver)
+        #expect(named?.message.contains("client id 'one-id'") == true, "\(String(describing: named))")
+        #expect(attempt >= 4, "the delay grows while the broker keeps closing the connection")
+        #expect(first.takeovers >= 1)
+        await first.disconnect()
+        await second.disconnect()
+    }
 }
 }

@@ -3,6 +3,7 @@ import MQTT
 import EmbeddedBroker
 @testable import Simulator
 import Telemetry
+import Synchronization
 import Testing
 import TestSupport
 
@@ -187,5 +188,37 @@ extension Integration.PublishingTests {
         #expect(lighting > 0)
         #expect(outcome.refusedByBroker == ["Not authorized": lighting], "\(outcome.refusedByBroker)")
         #expect(outcome.unacknowledged == 0)
+    }
+}
+
+extension Integration.PublishingTests {
+    /// Two simulators of one scenario on one broker use the same client ids, and the broker
+    /// closes the older connection of each id in turn. They back off instead of taking turns
+    /// every 200 ms for the whole run, and the run says why.
+    @Test func twoSimulatorsWithTheSameClientIDsBackOffAndSaySo() async throws {
+        let broker = try await EmbeddedBroker.start(.init())
+        defer { broker.stop() }
+        let s = try scenario(testScenarioYAML(duration: "2h").replacingOccurrences(of: "duration: 2h", with: "duration: 2h\nspeed: 900"))
+        let told = Mutex<[String]>([])
+        let publishers = try (0..<2).map { _ in try Publisher(generator: Generator(scenario: s), broker: broker.url) }
+        for publisher in publishers {
+            publisher.onBrokerEvent = { line in told.withLock { $0.append(line) } }
+            try await publisher.connect()
+        }
+        let outcomes = try await withThrowingTaskGroup(of: Publisher.Outcome.self) { group in
+            for publisher in publishers {
+                nonisolated(unsafe) let publisher = publisher
+                group.addTask { try await publisher.run { _ in } }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        for publisher in publishers { await publisher.close() }
+        let taken = outcomes.reduce(0) { $0 + $1.takenOver }
+        let connections = publishers[0].connectionCount
+        #expect(taken > 0, "the repeated losses are counted")
+        // 8 s of run: at most about 6 reconnects per client with the backoff (one every 200 ms
+        // without it: some 40).
+        #expect(taken <= 12 * connections, "\(taken) takeovers on \(connections) connections")
+        #expect(told.withLock { $0 }.contains { $0.contains("same client ids") && $0.contains("--client-prefix") }, "\(told.withLock { $0 })")
     }
 }
