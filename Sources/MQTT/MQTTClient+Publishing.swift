@@ -19,10 +19,12 @@ extension MQTTClient {
     }
 
     /// `publish` with the topic as UTF-8 bytes ending in a 0 byte, for callers that build topics
-    /// as bytes and publish many messages a second.
+    /// as bytes and publish many messages a second. A `marked` publish at QoS 1/2 that the
+    /// broker refuses counts in `markedRefusals` too (exactly so with `writesOnLoop`: the
+    /// mark is set before the packet can leave), so a caller can tell two kinds apart.
     @discardableResult
     @_spi(FastPath) public func publish(terminatedTopic topic: [UInt8], payload: [UInt8], qos: QoS = .atMostOnce, retain: Bool = false,
-                        awaitDelivery: Bool = false) async throws(MQTTError) -> Int32 {
+                        awaitDelivery: Bool = false, marked: Bool = false) async throws(MQTTError) -> Int32 {
         precondition(topic.last == 0, "terminatedTopic must end with a 0 byte")
         if directWrites, qos == .atMostOnce, !awaitDelivery, try await publishDirect(topic, payload, retain: retain) {
             return 0
@@ -42,6 +44,7 @@ extension MQTTClient {
             if awaitDelivery { state.withLock { $0.acks.abandon() } }
             throw MQTTError.mosquitto(rc, "publish to '\(String(decoding: topic.dropLast(), as: UTF8.self))' via \(options.endpoint)")
         }
+        if marked, qos != .atMostOnce { state.withLock { _ = $0.marked.insert(mid) } }
         requestWrite(urgent: awaitDelivery)
         if awaitDelivery {
             let code = try await waitForAck(mid)
@@ -233,7 +236,13 @@ extension MQTTClient {
     func didPublish(mid: Int32, reason: Int32) {
         // MQTT 5: a PUBACK may carry a failure (>= 0x80, e.g. 0x87 not authorized): the
         // broker took the packet but not the message.
-        if reason >= 0x80 { state.withLock { $0.refusals[reason, default: 0] += 1 } }
+        state.withLock { state in
+            let marked = !state.marked.isEmpty && state.marked.remove(mid) != nil
+            if reason >= 0x80 {
+                state.refusals[reason, default: 0] += 1
+                if marked { state.markedRefusals += 1 }
+            }
+        }
         releaseSlots(1)
         didAcknowledge(mid: mid, code: reason)
     }
@@ -244,6 +253,9 @@ extension MQTTClient {
         let codes = state.withLock { $0.refusals }
         return Dictionary(codes.map { (String(cString: mosquitto_reason_string($0.key)), $0.value) }, uniquingKeysWith: +)
     }
+
+    /// Refusals (see `refusals`) of publishes made with `marked`.
+    public var markedRefusals: Int { state.withLock { $0.markedRefusals } }
 
     func didAcknowledge(mid: Int32, code: Int32) {
         let waiter = state.withLock { $0.acks.complete(mid, code: code) }

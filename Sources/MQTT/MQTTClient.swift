@@ -52,6 +52,10 @@ public final class MQTTClient: @unchecked Sendable {
         var gaveUp = false
         /// PUBACKs (MQTT 5) with a failure reason code, by code: publishes the broker refused.
         var refusals: [Int32: Int] = [:]
+        /// Message ids of `marked` publishes not yet acknowledged, and how many of those the
+        /// broker refused.
+        var marked: Set<Int32> = []
+        var markedRefusals = 0
         var acks = AckTable()
         var subscriptions: [String: QoS] = [:]
         /// QoS 0 PUBLISH packets encoded for the loop to write (`directWrites`), and how many.
@@ -477,6 +481,7 @@ public final class MQTTClient: @unchecked Sendable {
     func failPending(_ error: MQTTError) {
         let (acks, windowWaiters, drains, connected) = state.withLock { state in
             let acks = state.acks.failAll()
+            state.marked.removeAll()
             let waiters = Array(state.windowWaiters[state.windowHead...])
             state.windowWaiters.removeAll()
             state.windowHead = 0

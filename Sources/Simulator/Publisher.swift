@@ -37,6 +37,8 @@ public final class Publisher {
         /// Publishes the broker acknowledged with a failure (MQTT 5 PUBACK reason codes, e.g. an
         /// ACL's "Not authorized"), by reason: published, but not delivered.
         public var refusedByBroker: [String: Int] = [:]
+        /// Readings among `refusedByBroker` (the rest are statuses).
+        public var readingsRefusedByBroker = 0
         /// Connections the broker closed again and again right after accepting them (see
         /// `MQTTClient.takeovers`): another client probably uses the same client ids.
         public var takenOver = 0
@@ -238,8 +240,9 @@ public final class Publisher {
             var attempts = 0
             while true {
                 do {
+                    // Statuses are marked, so the broker's refusals of readings are told apart.
                     try await client.publish(terminatedTopic: topic, payload: generator.message.payload, qos: qos,
-                                             retain: generator.message.retain)
+                                             retain: generator.message.retain, marked: generator.message.kind != .telemetry)
                     outcome.published += 1
                     if generator.message.kind == .telemetry { outcome.publishedReadings += 1 }
                     cut[connection] = false
@@ -268,7 +271,9 @@ public final class Publisher {
         for client in clients { await client.drain() }
         outcome.unacknowledged = clients.reduce(0) { $0 + $1.inflight }
         for client in clients {
-            outcome.refusedByBroker.merge(client.refusals, uniquingKeysWith: +)
+            let refusals = client.refusals
+            outcome.refusedByBroker.merge(refusals, uniquingKeysWith: +)
+            outcome.readingsRefusedByBroker += refusals.values.reduce(0, +) - client.markedRefusals
             outcome.takenOver += client.takeovers
         }
         outcome.brokerLost = watchdog.gaveUp.load(ordering: .relaxed)

@@ -48,8 +48,9 @@ final class CitySimulation: Service, @unchecked Sendable {
         // With the broker gone nothing more arrives: no waiting for it.
         // What must arrive: every reading published, once; the copies the duplicate fault sent
         // count as duplicates at the gateway, as the broker's redeliveries do (statuses come
-        // again after an outage, so they are not counted).
-        let readings = Int64(outcome.publishedReadings - generator.stats.faults[.duplicate, default: 0])
+        // again after an outage, so they are not counted); readings the broker refused (an
+        // ACL's MQTT 5 "Not authorized") never come.
+        let readings = Int64(outcome.publishedReadings - outcome.readingsRefusedByBroker - generator.stats.faults[.duplicate, default: 0])
         let arrived = outcome.brokerLost ? false : await waitForArrivals(readings)
         result.withLock { $0 = (Outcome(run: outcome, publishSeconds: published), arrived) }
     }

@@ -82,7 +82,7 @@ struct Run: AsyncParsableCommand {
         let gateway: (store: any TelemetryStore, counters: IngestCounters)
         var simulation: RunSummary
         var interrupted = false, arrived = true, brokerLost = false
-        var published: Int?, publishedReadings: Int?, refused = 0, held = 0
+        var published: Int?, publishedReadings: Int?, refused = 0, held = 0, readingsRefused = 0
         var latency: LatencyProbe.Summary?
         if direct {
             let outcome = try DirectRun(generator: generator, config: config, keep: storeWindows, progress: progress, scenario: scenario).run()
@@ -133,6 +133,7 @@ struct Run: AsyncParsableCommand {
             published = outcome.run.published
             refused = outcome.run.refused
             held = outcome.run.held
+            readingsRefused = outcome.run.readingsRefusedByBroker
             publishedReadings = outcome.run.publishedReadings
             arrived = delivered
             latency = probe.summary()
@@ -157,8 +158,8 @@ struct Run: AsyncParsableCommand {
             cities: scenario.cities.map(\.id), names: names, table: table,
             governance: Dictionary(uniqueKeysWithValues: scenario.cities.map { ($0.id, $0.profile.sdgGovernance.count) }))
         try result.csv().write(toFile: out + "/index.csv", atomically: true, encoding: .utf8)
-        // Lost is counted on readings (statuses come again after an outage).
-        let readingsSent = Int64(publishedReadings ?? generator.stats.messages - generator.stats.statuses)
+        // Lost is counted on readings (statuses come again after an outage) that the broker took.
+        let readingsSent = Int64((publishedReadings ?? generator.stats.messages - generator.stats.statuses) - readingsRefused)
         var summary = RunOutcome(simulation: simulation, counters: gateway.counters, sent: sent, readings: readingsSent,
                                  copies: Int64(generator.stats.faults[.duplicate, default: 0]), arrived: arrived, wallSeconds: wall,
                                  indicators: try latestDaily(gateway.store), index: IndexOutcome(result))
@@ -166,6 +167,7 @@ struct Run: AsyncParsableCommand {
         summary.brokerLost = brokerLost
         summary.telemetry.refused = Int64(refused)
         summary.telemetry.held = Int64(held)
+        summary.telemetry.readingsRefusedByBroker = Int64(readingsRefused)
         summary.latency = latency
         summary.path = direct ? "direct" : "broker"
         summary.annual = annual.methods
@@ -189,7 +191,7 @@ struct Run: AsyncParsableCommand {
         let settings: [(String, String)] = [
             ("scenario", "\(sim.scenario) (\(options.scenario))"), ("scenario hash", sim.scenarioHash), ("seed", String(sim.seed)),
             ("simulated", "\(sim.start) to \(summary.interrupted ? summary.simulatedUntil + " (interrupted)" : sim.end) at speed \(sim.speed)"),
-            ("devices", String(sim.devices)), ("messages", "sent \(t.sent), received \(t.received), lost \(t.lost)"),
+            ("devices", String(sim.devices)), ("messages", "sent \(t.sent), received \(t.received), lost \(t.lost)\(t.readingsRefusedByBroker > 0 ? ", readings refused by the broker \(t.readingsRefusedByBroker)" : "")"),
             ("wall time", "\(Simulate.fixed(summary.wallSeconds, 1)) s (\(Int(summary.messagesPerSecond)) msg/s)"),
             ("delivery latency", summary.latency.map { "p50 \(Simulate.fixed($0.p50Ms, 1)) ms, p90 \(Simulate.fixed($0.p90Ms, 1)) ms, p99 \(Simulate.fixed($0.p99Ms, 1)) ms, max \(Simulate.fixed($0.maxMs, 1)) ms (\($0.samples) samples)" } ?? "-"),
             ("index definition", index), ("gateway lateness", lateness), ("path", summary.path),
@@ -249,6 +251,9 @@ struct RunOutcome: Encodable {
         var refused: Int64 = 0
         /// Readings held while their connection was down (a broker outage) and sent when it was back.
         var held: Int64 = 0
+        /// Readings the broker acknowledged with a failure (MQTT 5, e.g. an ACL's "Not
+        /// authorized"): published, never delivered, not counted as lost.
+        var readingsRefusedByBroker: Int64 = 0
         /// Sent but never received by the gateway (distinct messages: neither the duplicate fault's
         /// copies nor the broker's redeliveries make up for a lost one).
         var lost: Int64
@@ -310,7 +315,7 @@ struct RunOutcome: Encodable {
         var lines = [
             interrupted ? "interrupted at simulated \(simulatedUntil); figures cover what was sent until then" : "",
             "scenario \(simulation.scenario) (hash \(simulation.scenarioHash)), seed \(simulation.seed): \(simulation.start) to \(simulation.end), \(simulation.devices) devices",
-            "messages: sent \(t.sent), received \(t.received), lost \(t.lost); readings accepted \(t.accepted), duplicates \(t.duplicates), late \(t.late), too late \(t.tooLate), invalid \(t.invalid)",
+            "messages: sent \(t.sent), received \(t.received), lost \(t.lost)\(t.readingsRefusedByBroker > 0 ? ", readings refused by the broker \(t.readingsRefusedByBroker)" : ""); readings accepted \(t.accepted), duplicates \(t.duplicates), late \(t.late), too late \(t.tooLate), invalid \(t.invalid)",
             latency.map { "delivery latency (\($0.samples) samples): p50 \(Simulate.fixed($0.p50Ms, 1)) ms, p90 \(Simulate.fixed($0.p90Ms, 1)) ms, p99 \(Simulate.fixed($0.p99Ms, 1)) ms, max \(Simulate.fixed($0.maxMs, 1)) ms" } ?? "",
             "wall time \(Simulate.fixed(wallSeconds, 1)) s, \(Int(messagesPerSecond)) msg/s; windows \(t.windowsEmitted) + \(t.corrections) corrections, indicator values \(t.indicatorsEmitted)",
         ]

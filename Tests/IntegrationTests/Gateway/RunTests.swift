@@ -249,3 +249,31 @@ extension Integration.RunTests {
         #expect(wrongPassword.output.contains("--password-file"), "\(wrongPassword.output)")
     }
 }
+
+extension Integration.RunTests {
+    /// A broker whose ACL refuses one domain's publishes (MQTT 5 PUBACK "Not authorized"): the
+    /// readings it refused are counted as such, not as lost, and the run does not wait for
+    /// them to arrive (it used to wait for a quiet spell and call them lost).
+    @Test func readingsTheBrokerRefusesAreNeitherLostNorAwaited() async throws {
+        let dir = try directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // Everything may be read; everything but lighting written.
+        try (["topic read city/#"] + ["mobility", "waste", "water", "environment", "indicators"].map { "topic readwrite city/+/\($0)/#" })
+            .joined(separator: "\n").write(toFile: dir + "/acl", atomically: true, encoding: .utf8)
+        let broker = try await EmbeddedBroker.start(.init(extraLines: ["acl_file \(dir)/acl"]))
+        defer { broker.stop() }
+        try gatewayScenarioYAML(duration: "1d").replacingOccurrences(of: "  qos: 1", with: "  qos: 1\n  protocol: \"5\"")
+            .write(toFile: dir + "/s.yaml", atomically: true, encoding: .utf8)
+        let began = ContinuousClock.now
+        let run = try ChildProcess(["run", dir + "/s.yaml", "--broker", broker.url.description, "--out", dir + "/out", "--progress", "0"])
+        #expect(await run.waitForExit() == 0, "\(run.output)")
+        #expect(ContinuousClock.now - began < .seconds(25), "no wait for readings that will never come")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/out/summary.json"))) as? [String: Any])
+        let telemetry = try #require(summary["telemetry"] as? [String: Any])
+        let simulation = try #require(summary["simulation"] as? [String: Any])
+        let byDomain = try #require(simulation["telemetryByDomain"] as? [String: Int])
+        #expect(telemetry["readingsRefusedByBroker"] as? Int == byDomain["lighting"], "\(telemetry)")
+        #expect(telemetry["lost"] as? Int == 0 && telemetry["allArrived"] as? Bool == true, "\(telemetry)")
+        #expect(run.output.contains("readings refused by the broker"))
+    }
+}
