@@ -36,6 +36,8 @@ public struct GatewayConfig: Sendable {
     /// Open HTTP connections at most, and seconds after which an idle one is closed.
     public var httpMaxConnections = 256
     public var httpIdleTimeout = 30.0
+    /// Seconds a request (head and body) may take to arrive once its first byte came.
+    public var httpRequestTimeout = 10.0
     /// Seconds between store flushes (windows, indicators, dead letters).
     public var flushInterval = 1.0
     /// Seconds between full checkpoints of the aggregation state.
@@ -63,7 +65,7 @@ public struct GatewayConfig: Sendable {
         self.init()
         let top = try root.mapping(allowed: [
             "window", "lateness", "max-skew", "watermark-quorum", "max-payload", "cities", "store", "journal", "client-id", "subscription",
-            "http-port", "http-host", "http-max-connections", "http-idle-timeout", "flush-interval", "checkpoint-interval", "status-interval", "publish-indicators",
+            "http-port", "http-host", "http-max-connections", "http-idle-timeout", "http-request-timeout", "flush-interval", "checkpoint-interval", "status-interval", "publish-indicators",
             "device-registry", "accept-unknown-devices", "max-unknown-devices",
         ])
         if let field = top["window"] {
@@ -82,6 +84,7 @@ public struct GatewayConfig: Sendable {
         if let field = top["http-host"] { httpHost = try field.string() }
         if let field = top["http-max-connections"] { httpMaxConnections = try field.int(in: 1...100_000) }
         if let field = top["http-idle-timeout"] { httpIdleTimeout = Double(try field.duration()) }
+        if let field = top["http-request-timeout"] { httpRequestTimeout = Double(try field.duration()) }
         if let field = top["http-port"] { httpPort = field.isNull ? nil : try field.int(in: 0...65535) }
         if let field = top["flush-interval"] { flushInterval = try field.double(in: 0.01...3600) }
         if let field = top["checkpoint-interval"] { checkpointInterval = try field.double(in: 0.1...86_400) }

@@ -133,6 +133,7 @@ struct GatewayServe: AsyncParsableCommand {
             var limits = HTTPAPI.Limits()
             limits.connections = config.httpMaxConnections
             limits.idleTimeout = .milliseconds(Int64(config.httpIdleTimeout * 1000))
+            limits.requestTimeout = .milliseconds(Int64(config.httpRequestTimeout * 1000))
             let api = HTTPAPI(service: service, registry: registry, host: config.httpHost, port: port, limits: limits, logger: logger)
             services.append(api.application)
             Task { [host = config.httpHost] in

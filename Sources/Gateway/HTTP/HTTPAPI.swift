@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdCore
 import Logging
+import NIOCore
 import Prometheus
 import ServiceLifecycle
 import Synchronization
@@ -27,8 +28,12 @@ public final class HTTPAPI: Sendable {
     public struct Limits: Sendable {
         /// Open connections; more wait in the kernel's backlog until one closes.
         public var connections = 256
-        /// A connection with nothing read or written for this long is closed.
+        /// A connection with no HTTP part read or written for this long is closed (a head
+        /// trickled in byte by byte counts as nothing read until it is whole).
         public var idleTimeout: Duration = .seconds(30)
+        /// A request (its head, and any body) that has not arrived whole this long after its
+        /// first byte is closed: a client trickling a body is never idle.
+        public var requestTimeout: Duration = .seconds(10)
         /// Bytes of one header line (the request line counts as one), of all headers, and how many.
         public var headerBytes = 8 * 1024
         public var headersBytes = 32 * 1024
@@ -92,20 +97,55 @@ public final class HTTPAPI: Sendable {
         }
         let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
         bound = stream
-        let idle = limits.idleTimeout.components
+        let timedOut = registry.makeCounter(descriptor: MetricNameDescriptor(
+            namespace: "smartcity", subsystem: "http", metricName: "request_timeouts", unitName: "total",
+            helpText: "Connections closed because a request did not arrive whole in time"))
+        let requestTimeout = HTTPAPI.amount(limits.requestTimeout)
+        let connections = HTTPAPI.connectionCap(limits.connections, logger: logger)
         let http1 = HTTP1Channel.Configuration(
-            idleTimeout: .nanoseconds(idle.seconds * 1_000_000_000 + idle.attoseconds / 1_000_000_000),
+            additionalChannelHandlers: [DeadlineInstaller(limit: requestTimeout) { timedOut.increment() }],
+            idleTimeout: HTTPAPI.amount(limits.idleTimeout),
             httpDecoderConfiguration: .init(maxHeaderFieldSize: limits.headerBytes, maxHeaderListSize: limits.headersBytes,
                                             maxHeaderFieldCount: limits.headers))
         application = Application(
             router: router, server: .http1(configuration: http1),
             configuration: .init(address: .hostname(host, port: port), serverName: "smartcity-gateway",
-                                 availableConnectionsDelegate: .maximum(limits.connections, logger: logger)),
+                                 availableConnectionsDelegate: .maximum(connections, logger: logger)),
             onServerRunning: { channel in
                 continuation.yield(channel.localAddress?.port ?? 0)
                 continuation.finish()
             },
             logger: logger)
+    }
+
+    static func amount(_ duration: Duration) -> TimeAmount {
+        let (seconds, attoseconds) = duration.components
+        return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+
+    /// Open files kept free for the rest of the gateway (broker connection, store, journal,
+    /// checkpoints) however many HTTP clients connect.
+    static let reservedFiles = 64
+
+    /// At most `configured` connections, and no more than the open-file limit leaves beside
+    /// the files the process holds and `reservedFiles`: clients beyond that wait in the
+    /// kernel's backlog instead of running the process out of descriptors (EMFILE), which
+    /// would fail the store and the broker connection too.
+    static func connectionCap(_ configured: Int, logger: Logger) -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return configured }
+        if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+            _ = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
+        let allowed = Int(min(limit.rlim_cur, UInt(Int32.max)))
+        let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 32
+        let room = allowed - open - reservedFiles
+        guard room < configured else { return configured }
+        let cap = max(1, room)
+        logger.warning("HTTP: at most \(cap) connections, not \(configured): the process may open \(allowed) files and holds \(open), and keeps \(reservedFiles) for the broker and the store; raise the limit (ulimit -n \(open + reservedFiles + configured)) for more")
+        return cap
     }
 
     /// The port the server listens on, once it runs (nil if it stopped before).
@@ -128,6 +168,23 @@ public final class HTTPAPI: Sendable {
         guard let running = task.withLock({ task in defer { task = nil }; return task }) else { return }
         running.cancel()
         _ = try? await running.value
+    }
+
+    /// Puts a `RequestDeadline` in front of the HTTP decoder of each connection (Hummingbird
+    /// adds its extra handlers after the decoder, where the raw bytes are gone).
+    private final class DeadlineInstaller: ChannelInboundHandler, RemovableChannelHandler {
+        typealias InboundIn = Never
+        let limit: TimeAmount
+        let onExpiry: @Sendable () -> Void
+
+        init(limit: TimeAmount, onExpiry: @escaping @Sendable () -> Void) {
+            self.limit = limit
+            self.onExpiry = onExpiry
+        }
+
+        func handlerAdded(context: ChannelHandlerContext) {
+            try? context.pipeline.syncOperations.addHandler(RequestDeadline(limit: limit, onExpiry: onExpiry), position: .first)
+        }
     }
 
     static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {

@@ -13,12 +13,18 @@ final class ChildProcess: @unchecked Sendable {
         URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("smartcity")
     }
 
-    init(_ arguments: [String]) throws {
+    /// `openFiles`: the process's limit on open files (`ulimit -n`); its pid stays the tool's.
+    init(_ arguments: [String], openFiles: Int? = nil) throws {
         guard FileManager.default.isExecutableFile(atPath: Self.executable.path) else {
             throw TestFailure("\(Self.executable.path) is missing; build it with 'swift build --build-tests'")
         }
-        process.executableURL = Self.executable
-        process.arguments = arguments
+        if let openFiles {
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "ulimit -n \(openFiles) && exec \"$0\" \"$@\"", Self.executable.path] + arguments
+        } else {
+            process.executableURL = Self.executable
+            process.arguments = arguments
+        }
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
