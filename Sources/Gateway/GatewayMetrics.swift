@@ -8,7 +8,8 @@ import Telemetry
 ///
 /// Names (Prometheus): `smartcity_gateway_messages_received_total`,
 /// `..._messages_accepted_total{domain}`, `..._readings_total`, `..._status_messages_total`,
-/// `..._messages_invalid_total{reason}`, `..._duplicates_total`, `..._late_total`,
+/// `..._messages_invalid_total{reason}`, `..._duplicates_total` (of which
+/// `..._redeliveries_total` the broker's re-sends after a lost connection), `..._late_total`,
 /// `..._too_late_total`, `..._windows_emitted_total`, `..._window_corrections_total`,
 /// `..._indicators_emitted_total`, `..._meter_resets_total`, `..._meter_rollovers_total`,
 /// gauges `..._ingest_lag_seconds`, `..._open_windows`, `..._devices`, `..._connected`,
@@ -19,7 +20,8 @@ final class GatewayMetrics: @unchecked Sendable {
 
     private let lock = NSLock()
     private var last = IngestCounters()
-    private let received, readings, statusMessages, retainedStatuses, duplicates, late, tooLate: Counter
+    private var lastRedeliveries: Int64 = 0
+    private let received, readings, statusMessages, retainedStatuses, duplicates, redeliveries, late, tooLate: Counter
     private let windowsEmitted, corrections, indicatorsEmitted, meterResets, meterRollovers: Counter
     private let accepted: [Counter]
     private let invalid: [Counter]
@@ -38,6 +40,7 @@ final class GatewayMetrics: @unchecked Sendable {
         retainedStatuses = counter("retained_statuses_total")
         invalid = RejectReason.allCases.map { counter("messages_invalid_total", [("reason", $0.rawValue)]) }
         duplicates = counter("duplicates_total")
+        redeliveries = counter("redeliveries_total")
         late = counter("late_total")
         tooLate = counter("too_late_total")
         windowsEmitted = counter("windows_emitted_total")
@@ -55,7 +58,7 @@ final class GatewayMetrics: @unchecked Sendable {
         storeWriteMax = gauge("store_write_seconds_max")
         storeWrites = Timer(label: Self.prefix + "store_write_seconds", dimensions: [], factory: factory)
         // Every series exists from the start, at zero.
-        for c in [received, readings, statusMessages, retainedStatuses, duplicates, late, tooLate, windowsEmitted, corrections, indicatorsEmitted,
+        for c in [received, readings, statusMessages, retainedStatuses, duplicates, redeliveries, late, tooLate, windowsEmitted, corrections, indicatorsEmitted,
                   meterResets, meterRollovers] + accepted + invalid { c.increment(by: 0) }
     }
 
@@ -71,6 +74,8 @@ final class GatewayMetrics: @unchecked Sendable {
         advance(retainedStatuses, c.retainedStatuses, last.retainedStatuses)
         for (i, r) in RejectReason.allCases.enumerated() { advance(invalid[i], c.invalid[r], last.invalid[r]) }
         advance(duplicates, c.duplicates, last.duplicates)
+        advance(redeliveries, status.redeliveries, lastRedeliveries)
+        lastRedeliveries = status.redeliveries
         advance(late, c.late, last.late)
         advance(tooLate, c.tooLate, last.tooLate)
         advance(windowsEmitted, c.windowsEmitted, last.windowsEmitted)

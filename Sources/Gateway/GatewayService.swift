@@ -58,6 +58,11 @@ public final class GatewayService: @unchecked Sendable {
     public var storeLatency: LatencySummary { flushLock.withLock { latency } }
     /// Whether the subscription's connection is up (followed through the client's events).
     public var connected: Bool { connectedFlag.load(ordering: .relaxed) }
+    /// Tells the broker's redeliveries apart among the duplicates (under `lock`).
+    private var redelivery = RedeliveryTracker()
+    /// Duplicates that were the broker's re-sends after the gateway's connection was lost (see
+    /// `RedeliveryTracker`), since the gateway started.
+    public var redeliveries: Int64 { lock.withLock { redelivery.redeliveries } }
     private let connectedFlag = Atomic(false)
     private var lastMessageMs: Int64 = 0
     /// Called on the network thread with every payload received (set before the services run).
@@ -143,7 +148,7 @@ public final class GatewayService: @unchecked Sendable {
         options.tcpNoDelay = true
         if options.clientID.isEmpty { options.clientID = config.clientID }
         let client = try MQTTClient(options, onRawMessage: { [unowned self] topic, payload, retained in
-            self.receive(topic: topic, payload: payload, retained: retained)
+            self.receive(topic: topic, payload: payload, retained: retained, live: true)
         }, beforeWrite: { [unowned self] in
             self.lock.lock()
             defer { self.lock.unlock() }
@@ -220,17 +225,20 @@ public final class GatewayService: @unchecked Sendable {
         logger.info("\(statusLine())")
     }
 
-    private func receive(topic: UnsafeBufferPointer<UInt8>, payload: UnsafeBufferPointer<UInt8>, retained: Bool = false, arrivalMs: Int64? = nil) {
+    private func receive(topic: UnsafeBufferPointer<UInt8>, payload: UnsafeBufferPointer<UInt8>, retained: Bool = false, arrivalMs: Int64? = nil,
+                         live: Bool = false) {
         let wall = Int64(Date().timeIntervalSince1970 * 1000)
         let now = arrivalMs ?? wall
         lock.lock()
+        let identity = live ? redelivery.arrived(topic: topic, payload: payload, connection: client?.connections ?? 0) : nil
         // Journaled: what the aggregation may need again after a crash. Not a payload over the
         // limit (refused unread; its dead letter keeps the first max-payload bytes), nor a
         // retained status (the broker hands it over again with every subscription).
         let oversize = payload.count > config.maxPayload
         let retainedStatus = retained && topic.count > 7 && equals(UnsafeBufferPointer(rebasing: topic[(topic.count - 7)...]), "/status")
         let position = oversize || retainedStatus ? journal.end : journal.append(topic: topic, payload: payload, arrivalMs: now)
-        aggregator.ingest(topic: topic, payload: payload, position: position, arrivalMs: now, retained: retained)
+        let outcome = aggregator.ingest(topic: topic, payload: payload, position: position, arrivalMs: now, retained: retained)
+        if let identity { redelivery.taken(identity, duplicate: outcome == .duplicate) }
         lastMessageMs = wall
         if !waiters.isEmpty { resumeWaiters() }
         lock.unlock()
@@ -387,6 +395,8 @@ public final class GatewayService: @unchecked Sendable {
         public var received: Int64
         public var accepted: Int64
         public var duplicates: Int64
+        /// Duplicates that were the broker's re-sends after a lost connection (since the gateway started).
+        public var redeliveries: Int64
         public var late: Int64
         public var tooLate: Int64
         public var rejected: Int64
@@ -404,7 +414,7 @@ public final class GatewayService: @unchecked Sendable {
         defer { lock.unlock() }
         let c = aggregator.counters
         return Status(ok: lastStoreError == nil && lastJournalError == nil, connected: connected, received: c.received,
-                      accepted: c.accepted, duplicates: c.duplicates, late: c.late, tooLate: c.tooLate, rejected: c.rejected,
+                      accepted: c.accepted, duplicates: c.duplicates, redeliveries: redelivery.redeliveries, late: c.late, tooLate: c.tooLate, rejected: c.rejected,
                       openWindows: aggregator.openWindows, devices: aggregator.knownDevices, journalPosition: journal.end,
                       checkpointPosition: lastCheckpointPosition,
                       secondsSinceLastMessage: lastMessageMs > 0 ? Date().timeIntervalSince1970 - Double(lastMessageMs) / 1000 : nil,
@@ -423,7 +433,7 @@ public final class GatewayService: @unchecked Sendable {
         let rate = Double(c.received - lastStatusReceived) / max(0.001, now.timeIntervalSince(lastStatusWall))
         lastStatusReceived = c.received
         lastStatusWall = now
-        return "gateway: \(c.received) msgs (\(Int(rate))/s) accepted \(c.accepted) dup \(c.duplicates) late \(c.late) too-late \(c.tooLate) "
+        return "gateway: \(c.received) msgs (\(Int(rate))/s) accepted \(c.accepted) dup \(c.duplicates) (redelivered \(redeliveries)) late \(c.late) too-late \(c.tooLate) "
             + "invalid \(c.rejected) windows \(c.windowsEmitted)+\(c.corrections) corrections, open \(open), devices \(devices), "
             + "store \(String(format: "%.1f", storeLatency.meanMs)) ms"
     }

@@ -40,6 +40,8 @@ public final class MQTTClient: @unchecked Sendable {
         var connectedAt: ContinuousClock.Instant?
         /// Losses in a row, each sooner than `stableAfter` after the connection was accepted.
         var shortLived = 0
+        /// Messages unacknowledged when a session was resumed, which are sent again.
+        var resent = 0
         /// Losses that look like another client taking the client id over: the second and
         /// later short-lived loss in a row.
         var takeovers = 0
@@ -67,6 +69,10 @@ public final class MQTTClient: @unchecked Sendable {
     }
 
     public let options: ConnectionOptions
+    /// How many times the broker accepted this client's connection (CONNACK), counted on the
+    /// network thread before the new connection's first message is handed over.
+    public var connections: Int { connectionCount.load(ordering: .relaxed) }
+    let connectionCount = Atomic(0)
     public let messages: AsyncStream<MQTTMessage>
     public let events: AsyncStream<MQTTEvent>
 
@@ -334,12 +340,15 @@ public final class MQTTClient: @unchecked Sendable {
             state.connectDeadline?.release()
             state.connectDeadline = nil
             let wasReconnect = state.everConnected
+            // libmosquitto sends again what the resumed session had not seen acknowledged.
+            if wasReconnect, sessionPresent { state.resent += state.inflight }
             state.phase = .connected
             state.maximumPacket = maximumPacket
             state.everConnected = true
             state.connectedAt = .now
             return (waiter, wasReconnect && !sessionPresent ? state.subscriptions : [:], connected)
         }
+        connectionCount.add(1, ordering: .relaxed)
         for (filter, qos) in resubscribe {
             _ = mosquitto_subscribe(handle, nil, filter, qos.rawValue)
         }
@@ -385,6 +394,10 @@ public final class MQTTClient: @unchecked Sendable {
         }
         return nil
     }
+
+    /// Publishes sent again after a reconnect that resumed the session (they were not
+    /// acknowledged before the loss; the broker may have had them already).
+    public var resent: Int { state.withLock { $0.resent } }
 
     /// Losses that looked like another client taking this client id over (see `noteLoss`).
     public var takeovers: Int { state.withLock { $0.takeovers } }

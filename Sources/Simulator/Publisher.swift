@@ -37,6 +37,9 @@ public final class Publisher {
         /// Publishes the broker acknowledged with a failure (MQTT 5 PUBACK reason codes, e.g. an
         /// ACL's "Not authorized"), by reason: published, but not delivered.
         public var refusedByBroker: [String: Int] = [:]
+        /// Publishes the connections sent again after a reconnect that resumed their session:
+        /// at most this many copies reach the gateway, on top of the duplicate fault's.
+        public var resent = 0
         /// Readings among `refusedByBroker` (the rest are statuses).
         public var readingsRefusedByBroker = 0
         /// Connections the broker closed again and again right after accepting them (see
@@ -275,6 +278,7 @@ public final class Publisher {
             outcome.refusedByBroker.merge(refusals, uniquingKeysWith: +)
             outcome.readingsRefusedByBroker += refusals.values.reduce(0, +) - client.markedRefusals
             outcome.takenOver += client.takeovers
+            outcome.resent += client.resent
         }
         outcome.brokerLost = watchdog.gaveUp.load(ordering: .relaxed)
         if outcome.brokerLost { outcome.interrupted = true }

@@ -79,14 +79,14 @@ struct Run: AsyncParsableCommand {
         let clock = ContinuousClock()
         let began = clock.now
         let generator = Generator(scenario: scenario, shard: shard, includeStatus: true)
-        let gateway: (store: any TelemetryStore, counters: IngestCounters)
+        let gateway: (store: any TelemetryStore, counters: IngestCounters, redeliveries: Int64)
         var simulation: RunSummary
         var interrupted = false, arrived = true, brokerLost = false
-        var published: Int?, publishedReadings: Int?, refused = 0, held = 0, readingsRefused = 0
+        var published: Int?, publishedReadings: Int?, refused = 0, held = 0, readingsRefused = 0, resent = 0
         var latency: LatencyProbe.Summary?
         if direct {
             let outcome = try DirectRun(generator: generator, config: config, keep: storeWindows, progress: progress, scenario: scenario).run()
-            gateway = (outcome.store, outcome.counters)
+            gateway = (outcome.store, outcome.counters, 0)
             simulation = RunSummary(scenario: scenario, shard: shard, stats: generator.stats, wallSeconds: outcome.seconds)
             interrupted = outcome.interrupted
         } else {
@@ -134,10 +134,11 @@ struct Run: AsyncParsableCommand {
             refused = outcome.run.refused
             held = outcome.run.held
             readingsRefused = outcome.run.readingsRefusedByBroker
+            resent = outcome.run.resent
             publishedReadings = outcome.run.publishedReadings
             arrived = delivered
             latency = probe.summary()
-            gateway = (service.store, service.counters().0)
+            gateway = (service.store, service.counters().0, service.redeliveries)
         }
         // Through a broker, what was handed to it (publishes refused on a connection that was
         // down never left); direct, everything generated.
@@ -168,6 +169,8 @@ struct Run: AsyncParsableCommand {
         summary.telemetry.refused = Int64(refused)
         summary.telemetry.held = Int64(held)
         summary.telemetry.readingsRefusedByBroker = Int64(readingsRefused)
+        summary.telemetry.redeliveries = gateway.redeliveries
+        summary.telemetry.resentByDevices = Int64(resent)
         summary.latency = latency
         summary.path = direct ? "direct" : "broker"
         summary.annual = annual.methods
@@ -251,6 +254,13 @@ struct RunOutcome: Encodable {
         var refused: Int64 = 0
         /// Readings held while their connection was down (a broker outage) and sent when it was back.
         var held: Int64 = 0
+        /// Duplicates that were the broker's re-sends to the gateway after its connection was
+        /// lost (the rest of `duplicates` are copies the devices sent: the duplicate fault's,
+        /// and their sessions' re-sends after a reconnect, `resentByDevices` at most).
+        var redeliveries: Int64 = 0
+        /// Publishes the devices sent again after reconnecting (unacknowledged when their
+        /// connection was lost): an upper bound of the copies their sessions made.
+        var resentByDevices: Int64 = 0
         /// Readings the broker acknowledged with a failure (MQTT 5, e.g. an ACL's "Not
         /// authorized"): published, never delivered, not counted as lost.
         var readingsRefusedByBroker: Int64 = 0
@@ -315,7 +325,7 @@ struct RunOutcome: Encodable {
         var lines = [
             interrupted ? "interrupted at simulated \(simulatedUntil); figures cover what was sent until then" : "",
             "scenario \(simulation.scenario) (hash \(simulation.scenarioHash)), seed \(simulation.seed): \(simulation.start) to \(simulation.end), \(simulation.devices) devices",
-            "messages: sent \(t.sent), received \(t.received), lost \(t.lost)\(t.readingsRefusedByBroker > 0 ? ", readings refused by the broker \(t.readingsRefusedByBroker)" : ""); readings accepted \(t.accepted), duplicates \(t.duplicates), late \(t.late), too late \(t.tooLate), invalid \(t.invalid)",
+            "messages: sent \(t.sent), received \(t.received), lost \(t.lost)\(t.readingsRefusedByBroker > 0 ? ", readings refused by the broker \(t.readingsRefusedByBroker)" : ""); readings accepted \(t.accepted), duplicates \(t.duplicates)\(t.redeliveries > 0 ? " (the broker's re-sends \(t.redeliveries))" : ""), late \(t.late), too late \(t.tooLate), invalid \(t.invalid)",
             latency.map { "delivery latency (\($0.samples) samples): p50 \(Simulate.fixed($0.p50Ms, 1)) ms, p90 \(Simulate.fixed($0.p90Ms, 1)) ms, p99 \(Simulate.fixed($0.p99Ms, 1)) ms, max \(Simulate.fixed($0.maxMs, 1)) ms" } ?? "",
             "wall time \(Simulate.fixed(wallSeconds, 1)) s, \(Int(messagesPerSecond)) msg/s; windows \(t.windowsEmitted) + \(t.corrections) corrections, indicator values \(t.indicatorsEmitted)",
         ]

@@ -214,6 +214,11 @@ extension Integration.RunTests {
         #expect(unique == readings, "every reading once: \(telemetry)")
         #expect(telemetry["invalid"] as? Int == 0)
         #expect(telemetry["refused"] as? Int == 0, "readings are held while the broker is away, not dropped")
+        // No duplicate fault: every duplicate is the broker's re-send to the gateway or a
+        // device session's re-send after its reconnect, never more than the devices re-sent.
+        let duplicates = telemetry["duplicates"] as? Int ?? -1, redeliveries = telemetry["redeliveries"] as? Int ?? -1
+        #expect(redeliveries >= 0 && redeliveries <= duplicates, "\(telemetry)")
+        #expect(duplicates - redeliveries <= telemetry["resentByDevices"] as? Int ?? -1, "\(telemetry)")
     }
 
     /// `run` against a broker with TLS and passwords: the CA, user name and password file
