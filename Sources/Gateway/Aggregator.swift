@@ -27,6 +27,13 @@ public final class Aggregator {
     public let config: GatewayConfig
     public let schema: TelemetrySchema
     public private(set) var counters = IngestCounters()
+    /// Duplicates whose original came before the broker connection was last lost: copies
+    /// at-least-once delivery made across the outage (the broker's re-sends of what it had
+    /// not seen acknowledged, the devices' re-sends after their own reconnect). The rest of
+    /// `counters.duplicates` are copies the devices sent of their own. Since the process started.
+    public private(set) var redeliveries: Int64 = 0
+    /// Each device's highest sequence number when the broker connection was last lost.
+    private var highestAtLoss: [Int64] = []
     /// Output not yet drained.
     private(set) var pending = AggregatorOutput()
 
@@ -82,6 +89,12 @@ public final class Aggregator {
     public var knownDevices: Int { registry.devices.count }
     /// Messages taken since the state began (every call of `ingest`): the state changes only with it.
     public var messagesTaken: Int64 { counters.received + counters.retainedStatuses }
+
+    /// Notes that the broker connection was lost (before the new connection's first message):
+    /// a duplicate of a reading that came before now is a redelivery (see `redeliveries`).
+    public func connectionLost() {
+        highestAtLoss = registry.devices.map(\.sequence.highest)
+    }
 
     // MARK: ingest
 
@@ -236,6 +249,7 @@ public final class Aggregator {
         case .duplicate:
             registry.devices[device] = state
             counters.duplicates += 1
+            if device < highestAtLoss.count, reading.sequence <= highestAtLoss[device] { redeliveries += 1 }
             counters.duplicatesByDomain[entity.domain] += 1
             return .duplicate
         case .tooOld:

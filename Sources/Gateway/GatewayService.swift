@@ -58,11 +58,11 @@ public final class GatewayService: @unchecked Sendable {
     public var storeLatency: LatencySummary { flushLock.withLock { latency } }
     /// Whether the subscription's connection is up (followed through the client's events).
     public var connected: Bool { connectedFlag.load(ordering: .relaxed) }
-    /// Tells the broker's redeliveries apart among the duplicates (under `lock`).
-    private var redelivery = RedeliveryTracker()
-    /// Duplicates that were the broker's re-sends after the gateway's connection was lost (see
-    /// `RedeliveryTracker`), since the gateway started.
-    public var redeliveries: Int64 { lock.withLock { redelivery.redeliveries } }
+    /// The broker connection the last live message came on (`MQTTClient.connections`).
+    private var connectionSeen = 0
+    /// Duplicates that at-least-once delivery made across a lost broker connection (see
+    /// `Aggregator.redeliveries`), since the gateway started.
+    public var redeliveries: Int64 { lock.withLock { aggregator.redeliveries } }
     private let connectedFlag = Atomic(false)
     private var lastMessageMs: Int64 = 0
     /// Called on the network thread with every payload received (set before the services run).
@@ -230,15 +230,17 @@ public final class GatewayService: @unchecked Sendable {
         let wall = Int64(Date().timeIntervalSince1970 * 1000)
         let now = arrivalMs ?? wall
         lock.lock()
-        let identity = live ? redelivery.arrived(topic: topic, payload: payload, connection: client?.connections ?? 0) : nil
+        if live, let connection = client?.connections, connection != connectionSeen {
+            if connectionSeen > 0 { aggregator.connectionLost() }
+            connectionSeen = connection
+        }
         // Journaled: what the aggregation may need again after a crash. Not a payload over the
         // limit (refused unread; its dead letter keeps the first max-payload bytes), nor a
         // retained status (the broker hands it over again with every subscription).
         let oversize = payload.count > config.maxPayload
         let retainedStatus = retained && topic.count > 7 && equals(UnsafeBufferPointer(rebasing: topic[(topic.count - 7)...]), "/status")
         let position = oversize || retainedStatus ? journal.end : journal.append(topic: topic, payload: payload, arrivalMs: now)
-        let outcome = aggregator.ingest(topic: topic, payload: payload, position: position, arrivalMs: now, retained: retained)
-        if let identity { redelivery.taken(identity, duplicate: outcome == .duplicate) }
+        aggregator.ingest(topic: topic, payload: payload, position: position, arrivalMs: now, retained: retained)
         lastMessageMs = wall
         if !waiters.isEmpty { resumeWaiters() }
         lock.unlock()
@@ -395,7 +397,7 @@ public final class GatewayService: @unchecked Sendable {
         public var received: Int64
         public var accepted: Int64
         public var duplicates: Int64
-        /// Duplicates that were the broker's re-sends after a lost connection (since the gateway started).
+        /// Duplicates that at-least-once delivery made across a lost connection (since the gateway started).
         public var redeliveries: Int64
         public var late: Int64
         public var tooLate: Int64
@@ -414,7 +416,7 @@ public final class GatewayService: @unchecked Sendable {
         defer { lock.unlock() }
         let c = aggregator.counters
         return Status(ok: lastStoreError == nil && lastJournalError == nil, connected: connected, received: c.received,
-                      accepted: c.accepted, duplicates: c.duplicates, redeliveries: redelivery.redeliveries, late: c.late, tooLate: c.tooLate, rejected: c.rejected,
+                      accepted: c.accepted, duplicates: c.duplicates, redeliveries: aggregator.redeliveries, late: c.late, tooLate: c.tooLate, rejected: c.rejected,
                       openWindows: aggregator.openWindows, devices: aggregator.knownDevices, journalPosition: journal.end,
                       checkpointPosition: lastCheckpointPosition,
                       secondsSinceLastMessage: lastMessageMs > 0 ? Date().timeIntervalSince1970 - Double(lastMessageMs) / 1000 : nil,

@@ -35,7 +35,7 @@ extension MQTTClient {
         let rc = topic.withUnsafeBufferPointer { name in
             payload.withUnsafeBytes { bytes in
                 name.baseAddress!.withMemoryRebound(to: CChar.self, capacity: name.count) { cName in
-                    mosquitto_publish(handle, &mid, cName, Int32(bytes.count), bytes.baseAddress, qos.rawValue, retain)
+                    queueing { mosquitto_publish(handle, &mid, cName, Int32(bytes.count), bytes.baseAddress, qos.rawValue, retain) }
                 }
             }
         }

@@ -13,7 +13,7 @@ extension MQTTClient {
     public func subscribe(_ filter: String, qos: QoS = .atLeastOnce) async throws(MQTTError) -> QoS {
         state.withLock { $0.acks.expect() }
         var mid: Int32 = 0
-        let rc = mosquitto_subscribe(handle, &mid, filter, qos.rawValue)
+        let rc = queueing { mosquitto_subscribe(handle, &mid, filter, qos.rawValue) }
         guard rc == MOSQ_ERR_SUCCESS.rawValue else {
             state.withLock { $0.acks.abandon() }
             throw MQTTError.mosquitto(rc, "subscribe to '\(filter)' via \(options.endpoint)")
@@ -30,7 +30,7 @@ extension MQTTClient {
     public func unsubscribe(_ filter: String) async throws(MQTTError) {
         state.withLock { $0.acks.expect() }
         var mid: Int32 = 0
-        let rc = mosquitto_unsubscribe(handle, &mid, filter)
+        let rc = queueing { mosquitto_unsubscribe(handle, &mid, filter) }
         guard rc == MOSQ_ERR_SUCCESS.rawValue else {
             state.withLock { $0.acks.abandon() }
             throw MQTTError.mosquitto(rc, "unsubscribe from '\(filter)' via \(options.endpoint)")

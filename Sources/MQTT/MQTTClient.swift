@@ -102,6 +102,9 @@ public final class MQTTClient: @unchecked Sendable {
     let loop: NetworkLoop
     let ownsLoop: Bool
     let state = Mutex(State())
+    /// Held by a (re)connect while libmosquitto rebuilds the connection, and by each call that
+    /// queues a packet on it (see `queueing`).
+    let wire = Mutex(())
     let handler: MessageHandler?
     let rawHandler: RawMessageHandler?
     /// Called on the network thread before each write to the socket: with
@@ -287,17 +290,33 @@ public final class MQTTClient: @unchecked Sendable {
 
     /// Opens the TCP (and TLS) connection and sends CONNECT; the CONNACK arrives on the loop.
     func open(initial: Bool) {
-        errno = 0
-        let rc = initial
-            ? mosquitto_connect_bind_v5(handle, options.host, Int32(options.port), Int32(options.keepAlive), nil, nil)
-            : mosquitto_reconnect(handle)
-        let saved = errno
+        let (rc, saved) = wire.withLock { _ -> (Int32, Int32) in
+            errno = 0
+            let rc = initial
+                ? mosquitto_connect_bind_v5(handle, options.host, Int32(options.port), Int32(options.keepAlive), nil, nil)
+                : mosquitto_reconnect(handle)
+            return (rc, errno)
+        }
         guard rc == MOSQ_ERR_SUCCESS.rawValue else {
             let error = MQTTError.mosquitto(rc, "connect to \(options.endpoint)", errno: saved)
             if initial { failConnect(error) } else { scheduleReconnect(after: error) }
             return
         }
         loop.send(.register(self))
+    }
+
+    /// Runs a libmosquitto call that queues a packet (PUBLISH, SUBSCRIBE, UNSUBSCRIBE) only
+    /// while the broker has accepted the connection, and never while a reconnect on another
+    /// thread rebuilds it: a packet queued between libmosquitto's clean-up and its new CONNECT
+    /// would leave first, and the broker drops a connection whose first packet is not CONNECT
+    /// (a "protocol error" in its log). Returns MOSQ_ERR_NO_CONN when not connected.
+    func queueing(_ call: () -> Int32) -> Int32 {
+        let notConnected = Int32(MOSQ_ERR_NO_CONN.rawValue)
+        // Checked before the lock too, so a publisher never waits for a reconnect's connect.
+        guard state.withLock({ $0.phase == .connected }) else { return notConnected }
+        return wire.withLock { _ in
+            state.withLock { $0.phase == .connected } ? call() : notConnected
+        }
     }
 
     /// Called by the loop when a reconnect timer is due.

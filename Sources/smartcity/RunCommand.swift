@@ -254,9 +254,8 @@ struct RunOutcome: Encodable {
         var refused: Int64 = 0
         /// Readings held while their connection was down (a broker outage) and sent when it was back.
         var held: Int64 = 0
-        /// Duplicates that were the broker's re-sends to the gateway after its connection was
-        /// lost (the rest of `duplicates` are copies the devices sent: the duplicate fault's,
-        /// and their sessions' re-sends after a reconnect, `resentByDevices` at most).
+        /// Duplicates that at-least-once delivery made across a lost broker connection (of
+        /// readings that came before it; the rest of `duplicates` are the devices' own copies).
         var redeliveries: Int64 = 0
         /// Publishes the devices sent again after reconnecting (unacknowledged when their
         /// connection was lost): an upper bound of the copies their sessions made.
@@ -325,7 +324,7 @@ struct RunOutcome: Encodable {
         var lines = [
             interrupted ? "interrupted at simulated \(simulatedUntil); figures cover what was sent until then" : "",
             "scenario \(simulation.scenario) (hash \(simulation.scenarioHash)), seed \(simulation.seed): \(simulation.start) to \(simulation.end), \(simulation.devices) devices",
-            "messages: sent \(t.sent), received \(t.received), lost \(t.lost)\(t.readingsRefusedByBroker > 0 ? ", readings refused by the broker \(t.readingsRefusedByBroker)" : ""); readings accepted \(t.accepted), duplicates \(t.duplicates)\(t.redeliveries > 0 ? " (the broker's re-sends \(t.redeliveries))" : ""), late \(t.late), too late \(t.tooLate), invalid \(t.invalid)",
+            "messages: sent \(t.sent), received \(t.received), lost \(t.lost)\(t.readingsRefusedByBroker > 0 ? ", readings refused by the broker \(t.readingsRefusedByBroker)" : ""); readings accepted \(t.accepted), duplicates \(t.duplicates)\(t.redeliveries > 0 ? " (re-sent across a broker outage \(t.redeliveries))" : ""), late \(t.late), too late \(t.tooLate), invalid \(t.invalid)",
             latency.map { "delivery latency (\($0.samples) samples): p50 \(Simulate.fixed($0.p50Ms, 1)) ms, p90 \(Simulate.fixed($0.p90Ms, 1)) ms, p99 \(Simulate.fixed($0.p99Ms, 1)) ms, max \(Simulate.fixed($0.maxMs, 1)) ms" } ?? "",
             "wall time \(Simulate.fixed(wallSeconds, 1)) s, \(Int(messagesPerSecond)) msg/s; windows \(t.windowsEmitted) + \(t.corrections) corrections, indicator values \(t.indicatorsEmitted)",
         ]
