@@ -139,6 +139,10 @@ public final class GatewayService: @unchecked Sendable {
         self.group = nil
     }
 
+    /// How the gateway comes back to its broker: at least every 5 s once the broker is back
+    /// (everything sent meanwhile waits in the broker's queue for the gateway's session).
+    public static let reconnectPolicy = ReconnectPolicy(initialDelay: .milliseconds(100), maximumDelay: .seconds(5))
+
     /// Connects to the broker with a persistent session and subscribes (once).
     public func connect(broker: ConnectionOptions) async throws {
         guard client == nil else { return }

@@ -126,7 +126,7 @@ struct GatewayServe: AsyncParsableCommand {
         let service = try GatewayService(config: config, logger: logger)
         var options = ConnectionOptions(url: url, clientID: config.clientID)
         try credentials.apply(to: &options, url: url)
-        options.reconnect = ReconnectPolicy()
+        options.reconnect = GatewayService.reconnectPolicy
         // HTTP first in the list: the group stops it last, after the final flush.
         var services: [any Service] = []
         if let port = config.httpPort {

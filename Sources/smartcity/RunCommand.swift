@@ -100,7 +100,7 @@ struct Run: AsyncParsableCommand {
             // command line's over them, applied above).
             scenario.mqtt.authenticate(&options, to: url)
             // It comes back with the broker, as the devices do; the devices' outage limit ends the run.
-            options.reconnect = ReconnectPolicy()
+            options.reconnect = GatewayService.reconnectPolicy
             do {
                 // Subscribed before the first device publishes.
                 try await service.connect(broker: options)
