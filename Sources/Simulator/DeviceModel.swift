@@ -90,9 +90,13 @@ protocol DeviceModel {
                 random: inout RandomStream, values: inout [Double])
     /// A reboot that loses volatile registers (meter totals restart at zero).
     func reboot(_ state: inout State)
+    /// The city events under way at the device after `report` wrote `values` (before any
+    /// fault touched them), for the ground-truth labels.
+    func events(_ state: State, _ device: DeviceInfo, time: Int64, values: [Double], into events: inout [Activity])
 }
 
 extension DeviceModel {
     var batteryAttribute: Int? { nil }
     func reboot(_ state: inout State) {}
+    func events(_ state: State, _ device: DeviceInfo, time: Int64, values: [Double], into events: inout [Activity]) {}
 }

@@ -25,6 +25,8 @@ struct DeviceReport {
     var statusChanges: [StatusChange] = []
     /// Faults that acted, for the statistics.
     var faults: [FaultKind] = []
+    /// City events under way at the device (only while labels are recorded).
+    var events: [Activity] = []
 
     mutating func reset(device: Int, time: Int64) {
         self.device = device
@@ -36,6 +38,7 @@ struct DeviceReport {
         duplicate = false
         statusChanges.removeAll(keepingCapacity: true)
         faults.removeAll(keepingCapacity: true)
+        events.removeAll(keepingCapacity: true)
     }
 
     /// True when the message leaves at another time than its event time or twice.

@@ -31,6 +31,8 @@ class FleetRunner {
     private let idDigits: Int
 
     var faults: FaultInjector
+    /// Whether reports carry the model's city events (for the ground-truth labels).
+    var labelling = false
     /// How the model's values are written.
     let attributes: [Attribute]
     let scenarioStart: Int64
@@ -264,6 +266,7 @@ extension FleetRunner {
         for _ in 0..<faults.beforeReading(device, random: &faultRandom, report: &report) { model.reboot(&states[at]) }
         var random = RandomStream(key: device.key, counter: absolutePeriod << 24)
         model.report(&states[at], device, time: time, interval: interval, random: &random, values: &values)
+        if labelling { model.events(states[at], device, time: time, values: values, into: &report.events) }
         faults.onReading(device, values: &values, random: &faultRandom, report: &report)
         guard !report.silent else { return }
         sequence[at] &+= 1

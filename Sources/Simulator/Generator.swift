@@ -24,6 +24,20 @@ public final class Generator {
     private var pending = PendingQueue()
     private var phase = Phase.statuses(online: true, fleet: 0, position: 0)
     private let includeStatus: Bool
+    private var labels: LabelRecorder?
+
+    /// Records the ground truth: every fault episode and city event of this shard's devices,
+    /// handed to `emit` as each closes (the last ones when the run ends). Set before the
+    /// first `next()`; the messages are the same with or without it.
+    public func recordLabels(_ emit: @escaping (GroundTruthLabel) -> Void) {
+        labels = LabelRecorder(emit: emit)
+        for fleet in fleets { fleet.labelling = true }
+    }
+
+    /// Closes the episodes still open at the simulated time reached, for a run that ends early.
+    public func finishLabels() {
+        labels?.finish(fleets: fleets, end: simulatedTime)
+    }
 
     enum Phase {
         /// Every device's `online` (before the run) or `offline` (after it), fleet by fleet.
@@ -143,11 +157,13 @@ public final class Generator {
                     return true
                 }
                 guard chosen >= 0 else {
+                    labels?.finish(fleets: fleets, end: scenario.start + scenario.duration)
                     phase = includeStatus ? .statuses(online: false, fleet: 0, position: 0) : .done
                     continue
                 }
                 let fleet = fleets[chosen]
                 fleet.emit(into: &report, values: &values)
+                labels?.observe(fleet, report)
                 for change in report.statusChanges {
                     schedule(status: change.online, fleet: fleet, device: report.device, at: change.time, sendMs: change.sendMs, abrupt: change.abrupt)
                 }

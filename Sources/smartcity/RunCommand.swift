@@ -79,6 +79,7 @@ struct Run: AsyncParsableCommand {
         let clock = ContinuousClock()
         let began = clock.now
         let generator = Generator(scenario: scenario, shard: shard, includeStatus: true)
+        let labels = try LabelSink(path: out + "/labels.csv", generator: generator)
         let gateway: (store: any TelemetryStore, counters: IngestCounters, redeliveries: Int64)
         var simulation: RunSummary
         var interrupted = false, arrived = true, brokerLost = false
@@ -145,6 +146,7 @@ struct Run: AsyncParsableCommand {
         let sent = Int64(published ?? generator.stats.messages)
         let wall = (clock.now - began).seconds
 
+        let labelCount = try labels.close(generator: generator)
         let names = Dictionary(uniqueKeysWithValues: scenario.cities.map { ($0.id, $0.name) })
         let means = try gateway.store.indicatorMeans(resolution: .day)
         let csv = try gateway.store.indicatorTable(means, names: names)
@@ -165,6 +167,7 @@ struct Run: AsyncParsableCommand {
                                  copies: Int64(generator.stats.faults[.duplicate, default: 0]), arrived: arrived, wallSeconds: wall,
                                  indicators: try latestDaily(gateway.store), index: IndexOutcome(result))
         summary.interrupted = interrupted
+        summary.labels = labelCount
         summary.brokerLost = brokerLost
         summary.telemetry.refused = Int64(refused)
         summary.telemetry.held = Int64(held)
@@ -179,7 +182,7 @@ struct Run: AsyncParsableCommand {
         let html = try report(summary: summary, result: result, store: gateway.store, means: means, cities: scenario.cities.map(\.id))
         try html.render().write(toFile: out + "/report.html", atomically: true, encoding: .utf8)
         print(summary.text())
-        print("run: wrote \(out)/report.html, indicators.csv, index.csv, summary.json and the store \(store)")
+        print("run: wrote \(out)/report.html, indicators.csv, index.csv, summary.json, labels.csv (\(labelCount) fault episodes and events) and the store \(store)")
         if brokerLost {
             throw RunFailure("the broker stayed unreachable for \(brokerOutage) (--broker-outage); the outputs cover what was sent until then and are marked interrupted")
         }
@@ -283,6 +286,8 @@ struct RunOutcome: Encodable {
     var brokerLost = false
     /// True when Ctrl-C ended the run early; the rest covers what was sent until then.
     var interrupted = false
+    /// Fault episodes and city events in `labels.csv` (the ground truth).
+    var labels = 0
     var simulatedUntil = ""
     /// Publisher hand-off to gateway receipt, on a hash-chosen sample of the messages.
     var latency: LatencyProbe.Summary?

@@ -90,6 +90,9 @@ struct Simulate: AsyncParsableCommand {
     @Option(help: "Also write the run summary as JSON to this file.")
     var summary: String?
 
+    @Option(help: "Also write the ground truth to this file: every fault episode and city event, one row each (CSV for .csv, else JSON Lines).")
+    var labels: String?
+
     @Option(help: "Seconds between progress lines (0: none).")
     var progress: Double = 2
 
@@ -108,6 +111,7 @@ struct Simulate: AsyncParsableCommand {
         let clock = ContinuousClock()
         let began = clock.now
         let generator = Generator(scenario: scenario, shard: shard, includeStatus: !noStatus)
+        let labelSink = try labels.map { try LabelSink(path: $0, generator: generator) }
         var report = ProgressReporter(every: progress, scenario: scenario)
         var result: RunSummary
         if let output {
@@ -133,6 +137,10 @@ struct Simulate: AsyncParsableCommand {
             embedded?.stop()
         }
         report.finish()
+        if let labelSink {
+            let count = try labelSink.close(generator: generator)
+            print("labels: \(count) fault episodes and events in \(labelSink.path)")
+        }
         printSummary(result)
         if let summary { try result.json().write(toFile: summary, atomically: true, encoding: .utf8) }
     }

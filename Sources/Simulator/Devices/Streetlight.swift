@@ -90,6 +90,11 @@ struct Streetlight: DeviceModel {
         return (dark, dark - (1 - settings.dimLevel) * dimmedDark)
     }
 
+    /// A failed lamp, until the repair crew comes.
+    func events(_ state: State, _ device: DeviceInfo, time: Int64, values: [Double], into events: inout [Activity]) {
+        if time < state.failedUntil { events.append(Activity(kind: "lamp-failure", isFault: false, magnitude: lamp(device).watts)) }
+    }
+
     func report(_ state: inout State, _ device: DeviceInfo, time: Int64, interval: Int64,
                 random: inout RandomStream, values: inout [Double]) {
         let lamp = lamp(device)

@@ -40,6 +40,11 @@ struct TrafficCounter: DeviceModel {
 
     func initialState(_ device: DeviceInfo, at time: Int64) -> State { State() }
 
+    /// An incident: the counter's road keeps 40 % of its capacity until it is cleared.
+    func events(_ state: State, _ device: DeviceInfo, time: Int64, values: [Double], into events: inout [Activity]) {
+        if time < state.incidentUntil { events.append(Activity(kind: "incident", isFault: false, magnitude: 0.6)) }
+    }
+
     func report(_ state: inout State, _ device: DeviceInfo, time: Int64, interval: Int64,
                 random: inout RandomStream, values: inout [Double]) {
         let segment = segment(device)

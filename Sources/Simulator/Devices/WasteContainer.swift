@@ -68,6 +68,13 @@ struct WasteContainer: DeviceModel {
                      lastEmptied: last)
     }
 
+    /// A fire (the temperature), a tilt, an overflow (the fill level), as the status says.
+    func events(_ state: State, _ device: DeviceInfo, time: Int64, values: [Double], into events: inout [Activity]) {
+        if time < state.burningUntil { events.append(Activity(kind: "container-fire", isFault: false, magnitude: values[2])) }
+        if state.dropped { events.append(Activity(kind: "container-tilt", isFault: false, magnitude: 1)) }
+        if values[0] >= 0.9995 { events.append(Activity(kind: "overflow", isFault: false, magnitude: values[0])) }
+    }
+
     func report(_ state: inout State, _ device: DeviceInfo, time: Int64, interval: Int64,
                 random: inout RandomStream, values: inout [Double]) {
         let profile = profile(device)

@@ -135,6 +135,14 @@ struct WaterNetworkSensor: DeviceModel {
         State(register: (mix64(device.key ^ 0x696e_666c).unitInterval * 1e6).rounded())
     }
 
+    /// A pipe burst in the district (its extra flow in m3/h), labelled once per district: on
+    /// its inflow meter.
+    func events(_ state: State, _ device: DeviceInfo, time: Int64, values: [Double], into events: inout [Activity]) {
+        guard isInflowMeter(device) else { return }
+        let flow = burst(district: device.district, at: time)
+        if flow > 0 { events.append(Activity(kind: "pipe-burst", isFault: false, magnitude: flow)) }
+    }
+
     func report(_ state: inout State, _ device: DeviceInfo, time: Int64, interval: Int64,
                 random: inout RandomStream, values: inout [Double]) {
         let district = device.district

@@ -50,9 +50,17 @@ extension Integration {
         let cities = (summary["index"] as? [String: Any])?["cities"] as? [[String: Any]]
         #expect((cities?.first?["score"] as? Double ?? -1) > 0)
 
+        // The ground truth: labels.csv, the same rows as simulate --labels writes.
+        let labels = try String(contentsOfFile: dir + "/out/labels.csv", encoding: .utf8).split(separator: "\n")
+        #expect(labels.first == Substring(GroundTruthLabel.csvHeader))
+        #expect(labels.count - 1 == summary["labels"] as? Int && labels.count > 1, "\(labels.count)")
+        #expect(labels.filter { $0.contains(",duplicate,fault,") }.count > 0)
+
         // Offline: the same scenario written to a file, aggregated without a broker.
-        let simulate = try ChildProcess(["simulate", dir + "/s.yaml", "--output", dir + "/messages.jsonl"])
+        let simulate = try ChildProcess(["simulate", dir + "/s.yaml", "--output", dir + "/messages.jsonl", "--labels", dir + "/labels.csv"])
         #expect(await simulate.waitForExit() == 0)
+        let simulated = try String(contentsOfFile: dir + "/labels.csv", encoding: .utf8).split(separator: "\n")
+        #expect(simulated.sorted() == labels.sorted(), "run and simulate label the same episodes")
         let replay = try ChildProcess(["gateway", "replay", dir + "/messages.jsonl", "--scenario", dir + "/s.yaml",
                                        "--store", dir + "/offline.sqlite", "--lateness", "2d"])
         #expect(await replay.waitForExit() == 0, "\(replay.output)")

@@ -1,0 +1,27 @@
+import Simulator
+
+/// Writes a generator's ground-truth labels to a file (CSV for `.csv`, else JSON Lines) as
+/// the episodes close; `close` ends the ones still open and reports how many were written.
+final class LabelSink: @unchecked Sendable {
+    private let writer: LabelWriter
+    private var failure: SimulationError?
+    let path: String
+
+    init(path: String, generator: Generator) throws {
+        self.path = path
+        writer = try LabelWriter(path: path)
+        generator.recordLabels { [unowned self] label in
+            guard failure == nil else { return }
+            do throws(SimulationError) { try writer.write(label) } catch { failure = error }
+        }
+    }
+
+    /// Closes the episodes still open at the simulated time reached and the file.
+    @discardableResult
+    func close(generator: Generator) throws -> Int {
+        generator.finishLabels()
+        if let failure { throw failure }
+        try writer.close()
+        return writer.written
+    }
+}
