@@ -5,10 +5,12 @@ public struct AggregatorOutput: Sendable, Equatable {
     public var windows: [WindowRecord] = []
     public var indicators: [IndicatorValue] = []
     public var deadLetters: [DeadLetter] = []
+    /// Alarms raised or cleared (a cleared one again, with its clearing time).
+    public var alarms: [Alarm] = []
 
     public init() {}
 
-    public var isEmpty: Bool { windows.isEmpty && indicators.isEmpty && deadLetters.isEmpty }
+    public var isEmpty: Bool { windows.isEmpty && indicators.isEmpty && deadLetters.isEmpty && alarms.isEmpty }
 }
 
 /// The gateway's core, with no I/O: the front that wires its stages. A message goes through
@@ -39,6 +41,13 @@ public final class Aggregator {
 
     private var validator: ReadingValidator
     private var registry = DeviceRegistry()
+    /// The detectors and their alarms.
+    private(set) var alarms: AlarmStage
+    /// Per registry city: latitude and longitude when known, and the minute whose darkness
+    /// was worked out last.
+    private var coordinates: [(latitude: Double, longitude: Double)?] = []
+    private var darkMinute: [(minute: Int64, dark: Bool)] = []
+    private let lampEntity: Int
     private var meters: [MeterHistory] = []
     private var freeFlow = FreeFlowProfiles()
     private(set) var store: WindowStore
@@ -64,6 +73,8 @@ public final class Aggregator {
         lengths = [config.window * 1000, 3_600_000, 86_400_000]
         seriesPerGroup = schema.attributeCount + schema.entities.count + Derived.allCases.count
         validator = ReadingValidator(schema: schema)
+        alarms = AlarmStage(schema: schema, registry: registry)
+        lampEntity = schema.entities.firstIndex { $0.type == "Streetlight" } ?? -1
         store = WindowStore(lengths: lengths, lateness: config.lateness * 1000, quorum: config.watermarkQuorum, cacheGrowth: 3 * seriesPerGroup)
         indicatorStage = IndicatorStage(definitions: indicators, config: config, lengths: lengths)
         familyRules = FamilyRules(schema: schema)
@@ -79,10 +90,15 @@ public final class Aggregator {
 
     /// Hands out what was produced since the last call.
     public func drain() -> AggregatorOutput {
-        let out = pending
+        var out = pending
+        out.alarms = alarms.output
+        alarms.output.removeAll()
         pending = AggregatorOutput()
         return out
     }
+
+    /// Alarms open now, per kind.
+    public var activeAlarms: [AlarmKind: Int] { alarms.active }
 
     /// Open windows (all resolutions): memory is proportional to this, not to messages.
     public var openWindows: Int { store.openWindows }
@@ -277,12 +293,17 @@ public final class Aggregator {
             late = store.add(series: seriesBase + v.attribute, value: v.value, time: time, city: city) || late
         }
         late = store.countOnce(series: seriesBase + schema.attributeCount + reading.entity, time: time, city: city, marks: &state.counted) || late
+        let freeFlowSpeed = state.profile >= 0 ? freeFlow.freeFlow(state.profile) : nil
+        if alarms.observe(device: device, entity: reading.entity, values: values, time: time, freeFlow: freeFlowSpeed,
+                          dark: reading.entity == lampEntity ? isDark(city: city, at: time) : nil) {
+            fault = true
+        }
         if fault {
             late = store.countOnce(series: derivedSeries(seriesBase, .faulty), time: time, city: city, marks: &state.faulted) || late
         }
         let meter = meterAttribute[reading.entity]
         if meter >= 0, let v = values.first(where: { $0.attribute == schema.attributeBase[reading.entity] + meter }) {
-            meterReading(&state, attribute: v.attribute, value: v.value, time: time, series: seriesBase + v.attribute, city: city)
+            meterReading(&state, attribute: v.attribute, value: v.value, time: time, series: seriesBase + v.attribute, city: city, meterDevice: device)
         }
         switch familyRules.apply(domain: entity.domain, time: time, values: values, to: &state) {
         case .collected(let kg): store.addIncrement(series: derivedSeries(seriesBase, .collected), amount: kg, time: time, city: city)
@@ -325,14 +346,16 @@ public final class Aggregator {
         store.addIncrement(series: derivedSeries(seriesBase, .peakDelay), amount: vehicles * free / speed, time: time, city: city)
     }
 
-    private func meterReading(_ state: inout DeviceState, attribute: Int, value: Double, time: Int64, series: Int, city: Int) {
+    private func meterReading(_ state: inout DeviceState, attribute: Int, value: Double, time: Int64, series: Int, city: Int, meterDevice: Int) {
         if state.meter < 0 {
             state.meter = Int32(meters.count)
             meters.append(MeterHistory(attribute: Int32(attribute)))
         }
         let increments = meters[Int(state.meter)].record(time: time, value: value, rollover: attributeRollover[attribute])
         switch increments.step {
-        case .reset: counters.meterResets += 1
+        case .reset:
+            counters.meterResets += 1
+            alarms.meterReset(device: meterDevice, at: time)
         case .rollover: counters.meterRollovers += 1
         case .forward, nil: break
         }
@@ -366,6 +389,7 @@ public final class Aggregator {
     public func emitOpenWindows() { sweep(city: nil, final: true) }
 
     private func sweep(city: Int?, final: Bool) {
+        if let city, !final { alarms.sweepSilence(city: city, now: store.newest(city: city)) }
         for window in store.sweep(city: city, final: final) {
             if window.closed { if window.revision == 1 { counters.windowsEmitted += 1 } else { counters.corrections += 1 } }
             let record = self.record(window)
@@ -402,6 +426,22 @@ public final class Aggregator {
         return Derived(rawValue: offset - schema.attributeCount - schema.entities.count)!.name
     }
 
+    /// Whether street lamps of a city must burn at `time` (ms): the sun 6° below the horizon
+    /// at its coordinates (nil when the city's coordinates are not known).
+    private func isDark(city: Int, at time: Int64) -> Bool? {
+        while coordinates.count <= city {
+            let facts = config.city(registry.cities[coordinates.count])
+            coordinates.append(facts.flatMap { f in f.latitude.flatMap { lat in f.longitude.map { (lat, $0) } } })
+            darkMinute.append((-1, false))
+        }
+        guard let place = coordinates[city] else { return nil }
+        let minute = time / 60_000
+        if darkMinute[city].minute != minute {
+            darkMinute[city] = (minute, Solar.elevation(at: Double(minute * 60), latitude: place.latitude, longitude: place.longitude) < -6)
+        }
+        return darkMinute[city].dark
+    }
+
     private func text(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> String {
         String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)
     }
@@ -411,7 +451,8 @@ public final class Aggregator {
     /// The whole aggregation state (to be written with the journal position it covers).
     public func snapshot() -> [UInt8] {
         CheckpointCodec.encode(AggregationState(counters: counters, registry: registry, meters: meters, freeFlow: freeFlow.counts, clocks: store.clocks,
-                                                windows: store.liveSlots, indicatorRevisions: indicatorStage.revisions))
+                                                windows: store.liveSlots, indicatorRevisions: indicatorStage.revisions,
+                                                watches: alarms.watches, openAlarms: alarms.openList))
     }
 
     public func restore(_ bytes: [UInt8]) throws(SnapshotError) {
@@ -422,6 +463,8 @@ public final class Aggregator {
         }
         counters = state.counters
         registry = state.registry
+        alarms = AlarmStage(schema: schema, registry: registry)
+        alarms.restore(watches: state.watches, open: state.openAlarms)
         meters = state.meters
         freeFlow = FreeFlowProfiles(counts: state.freeFlow)
         store.restore(clocks: state.clocks, slots: state.windows)

@@ -104,7 +104,8 @@ public struct GatewayConfig: Sendable {
         }
         for field in try top["cities"]?.list() ?? [] {
             let c = try field.mapping(allowed: ["id", "name", "utc-offset", "population", "area-km2", "lit-street-km", "major-street-km",
-                                                "water-network-km", "devices", "inventory", "km-per-traffic-counter", "km-per-network-sensor", "districts"])
+                                                "water-network-km", "devices", "inventory", "km-per-traffic-counter", "km-per-network-sensor", "districts",
+                                                "latitude", "longitude"])
             func number(_ key: String, _ fallback: Double? = nil) throws(ConfigError) -> Double {
                 guard let value = c[key] else {
                     if let fallback { return fallback }
@@ -135,7 +136,8 @@ public struct GatewayConfig: Sendable {
                                         let d = try field.string()
                                         guard TopicScheme.isLevel(d) else { throw field.error("'\(d)' cannot be a topic level; a district id has no '/', '+' or '#'") }
                                         return d
-                                    }))
+                                    },
+                                    latitude: try c["latitude"]?.double(in: -90...90), longitude: try c["longitude"]?.double(in: -180...180)))
         }
     }
 }

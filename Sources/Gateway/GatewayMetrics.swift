@@ -14,7 +14,7 @@ import Telemetry
 /// `..._indicators_emitted_total`, `..._meter_resets_total`, `..._meter_rollovers_total`,
 /// gauges `..._ingest_lag_seconds`, `..._open_windows`, `..._devices`, `..._connected`,
 /// `..._journal_position_bytes`, `..._checkpoint_position_bytes`, `..._store_write_seconds_max`,
-/// and the timer `..._store_write_seconds`.
+/// `..._alarms_active{kind}`, and the timer `..._store_write_seconds`.
 final class GatewayMetrics: @unchecked Sendable {
     static let prefix = "smartcity_gateway_"
 
@@ -27,6 +27,7 @@ final class GatewayMetrics: @unchecked Sendable {
     private let invalid: [Counter]
     private let ingestLag, openWindows, devices, unknownDevices, connected, journalPosition, checkpointPosition, storeWriteMax: Gauge
     private let storeWrites: Timer
+    private let activeAlarms: [Gauge]
 
     init(factory: any MetricsFactory) {
         func counter(_ name: String, _ dimensions: [(String, String)] = []) -> Counter {
@@ -57,13 +58,14 @@ final class GatewayMetrics: @unchecked Sendable {
         checkpointPosition = gauge("checkpoint_position_bytes")
         storeWriteMax = gauge("store_write_seconds_max")
         storeWrites = Timer(label: Self.prefix + "store_write_seconds", dimensions: [], factory: factory)
+        activeAlarms = AlarmKind.allCases.map { Gauge(label: Self.prefix + "alarms_active", dimensions: [("kind", $0.name)], factory: factory) }
         // Every series exists from the start, at zero.
         for c in [received, readings, statusMessages, retainedStatuses, duplicates, redeliveries, late, tooLate, windowsEmitted, corrections, indicatorsEmitted,
                   meterResets, meterRollovers] + accepted + invalid { c.increment(by: 0) }
     }
 
     func update(counters c: IngestCounters, openWindows open: Int, devices known: Int, status: GatewayService.Status,
-                storeLatency: LatencySummary) {
+                storeLatency: LatencySummary, activeAlarms active: [AlarmKind: Int] = [:]) {
         lock.lock()
         defer { lock.unlock() }
         func advance(_ counter: Counter, _ now: Int64, _ before: Int64) { if now > before { counter.increment(by: now - before) } }
@@ -92,6 +94,7 @@ final class GatewayMetrics: @unchecked Sendable {
         journalPosition.record(Double(status.journalPosition))
         checkpointPosition.record(Double(status.checkpointPosition))
         storeWriteMax.record(storeLatency.maxSeconds)
+        for kind in AlarmKind.allCases { activeAlarms[kind.rawValue].record(active[kind] ?? 0) }
     }
 
     /// One store transaction's time.

@@ -390,7 +390,8 @@ public final class GatewayService: @unchecked Sendable {
 
     private func updateMetrics(latency: LatencySummary) {
         let (c, open, devices) = counters()
-        metrics.update(counters: c, openWindows: open, devices: devices, status: status(), storeLatency: latency)
+        metrics.update(counters: c, openWindows: open, devices: devices, status: status(), storeLatency: latency,
+                       activeAlarms: lock.withLock { aggregator.activeAlarms })
     }
 
     // MARK: status

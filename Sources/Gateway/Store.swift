@@ -7,15 +7,17 @@ public struct StoreBatch: Sendable {
     public var windows: [WindowRecord] = []
     public var indicators: [IndicatorValue] = []
     public var deadLetters: [DeadLetter] = []
+    public var alarms: [Alarm] = []
     public var checkpoint: Checkpoint?
     public init() {}
-    public var isEmpty: Bool { windows.isEmpty && indicators.isEmpty && deadLetters.isEmpty && checkpoint == nil }
+    public var isEmpty: Bool { windows.isEmpty && indicators.isEmpty && deadLetters.isEmpty && alarms.isEmpty && checkpoint == nil }
 
     /// Appends what the aggregator produced.
     public mutating func add(_ output: AggregatorOutput) {
         windows += output.windows
         indicators += output.indicators
         deadLetters += output.deadLetters
+        alarms += output.alarms
     }
 }
 
@@ -64,6 +66,9 @@ public protocol TelemetryStore: AnyObject, Sendable {
     func indicatorMeans(resolution: Resolution) throws -> [String: [String: Double]]
     /// The cities x indicators table (CSV) of means read with `indicatorMeans`.
     func indicatorTable(_ values: [String: [String: Double]], names: [String: String]) throws -> String
+    /// Alarms (only those not cleared with `activeOnly`), optionally of one city and kind, by
+    /// the time they were raised.
+    func alarms(activeOnly: Bool, city: String?, kind: String?) throws -> [Alarm]
 }
 
 /// The SQLite store (WAL mode: the HTTP API reads while the gateway writes).
@@ -74,6 +79,7 @@ public protocol TelemetryStore: AnyObject, Sendable {
 /// - `indicators`: one row per (city, code, resolution, start_ms);
 /// - `indicator_definitions`: code, name, unit, domain, formula, needs, direction;
 /// - `dead_letters`: rejected messages by journal position, with reason and raw payload;
+/// - `alarms`: one row per (device, kind, raised_ms), its clearing time once cleared;
 /// - `checkpoints`: the journal position the aggregation state covers and the state's length;
 /// - `state_pages`: the state itself in pages of `pageSize` bytes. A checkpoint rewrites only
 ///   the pages that differ from the last one written, in the same transaction as its row, so
@@ -131,6 +137,10 @@ public final class SQLiteStore: TelemetryStore, @unchecked Sendable {
         CREATE TABLE IF NOT EXISTS dead_letters (
           position INTEGER PRIMARY KEY, written_ms INTEGER NOT NULL, topic TEXT NOT NULL, reason TEXT NOT NULL,
           detail TEXT NOT NULL, payload BLOB NOT NULL);
+        CREATE TABLE IF NOT EXISTS alarms (
+          city TEXT NOT NULL, domain TEXT NOT NULL, district TEXT NOT NULL, device TEXT NOT NULL, kind TEXT NOT NULL,
+          severity TEXT NOT NULL, raised_ms INTEGER NOT NULL, cleared_ms INTEGER, value REAL NOT NULL, written_ms INTEGER NOT NULL,
+          PRIMARY KEY (device, kind, raised_ms)) WITHOUT ROWID;
         CREATE TABLE IF NOT EXISTS checkpoints (
           id INTEGER PRIMARY KEY AUTOINCREMENT, position INTEGER NOT NULL, created_ms INTEGER NOT NULL,
           accepted INTEGER NOT NULL, state BLOB NOT NULL);
@@ -178,6 +188,17 @@ public final class SQLiteStore: TelemetryStore, @unchecked Sendable {
                     let statement = try db.cachedStatement(sql: "INSERT OR IGNORE INTO dead_letters VALUES (?, ?, ?, ?, ?, ?)")
                     for d in batch.deadLetters {
                         try statement.execute(arguments: [Int64(bitPattern: d.position), now, d.topic, d.reason.rawValue, d.detail, Data(d.payload)])
+                    }
+                }
+                if !batch.alarms.isEmpty {
+                    // A replay writes the same rows again: a raised alarm never undoes its clearing.
+                    let statement = try db.cachedStatement(sql: """
+                        INSERT INTO alarms VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        ON CONFLICT DO UPDATE SET cleared_ms = excluded.cleared_ms, written_ms = excluded.written_ms
+                        WHERE excluded.cleared_ms IS NOT NULL
+                        """)
+                    for a in batch.alarms {
+                        try statement.execute(arguments: [a.city, a.domain, a.district, a.device, a.kind, a.severity, a.raised, a.cleared, a.value, now])
                     }
                 }
                 if let c = batch.checkpoint {
@@ -293,6 +314,21 @@ public final class SQLiteStore: TelemetryStore, @unchecked Sendable {
                 WHERE i.city = ? AND (i.code = ? OR d.slug = ?) AND i.resolution = ? AND i.start_ms >= ? AND i.start_ms < ?
                 ORDER BY i.start_ms
                 """, arguments: [city, code, code, resolution.name, from ?? Int64.min, to ?? Int64.max]).map(Self.indicatorRow)
+        }
+    }
+
+    public func alarms(activeOnly: Bool, city: String?, kind: String?) throws -> [Alarm] {
+        try pool.read { db in
+            var sql = "SELECT * FROM alarms WHERE 1"
+            var arguments: [(any DatabaseValueConvertible)?] = []
+            if activeOnly { sql += " AND cleared_ms IS NULL" }
+            if let city { sql += " AND city = ?"; arguments.append(city) }
+            if let kind { sql += " AND kind = ?"; arguments.append(kind) }
+            sql += " ORDER BY raised_ms, device, kind"
+            return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map { row in
+                Alarm(city: row["city"], domain: row["domain"], district: row["district"], device: row["device"], kind: row["kind"],
+                      severity: row["severity"], raised: row["raised_ms"], cleared: row["cleared_ms"], value: row["value"])
+            }
         }
     }
 

@@ -1,3 +1,4 @@
+import Telemetry
 import Foundation
 
 /// What all devices of a city share, computed from the seed and the time alone: local clock,

@@ -26,6 +26,19 @@ public struct GroundTruthLabel: Sendable, Equatable, Hashable, Codable {
     /// of capacity an incident takes away, a failed lamp's watts, an overflow's fill level.
     public var magnitude: Double
 
+    public init(city: String, domain: String, district: String, device: String, kind: String, labelClass: LabelClass,
+                start: Int64, end: Int64, magnitude: Double) {
+        self.city = city
+        self.domain = domain
+        self.district = district
+        self.device = device
+        self.kind = kind
+        self.labelClass = labelClass
+        self.start = start
+        self.end = end
+        self.magnitude = magnitude
+    }
+
     enum CodingKeys: String, CodingKey {
         case city, domain, district, device, kind, labelClass = "class", start, end, magnitude
     }

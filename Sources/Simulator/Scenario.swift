@@ -383,7 +383,8 @@ extension City {
                   litStreetKm: litStreetKm, majorStreetKm: majorStreetKm, waterNetworkKm: waterNetworkKm,
                   devices: installedDevices, inventory: inventory,
                   kmPerTrafficCounter: fleets.traffic?.kmPerStation ?? 0.2,
-                  kmPerNetworkSensor: fleets.water?.kmPerNetworkSensor ?? 10, districts: districts.map(\.id))
+                  kmPerNetworkSensor: fleets.water?.kmPerNetworkSensor ?? 10, districts: districts.map(\.id),
+                  latitude: latitude, longitude: longitude)
     }
 
     /// The devices this city's fleets run, as the gateway admits them: the same ids and

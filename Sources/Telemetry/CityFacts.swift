@@ -24,11 +24,18 @@ public struct CityFacts: Sendable, Equatable {
     /// The city's districts: readings from any other are refused. Empty: not listed (a city of
     /// real devices whose registry names them, or an open fleet).
     public var districts: [String]
+    /// Where the city lies (degrees), when known: the gateway works out from it when street
+    /// lamps must burn (a dark lamp after dusk is a failed lamp).
+    public var latitude: Double?
+    public var longitude: Double?
 
     public init(id: String, name: String? = nil, utcOffset: Double = 0, population: Double, areaKm2: Double,
                 litStreetKm: Double = 0, majorStreetKm: Double = 0, waterNetworkKm: Double = 0,
                 devices: [Domain: Int] = [:], inventory: [Domain: Int] = [:], kmPerTrafficCounter: Double = 0.2,
-                kmPerNetworkSensor: Double = 10, districts: [String] = []) {
+                kmPerNetworkSensor: Double = 10, districts: [String] = [],
+                latitude: Double? = nil, longitude: Double? = nil) {
+        self.latitude = latitude
+        self.longitude = longitude
         self.id = id
         self.name = name ?? id
         self.utcOffset = utcOffset

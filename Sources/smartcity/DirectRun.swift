@@ -77,6 +77,7 @@ struct DirectRun {
         batch.windows = output.windows.filter { $0.resolution.rawValue >= keep.rawValue }
         batch.indicators = output.indicators.filter { $0.resolution.rawValue >= keep.rawValue }
         batch.deadLetters = output.deadLetters
+        batch.alarms = output.alarms
         guard !batch.isEmpty else { return }
         try store.write(batch)
     }

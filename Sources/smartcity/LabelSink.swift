@@ -6,11 +6,14 @@ final class LabelSink: @unchecked Sendable {
     private let writer: LabelWriter
     private var failure: SimulationError?
     let path: String
+    /// Every label written, kept for scoring when `keep` is set.
+    private(set) var labels: [GroundTruthLabel] = []
 
-    init(path: String, generator: Generator) throws {
+    init(path: String, generator: Generator, keep: Bool = false) throws {
         self.path = path
         writer = try LabelWriter(path: path)
         generator.recordLabels { [unowned self] label in
+            if keep { labels.append(label) }
             guard failure == nil else { return }
             do throws(SimulationError) { try writer.write(label) } catch { failure = error }
         }

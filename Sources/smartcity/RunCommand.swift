@@ -79,7 +79,7 @@ struct Run: AsyncParsableCommand {
         let clock = ContinuousClock()
         let began = clock.now
         let generator = Generator(scenario: scenario, shard: shard, includeStatus: true)
-        let labels = try LabelSink(path: out + "/labels.csv", generator: generator)
+        let labels = try LabelSink(path: out + "/labels.csv", generator: generator, keep: true)
         let gateway: (store: any TelemetryStore, counters: IngestCounters, redeliveries: Int64)
         var simulation: RunSummary
         var interrupted = false, arrived = true, brokerLost = false
@@ -168,6 +168,7 @@ struct Run: AsyncParsableCommand {
                                  indicators: try latestDaily(gateway.store), index: IndexOutcome(result))
         summary.interrupted = interrupted
         summary.labels = labelCount
+        summary.detection = AlarmScore.score(alarms: try gateway.store.alarms(activeOnly: false, city: nil, kind: nil), labels: labels.labels)
         summary.brokerLost = brokerLost
         summary.telemetry.refused = Int64(refused)
         summary.telemetry.held = Int64(held)
@@ -288,6 +289,8 @@ struct RunOutcome: Encodable {
     var interrupted = false
     /// Fault episodes and city events in `labels.csv` (the ground truth).
     var labels = 0
+    /// The gateway's alarms scored against the labels, per kind (see `AlarmScore`).
+    var detection: [AlarmScore] = []
     var simulatedUntil = ""
     /// Publisher hand-off to gateway receipt, on a hash-chosen sample of the messages.
     var latency: LatencyProbe.Summary?
@@ -333,6 +336,10 @@ struct RunOutcome: Encodable {
             latency.map { "delivery latency (\($0.samples) samples): p50 \(Simulate.fixed($0.p50Ms, 1)) ms, p90 \(Simulate.fixed($0.p90Ms, 1)) ms, p99 \(Simulate.fixed($0.p99Ms, 1)) ms, max \(Simulate.fixed($0.maxMs, 1)) ms" } ?? "",
             "wall time \(Simulate.fixed(wallSeconds, 1)) s, \(Int(messagesPerSecond)) msg/s; windows \(t.windowsEmitted) + \(t.corrections) corrections, indicator values \(t.indicatorsEmitted)",
         ]
+        if !detection.isEmpty {
+            lines.append("alarms against the \(labels) labels (raised between an episode's start and its end + \(AlarmScore.tolerance / 60) min):")
+            lines += detection.map { "  " + $0.line }
+        }
         let pillars = index.pillars.map(\.code)
         let table = TextTable(["city", "stage"] + pillars + [index.code, "rank", "from telemetry"])
         for city in index.cities {

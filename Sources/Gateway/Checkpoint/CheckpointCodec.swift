@@ -8,15 +8,18 @@ struct AggregationState {
     var clocks: [CityClock] = []
     var windows: [WindowSlot] = []
     var indicatorRevisions: [IndicatorWindow: Int32] = [:]
+    /// The detectors' memory per device and the open alarms.
+    var watches: [DeviceWatch] = []
+    var openAlarms: [OpenAlarm] = []
 }
 
 /// Reads and writes the aggregation state as one byte string: plain structs as they lie in
 /// memory (arrays behind their count), strings as UTF-8.
 enum CheckpointCodec {
-    /// 5 counts unknown devices and three more reject reasons and keeps when each city's clock last moved; 4 added the traffic counters' free-flow profiles and the night and peak series; 3 added
+    /// 6 keeps the detectors' memory and the open alarms; 5 counts unknown devices and three more reject reasons and keeps when each city's clock last moved; 4 added the traffic counters' free-flow profiles and the night and peak series; 3 added
     /// each city's leading devices (the watermark quorum). Earlier formats lay the device
     /// state and the window series out differently and are not read.
-    static let version: Int64 = 5
+    static let version: Int64 = 6
 
     /// An indicator window as a checkpoint stores it: the city by its registry number.
     private struct RevisionKey: BitwiseCopyable {
@@ -49,6 +52,8 @@ enum CheckpointCodec {
         let number = Dictionary(uniqueKeysWithValues: state.registry.cities.enumerated().map { ($1, Int32($0)) })
         w.array(revisions.map { RevisionKey(city: number[$0.key.city] ?? -1, resolution: Int8($0.key.resolution.rawValue), start: $0.key.start) })
         w.array(revisions.map(\.value))
+        w.array(state.watches)
+        w.array(state.openAlarms)
         return w.bytes
     }
 
@@ -88,6 +93,8 @@ enum CheckpointCodec {
             }
             state.indicatorRevisions[IndicatorWindow(city: state.registry.cities[Int(key.city)], resolution: resolution, start: key.start)] = value
         }
+        state.watches = try r.array()
+        state.openAlarms = try r.array()
         guard r.isAtEnd else { throw SnapshotError(description: "checkpoint has trailing bytes") }
         let groups = state.registry.groups.count, cities = state.registry.cities.count
         guard state.freeFlow.count % FreeFlowProfiles.bins == 0,
@@ -95,7 +102,10 @@ enum CheckpointCodec {
                   && Int($0.profile) < state.freeFlow.count / FreeFlowProfiles.bins }),
               state.registry.groups.allSatisfy({ $0.city >= 0 && Int($0.city) < cities }),
               state.windows.allSatisfy({ $0.city >= 0 && Int($0.city) < cities && Resolution(rawValue: Int($0.resolution)) != nil }),
-              state.registry.topics.count == state.registry.devices.count else {
+              state.registry.topics.count == state.registry.devices.count,
+              state.watches.count <= state.registry.devices.count,
+              state.openAlarms.allSatisfy({ $0.device >= 0 && Int($0.device) < state.registry.devices.count && Int($0.group) < groups
+                  && AlarmKind(rawValue: Int($0.kind)) != nil }) else {
             throw SnapshotError(description: "checkpoint is inconsistent (an index points outside its table)")
         }
         return state

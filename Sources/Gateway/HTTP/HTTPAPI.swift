@@ -15,6 +15,7 @@ import Telemetry
 /// - `GET /api/indicators[?city=almaty&domain=environment]` — newest value per city, indicator, resolution
 /// - `GET /api/indicators/{city}/{code}[?resolution=hour&from=ms&to=ms]` — one indicator's series
 /// - `GET /api/definitions` — every indicator's code, name, unit, formula
+/// - `GET /api/alarms[?state=active|all&city=almaty&kind=pipe-burst]` — the detectors' alarms
 ///
 /// `application` is a Service for the gateway's `ServiceGroup`:
 ///
@@ -94,6 +95,16 @@ public final class HTTPAPI: Sendable {
             let rows = try service.store.indicatorSeries(city: city, code: code, resolution: resolution, from: bounds[0], to: bounds[1])
             if rows.isEmpty { return HTTPAPI.error(.notFound, "no values for \(code) in \(city) at resolution \(resolution.name)") }
             return try HTTPAPI.json(rows)
+        }
+        router.get("/api/alarms") { request, _ -> Response in
+            let query = request.uri.queryParameters
+            let state = query.get("state") ?? "active"
+            guard state == "active" || state == "all" else { return HTTPAPI.error(.badRequest, "state must be active or all, got '\(state.prefix(40))'") }
+            let kind = query.get("kind")
+            if let kind, AlarmKind(name: kind) == nil {
+                return HTTPAPI.error(.badRequest, "kind must be one of \(AlarmKind.allCases.map(\.name).joined(separator: ", ")), got '\(kind.prefix(40))'")
+            }
+            return try HTTPAPI.json(try service.store.alarms(activeOnly: state == "active", city: query.get("city"), kind: kind))
         }
         let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
         bound = stream

@@ -13,7 +13,8 @@ struct Reading: Equatable {
 }
 
 /// One value of a reading. `attribute` is the schema's global attribute id. Strings are not
-/// aggregated: their value is -1 when it puts the device in fault, else 0.
+/// aggregated: their value is the allowed value's index, -(index + 1) when it puts the device
+/// in fault.
 struct ReadingValue: Equatable {
     var attribute: Int
     var value: Double
@@ -165,7 +166,8 @@ struct ReadingValidator: ~Copyable {
                 guard let m = matched else {
                     return reject(.outOfRange, "\(attribute.name) = '\(reader.string(s, in: payload))'; allowed: \(attribute.allowed.joined(separator: ", "))")
                 }
-                value = attribute.faultValues.contains(attribute.allowed[m]) ? -1 : 0
+                // The allowed value's index; negative (-(index + 1)) for one that puts the device in fault.
+                value = attribute.faultValues.contains(attribute.allowed[m]) ? Double(-(m + 1)) : Double(m)
             default:
                 return reject(.wrongType, "\(schema.entities[entity].attributes[index].name) must be \(check.kind.expected)")
             }

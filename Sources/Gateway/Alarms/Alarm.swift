@@ -1,0 +1,84 @@
+import Telemetry
+
+/// What a detector of the gateway watches for: the data quality of a device, or an event in
+/// the city its readings show.
+public enum AlarmKind: Int, CaseIterable, Sendable, Codable {
+    case stuck, spike, silent, batteryLow, reboot
+    case containerFire, overflow, containerTilt, pipeBurst, lampFailure, incident
+
+    public var name: String {
+        switch self {
+        case .stuck: "stuck"
+        case .spike: "spike"
+        case .silent: "silent"
+        case .batteryLow: "battery-low"
+        case .reboot: "reboot"
+        case .containerFire: "container-fire"
+        case .overflow: "overflow"
+        case .containerTilt: "container-tilt"
+        case .pipeBurst: "pipe-burst"
+        case .lampFailure: "lamp-failure"
+        case .incident: "incident"
+        }
+    }
+
+    public init?(name: String) {
+        guard let kind = AlarmKind.allCases.first(where: { $0.name == name }) else { return nil }
+        self = kind
+    }
+
+    /// The ground-truth label kind (`simulate --labels`) an alarm of this kind answers.
+    public var label: String {
+        switch self {
+        case .spike: "spiking"
+        case .batteryLow: "battery-sag"
+        default: name
+        }
+    }
+
+    /// Data quality (the device misbehaves) rather than an event in the city.
+    public var isDataQuality: Bool { rawValue <= AlarmKind.reboot.rawValue }
+
+    /// One alarm per district, not per device (every pressure sensor of a district sees its burst).
+    public var perDistrict: Bool { self == .pipeBurst }
+
+    public var severity: String {
+        switch self {
+        case .containerFire, .pipeBurst: "critical"
+        case .incident, .overflow, .silent: "major"
+        case .lampFailure, .containerTilt: "minor"
+        case .stuck, .spike, .batteryLow, .reboot: "warning"
+        }
+    }
+}
+
+/// An alarm: raised by a detector at an event time, cleared when the condition ends (an
+/// instant one, such as a spike or a reboot, is cleared when raised). One open alarm per
+/// (device, kind), or per (district, kind) for district events. Its identity is (device, kind,
+/// raised): replaying the same readings writes the same rows.
+public struct Alarm: Sendable, Equatable, Codable {
+    public var city: String
+    public var domain: String
+    public var district: String
+    public var device: String
+    public var kind: String
+    public var severity: String
+    /// Event time, ms since 1970.
+    public var raised: Int64
+    public var cleared: Int64?
+    /// The reading that raised it (the attribute's value, or the silence in seconds).
+    public var value: Double
+
+    public init(city: String, domain: String, district: String, device: String, kind: String, severity: String,
+                raised: Int64, cleared: Int64?, value: Double) {
+        self.city = city
+        self.domain = domain
+        self.district = district
+        self.device = device
+        self.kind = kind
+        self.severity = severity
+        self.raised = raised
+        self.cleared = cleared
+        self.value = value
+    }
+}

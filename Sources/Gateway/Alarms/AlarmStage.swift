@@ -1,0 +1,275 @@
+import Telemetry
+
+/// What the detectors remember of one device between its readings (checkpointed as it lies).
+struct DeviceWatch: BitwiseCopyable {
+    /// Event time (ms) of the newest reading, and the gap before it.
+    var last: Int64 = -1
+    var gap: Int64 = 0
+    /// The newest reading's measured values, hashed, and how many readings in a row repeated them.
+    var signature: UInt64 = 0
+    var repeats: Int32 = 0
+    /// A network sensor's usual pressure (Pa), following it slowly while no burst is open.
+    var baseline: Double = .nan
+    /// The last `depth` values of up to three watched attributes (for spikes), a ring.
+    var history: (Float, Float, Float, Float, Float, Float, Float, Float, Float, Float, Float, Float, Float, Float, Float)
+        = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    var filled: UInt8 = 0
+    var next: UInt8 = 0
+
+    static let depth = 5
+
+    func value(_ attribute: Int, _ slot: Int) -> Float {
+        withUnsafeBytes(of: history) { $0.load(fromByteOffset: (attribute * Self.depth + slot) * 4, as: Float.self) }
+    }
+
+    mutating func set(_ attribute: Int, _ slot: Int, _ value: Float) {
+        withUnsafeMutableBytes(of: &history) { $0.storeBytes(of: value, toByteOffset: (attribute * Self.depth + slot) * 4, as: Float.self) }
+    }
+}
+
+/// An open alarm as a checkpoint keeps it; `group` >= 0 for a district alarm.
+struct OpenAlarm: BitwiseCopyable, Equatable {
+    var device: Int32
+    var group: Int32
+    var kind: Int8
+    var raised: Int64
+    var value: Double
+}
+
+/// The gateway's detectors, a stage on the stream of accepted readings. Each keeps to the
+/// readings of one device (and the district's, for bursts) and to event time, so replaying the
+/// same readings raises and clears the same alarms.
+///
+/// Data quality: stuck (a station's whole set of measurements repeated three times), spike
+/// (a value over four times the median of the device's last five, inside the physical range),
+/// silent (no reading for three of the device's reporting intervals, found when the city's
+/// windows close), battery low (under 15 %, cleared at 25 %), reboot (a meter that restarted
+/// from zero). Events: container fire (over 55 °C, cleared under 45 °C), overflow (filled to
+/// 99.9 %, cleared under 95 %), container tilt (its status), pipe burst (a network sensor's
+/// pressure 60 kPa under its usual level; one alarm per district), lamp failure (a lamp that
+/// draws under 5 W while the sun is 6° below the horizon at the city's coordinates), traffic
+/// incident (speed under 40 % of the counter's free-flow speed, cleared over 60 %).
+final class AlarmStage {
+    struct Plan {
+        var numeric: [Int] = []
+        var stuck = false
+        var spike: [Int] = []
+        var spikeFloor: [Double] = []
+        var temperature = -1, fill = -1, status = -1, tiltIndex = -1, battery = -1, pressure = -1, power = -1, speed = -1
+    }
+
+    private(set) var watches: [DeviceWatch] = []
+    /// Open alarms by key: device << 8 | kind, or 1 << 62 | group << 8 | kind for a district.
+    private(set) var open: [Int64: OpenAlarm] = [:]
+    /// Raised and cleared alarms not yet drained.
+    var output: [Alarm] = []
+    let plans: [Plan]
+    private let registry: DeviceRegistry
+
+    init(schema: TelemetrySchema, registry: DeviceRegistry) {
+        self.registry = registry
+        plans = schema.entities.indices.map { e in
+            let entity = schema.entities[e]
+            func id(_ name: String) -> Int { schema.attributeID(entity: entity.type, name: name) ?? -1 }
+            var plan = Plan()
+            plan.numeric = entity.attributes.indices.filter { entity.attributes[$0].kind == .number }.map { schema.attributeBase[e] + $0 }
+            switch entity.type {
+            case "AirQualityObserved":
+                plan.stuck = true
+                plan.spike = [id("pm25"), id("no2")]
+                plan.spikeFloor = [10, 10]
+            case "TrafficFlowObserved":
+                plan.spike = [id("intensity"), id("occupancy"), id("averageVehicleSpeed")]
+                plan.spikeFloor = [5, 0.05, 10]
+                plan.speed = id("averageVehicleSpeed")
+            case "Streetlight":
+                plan.power = id("powerConsumption")
+            case "WasteContainer":
+                plan.temperature = id("temperature")
+                plan.fill = id("fillingLevel")
+                plan.status = id("status")
+                plan.tiltIndex = entity.attributes.first { $0.name == "status" }?.allowed.firstIndex(of: "dropped") ?? -1
+            case "WaterConsumptionObserved":
+                plan.battery = id("batteryLevel")
+            case "WaterObserved":
+                plan.pressure = id("pressure")
+            default:
+                break
+            }
+            plan.spike = plan.spike.filter { $0 >= 0 }
+            return plan
+        }
+    }
+
+    /// Alarms open now, per kind.
+    var active: [AlarmKind: Int] {
+        var counts: [AlarmKind: Int] = [:]
+        for alarm in open.values { if let kind = AlarmKind(rawValue: Int(alarm.kind)) { counts[kind, default: 0] += 1 } }
+        return counts
+    }
+
+    /// Devices of a city's domain with a data-quality alarm open.
+    func faultyDevices(city: Int, domain: Domain) -> Int {
+        var devices = Set<Int32>()
+        for alarm in open.values where alarm.group < 0 && AlarmKind(rawValue: Int(alarm.kind))?.isDataQuality == true {
+            let d = Int(alarm.device)
+            if registry.city(ofDevice: d) == city, registry.domain(ofDevice: d) == domain { devices.insert(alarm.device) }
+        }
+        return devices.count
+    }
+
+    /// Restores the detectors' memory from a checkpoint.
+    func restore(watches: [DeviceWatch], open alarms: [OpenAlarm]) {
+        self.watches = watches
+        open = Dictionary(uniqueKeysWithValues: alarms.map { (key($0.kind, device: Int($0.device), group: Int($0.group)), $0) })
+    }
+
+    var openList: [OpenAlarm] { open.sorted { $0.key < $1.key }.map(\.value) }
+
+    // MARK: detection
+
+    /// One accepted reading of `device` at `time` (ms). `freeFlow`: a traffic counter's
+    /// free-flow speed, when known; `dark`: for a street lamp, whether it must burn now.
+    /// Returns whether the reading is faulty by the detectors: a spike, or a stuck or
+    /// flat-battery alarm open on the device.
+    @discardableResult
+    func observe(device: Int, entity: Int, values: [ReadingValue], time: Int64, freeFlow: Double?, dark: Bool?) -> Bool {
+        while watches.count <= device { watches.append(DeviceWatch()) }
+        var w = watches[device]
+        let plan = plans[entity]
+        clear(.silent, device: device, at: time)
+        if time > w.last {
+            if w.last >= 0 { w.gap = time - w.last }
+            w.last = time
+        }
+        func value(_ attribute: Int) -> Double? {
+            guard attribute >= 0 else { return nil }
+            for v in values where v.attribute == attribute { return v.value }
+            return nil
+        }
+        if plan.stuck {
+            var hasher = Hasher()
+            var measured = 0
+            for v in values where plan.numeric.contains(v.attribute) {
+                hasher.combine(v.attribute)
+                hasher.combine(v.value.bitPattern)
+                measured += 1
+            }
+            let signature = UInt64(bitPattern: Int64(hasher.finalize()))
+            if measured >= 3, signature == w.signature {
+                w.repeats += 1
+                if w.repeats >= 2 { raise(.stuck, device: device, at: time, value: value(plan.numeric[0]) ?? 0) }
+            } else {
+                w.repeats = 0
+                clear(.stuck, device: device, at: time)
+            }
+            w.signature = signature
+        }
+        var spiked: Double?
+        for (k, attribute) in plan.spike.enumerated() {
+            guard let x = value(attribute) else { continue }
+            if Int(w.filled) >= DeviceWatch.depth - 1 {
+                var recent = (0..<Int(w.filled)).map { Double(w.value(k, $0)) }
+                recent.sort()
+                let median = recent[recent.count / 2]
+                if x > 4 * median + plan.spikeFloor[k] {
+                    spiked = x
+                    continue
+                }
+            }
+            w.set(k, Int(w.next), Float(x))
+        }
+        if !plan.spike.isEmpty {
+            w.next = UInt8((Int(w.next) + 1) % DeviceWatch.depth)
+            w.filled = UInt8(min(DeviceWatch.depth, Int(w.filled) + 1))
+        }
+        if let spiked { instant(.spike, device: device, at: time, value: spiked) }
+        if let b = value(plan.battery) {
+            if b < 0.15 { raise(.batteryLow, device: device, at: time, value: b) } else if b >= 0.25 { clear(.batteryLow, device: device, at: time) }
+        }
+        if let t = value(plan.temperature) {
+            if t >= 55 { raise(.containerFire, device: device, at: time, value: t) } else if t < 45 { clear(.containerFire, device: device, at: time) }
+        }
+        if let f = value(plan.fill) {
+            if f >= 0.999 { raise(.overflow, device: device, at: time, value: f) } else if f < 0.95 { clear(.overflow, device: device, at: time) }
+        }
+        if let s = value(plan.status), plan.tiltIndex >= 0 {
+            let index = s >= 0 ? Int(s) : Int(-s) - 1
+            if index == plan.tiltIndex { raise(.containerTilt, device: device, at: time, value: 1) } else { clear(.containerTilt, device: device, at: time) }
+        }
+        if let p = value(plan.pressure) {
+            let group = Int(registry.devices[device].group)
+            let districtKey = key(Int8(AlarmKind.pipeBurst.rawValue), device: device, group: group)
+            if w.baseline.isNaN { w.baseline = p }
+            if let burst = open[districtKey] {
+                if Int(burst.device) == device, p >= w.baseline - 30_000 { clear(.pipeBurst, device: device, group: group, at: time) }
+            } else if p < w.baseline - 60_000 {
+                raise(.pipeBurst, device: device, group: group, at: time, value: p)
+            } else {
+                w.baseline += 0.1 * (p - w.baseline)
+            }
+        }
+        if let dark, let power = value(plan.power) {
+            if dark {
+                if power < 5 { raise(.lampFailure, device: device, at: time, value: power) } else { clear(.lampFailure, device: device, at: time) }
+            }
+        }
+        if let speed = value(plan.speed), let free = freeFlow, free > 0 {
+            if speed < 0.4 * free { raise(.incident, device: device, at: time, value: speed) } else if speed >= 0.6 * free { clear(.incident, device: device, at: time) }
+        }
+        watches[device] = w
+        guard !open.isEmpty else { return spiked != nil }
+        return spiked != nil || open[key(Int8(AlarmKind.stuck.rawValue), device: device, group: -1)] != nil
+            || open[key(Int8(AlarmKind.batteryLow.rawValue), device: device, group: -1)] != nil
+    }
+
+    /// A meter of `device` restarted from zero at `time`: it rebooted.
+    func meterReset(device: Int, at time: Int64) {
+        instant(.reboot, device: device, at: time, value: 0)
+    }
+
+    /// Raises `silent` for the devices of `city` whose newest reading is older than three of
+    /// their reporting intervals at the city's clock `now` (ms).
+    func sweepSilence(city: Int, now: Int64) {
+        for device in watches.indices {
+            let w = watches[device]
+            guard w.last >= 0, w.gap > 0, now - w.last > 3 * w.gap + 60_000, registry.city(ofDevice: device) == city else { continue }
+            raise(.silent, device: device, at: now, value: Double(now - w.last) / 1000)
+        }
+    }
+
+    // MARK: life cycle
+
+    private func key(_ kind: Int8, device: Int, group: Int) -> Int64 {
+        group >= 0 ? 1 << 62 | Int64(group) << 8 | Int64(kind) : Int64(device) << 8 | Int64(kind)
+    }
+
+    private func raise(_ kind: AlarmKind, device: Int, group: Int = -1, at time: Int64, value: Double) {
+        let k = key(Int8(kind.rawValue), device: device, group: group)
+        guard open[k] == nil else { return }
+        let alarm = OpenAlarm(device: Int32(device), group: Int32(group), kind: Int8(kind.rawValue), raised: time, value: value)
+        open[k] = alarm
+        output.append(describe(alarm, cleared: nil))
+    }
+
+    private func clear(_ kind: AlarmKind, device: Int, group: Int = -1, at time: Int64) {
+        guard !open.isEmpty, let alarm = open.removeValue(forKey: key(Int8(kind.rawValue), device: device, group: group)) else { return }
+        output.append(describe(alarm, cleared: max(time, alarm.raised)))
+    }
+
+    /// An alarm raised and cleared by one reading.
+    private func instant(_ kind: AlarmKind, device: Int, at time: Int64, value: Double) {
+        guard open[key(Int8(kind.rawValue), device: device, group: -1)] == nil else { return }
+        output.append(describe(OpenAlarm(device: Int32(device), group: -1, kind: Int8(kind.rawValue), raised: time, value: value), cleared: time))
+    }
+
+    private func describe(_ alarm: OpenAlarm, cleared: Int64?) -> Alarm {
+        let d = Int(alarm.device)
+        let state = registry.devices[d]
+        let kind = AlarmKind(rawValue: Int(alarm.kind))!
+        let name = String(decoding: registry.topics.key(Int32(d))[registry.deviceRange(d)], as: UTF8.self)
+        return Alarm(city: registry.cities[registry.city(ofDevice: d)], domain: registry.domain(ofDevice: d).rawValue,
+                     district: registry.district(ofGroup: Int(state.group)), device: name, kind: kind.name, severity: kind.severity,
+                     raised: alarm.raised, cleared: cleared, value: alarm.value)
+    }
+}
