@@ -53,8 +53,10 @@ struct FaultInjector {
     typealias Active = (spec: FaultSpec, salt: UInt64, from: Int64, to: Int64)
 
     let faults: [Active]
-    /// Attribute positions sensor faults act on.
+    /// Attribute positions sensor faults act on, and those of them that are measurements
+    /// (a spike multiplies one of these).
     let sensed: [Int]
+    let measured: [Int]
     let batteryAttribute: Int?
     let interval: Int64
     /// End of the scenario, s.
@@ -63,9 +65,10 @@ struct FaultInjector {
     /// Values a stuck device keeps sending, by device index.
     private var stuckValues: [Int: [Double]] = [:]
 
-    init(faults: [Active], sensed: [Int], batteryAttribute: Int?, interval: Int64, end: Int64) {
+    init(faults: [Active], sensed: [Int], measured: [Int], batteryAttribute: Int?, interval: Int64, end: Int64) {
         self.faults = faults
         self.sensed = sensed
+        self.measured = measured
         self.batteryAttribute = batteryAttribute
         self.interval = interval
         self.end = end
@@ -125,10 +128,13 @@ struct FaultInjector {
                 for i in sensed where !values[i].isNaN { values[i] *= 1 + fault.spec.magnitude * days }
                 report.faults.append(.drifting)
             case .spiking:
-                if !sensed.isEmpty, random.chance(fault.spec.probability) {
-                    let i = sensed[Int(random.next() % UInt64(sensed.count))]
-                    if !values[i].isNaN { values[i] *= fault.spec.magnitude }
-                    report.faults.append(.spiking)
+                if !measured.isEmpty, random.chance(fault.spec.probability) {
+                    // A spike that leaves the value as it was (a zero) is none.
+                    let i = measured[Int(random.next() % UInt64(measured.count))]
+                    if !values[i].isNaN, values[i] != 0, fault.spec.magnitude != 1 {
+                        values[i] *= fault.spec.magnitude
+                        report.faults.append(.spiking)
+                    }
                 }
             case .batterySag:
                 if let battery = batteryAttribute {

@@ -51,6 +51,10 @@ class FleetRunner {
             return (spec, nameKey("fault/\(offset)/\(spec.kind.rawValue)"), from, to)
         }
         faults = FaultInjector(faults: active, sensed: model.attributes.indices.filter { model.attributes[$0].sensed },
+                               measured: model.attributes.indices.filter {
+                                   guard model.attributes[$0].sensed, case .measure = model.attributes[$0].kind else { return false }
+                                   return true
+                               },
                                batteryAttribute: model.batteryAttribute, interval: settings.interval,
                                end: scenario.start + scenario.duration)
         attributes = model.attributes

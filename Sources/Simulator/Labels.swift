@@ -50,11 +50,13 @@ public struct GroundTruthLabel: Sendable, Equatable, Hashable, Codable {
     }
 }
 
-/// What is under way at a device at one report, for the labels.
+/// What is under way at a device at one report, for the labels; `since`, when the model
+/// knows when it began (a district's burst began before the sensor's report).
 struct Activity {
     let kind: String
     let isFault: Bool
     let magnitude: Double
+    var since: Int64? = nil
 }
 
 /// Follows every device's reports and turns the faults and events under way into episodes.
@@ -106,7 +108,8 @@ final class LabelRecorder {
             if let i = episodes.firstIndex(where: { $0.kind == activity.kind }) {
                 episodes[i].magnitude = max(episodes[i].magnitude, activity.magnitude)
             } else {
-                episodes.append(Open(kind: activity.kind, isFault: activity.isFault, start: report.time, magnitude: activity.magnitude))
+                episodes.append(Open(kind: activity.kind, isFault: activity.isFault, start: min(report.time, activity.since ?? report.time),
+                                     magnitude: activity.magnitude))
             }
         }
         open[key] = episodes.isEmpty ? nil : episodes

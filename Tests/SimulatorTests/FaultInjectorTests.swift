@@ -10,7 +10,7 @@ import TestSupport
 
     func injector(_ kind: FaultKind, from: Int64 = 0, to: Int64 = .max, probability: Double = 1, magnitude: Double = 1) -> FaultInjector {
         let spec = FaultSpec(kind: kind, share: 1, probability: probability, magnitude: magnitude)
-        return FaultInjector(faults: [(spec, 42, from, to)], sensed: [0, 1], batteryAttribute: 2, interval: 600, end: 86_400)
+        return FaultInjector(faults: [(spec, 42, from, to)], sensed: [0, 1], measured: [0, 1], batteryAttribute: 2, interval: 600, end: 86_400)
     }
 
     func apply(_ injector: inout FaultInjector, time: Int64, values: [Double]) -> (DeviceReport, [Double], Int) {

@@ -8,13 +8,17 @@ struct DeviceWatch: BitwiseCopyable {
     /// The newest reading's measured values, hashed, and how many readings in a row repeated them.
     var signature: UInt64 = 0
     var repeats: Int32 = 0
-    /// A network sensor's usual pressure (Pa), following it slowly while no burst is open.
+    /// A network sensor's pressure (Pa) before a step down.
     var baseline: Double = .nan
-    /// The last `depth` values of up to three watched attributes (for spikes), a ring.
+    /// The last `depth` values of up to three watched attributes (for spikes), a ring; for a
+    /// network sensor, its last three pressures outside a step down.
     var history: (Float, Float, Float, Float, Float, Float, Float, Float, Float, Float, Float, Float, Float, Float, Float)
         = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
     var filled: UInt8 = 0
     var next: UInt8 = 0
+    /// Readings in a row in a condition that must last to raise an alarm: a network sensor's
+    /// pressure far under its usual level, a counter's road jammed under its capacity.
+    var low: UInt8 = 0
 
     static let depth = 5
 
@@ -42,13 +46,14 @@ struct OpenAlarm: BitwiseCopyable, Equatable {
 ///
 /// Data quality: stuck (a station's whole set of measurements repeated three times), spike
 /// (a value over four times the median of the device's last five, inside the physical range),
-/// silent (no reading for three of the device's reporting intervals, found when the city's
+/// silent (no reading for two of the device's reporting intervals, found when the city's
 /// windows close), battery low (under 15 %, cleared at 25 %), reboot (a meter that restarted
 /// from zero). Events: container fire (over 55 °C, cleared under 45 °C), overflow (filled to
 /// 99.9 %, cleared under 95 %), container tilt (its status), pipe burst (a network sensor's
-/// pressure 60 kPa under its usual level; one alarm per district), lamp failure (a lamp that
-/// draws under 5 W while the sun is 6° below the horizon at the city's coordinates), traffic
-/// incident (speed under 40 % of the counter's free-flow speed, cleared over 60 %).
+/// pressure stepping 60 kPa down and staying there a second reading; one alarm per district), lamp
+/// failure (a lamp that draws under 5 W while the sun is 6° below the horizon at the city's
+/// coordinates), traffic incident (under half the counter's free-flow speed while the road
+/// carries under 60 % of its lanes' capacity, two readings in a row).
 final class AlarmStage {
     struct Plan {
         var numeric: [Int] = []
@@ -56,6 +61,7 @@ final class AlarmStage {
         var spike: [Int] = []
         var spikeFloor: [Double] = []
         var temperature = -1, fill = -1, status = -1, tiltIndex = -1, battery = -1, pressure = -1, power = -1, speed = -1
+        var count = -1, lanes = -1
     }
 
     private(set) var watches: [DeviceWatch] = []
@@ -82,6 +88,8 @@ final class AlarmStage {
                 plan.spike = [id("intensity"), id("occupancy"), id("averageVehicleSpeed")]
                 plan.spikeFloor = [5, 0.05, 10]
                 plan.speed = id("averageVehicleSpeed")
+                plan.count = id("intensity")
+                plan.lanes = id("laneCount")
             case "Streetlight":
                 plan.power = id("powerConsumption")
             case "WasteContainer":
@@ -172,10 +180,9 @@ final class AlarmStage {
                 var recent = (0..<Int(w.filled)).map { Double(w.value(k, $0)) }
                 recent.sort()
                 let median = recent[recent.count / 2]
-                if x > 4 * median + plan.spikeFloor[k] {
-                    spiked = x
-                    continue
-                }
+                // The median of five shrugs off the spike itself, and a level that really moved
+                // (traffic in the morning) is the median after three readings.
+                if x > 4 * median + plan.spikeFloor[k] { spiked = x }
             }
             w.set(k, Int(w.next), Float(x))
         }
@@ -200,13 +207,25 @@ final class AlarmStage {
         if let p = value(plan.pressure) {
             let group = Int(registry.devices[device].group)
             let districtKey = key(Int8(AlarmKind.pipeBurst.rawValue), device: device, group: group)
-            if w.baseline.isNaN { w.baseline = p }
+            // A burst is a step: 60 kPa under the median of the three readings before it, and
+            // still there at the next reading (a transient comes back at once, and a median
+            // shrugs one off; demand moves pressure slowly, and the median follows it). It ends
+            // when pressure is back within 60 kPa of that level.
+            if w.low == 0, w.filled == 3 {
+                var recent = (0..<Int(w.filled)).map { Double(w.value(0, $0)) }
+                recent.sort()
+                w.baseline = recent[recent.count / 2]
+            }
+            w.low = !w.baseline.isNaN && p < w.baseline - 60_000 ? w.low &+ 1 : 0
             if let burst = open[districtKey] {
-                if Int(burst.device) == device, p >= w.baseline - 30_000 { clear(.pipeBurst, device: device, group: group, at: time) }
-            } else if p < w.baseline - 60_000 {
+                if Int(burst.device) == device, w.low == 0 { clear(.pipeBurst, device: device, group: group, at: time) }
+            } else if w.low >= 2 {
                 raise(.pipeBurst, device: device, group: group, at: time, value: p)
-            } else {
-                w.baseline += 0.1 * (p - w.baseline)
+            }
+            if w.low == 0 {
+                w.set(0, Int(w.next), Float(p))
+                w.next = UInt8((Int(w.next) + 1) % 3)
+                w.filled = UInt8(min(3, Int(w.filled) + 1))
             }
         }
         if let dark, let power = value(plan.power) {
@@ -214,8 +233,19 @@ final class AlarmStage {
                 if power < 5 { raise(.lampFailure, device: device, at: time, value: power) } else { clear(.lampFailure, device: device, at: time) }
             }
         }
-        if let speed = value(plan.speed), let free = freeFlow, free > 0 {
-            if speed < 0.4 * free { raise(.incident, device: device, at: time, value: speed) } else if speed >= 0.6 * free { clear(.incident, device: device, at: time) }
+        // An incident: the road jammed (under half its free-flow speed) while it carries under
+        // 60 % of its lanes' capacity (1,800 vehicles an hour a lane); a road jammed by
+        // demand carries its capacity.
+        if let speed = value(plan.speed), let free = freeFlow, free > 0, let count = value(plan.count), let lanes = value(plan.lanes),
+           lanes > 0, w.gap > 0 {
+            let load = count * 3_600_000 / Double(w.gap) / (lanes * 1800)
+            // Two readings in a row: one short count is noise.
+            w.low = speed < 0.5 * free && load < 0.6 ? w.low &+ 1 : 0
+            if w.low >= 2 {
+                raise(.incident, device: device, at: time, value: speed)
+            } else if speed >= 0.6 * free || load >= 0.8 {
+                clear(.incident, device: device, at: time)
+            }
         }
         watches[device] = w
         guard !open.isEmpty else { return spiked != nil }
@@ -233,7 +263,7 @@ final class AlarmStage {
     func sweepSilence(city: Int, now: Int64) {
         for device in watches.indices {
             let w = watches[device]
-            guard w.last >= 0, w.gap > 0, now - w.last > 3 * w.gap + 60_000, registry.city(ofDevice: device) == city else { continue }
+            guard w.last >= 0, w.gap > 0, now - w.last > 2 * w.gap + 60_000, registry.city(ofDevice: device) == city else { continue }
             raise(.silent, device: device, at: now, value: Double(now - w.last) / 1000)
         }
     }

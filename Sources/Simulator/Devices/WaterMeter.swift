@@ -90,7 +90,10 @@ struct WaterNetworkSensor: DeviceModel {
     func isInflowMeter(_ device: DeviceInfo) -> Bool { device.index % settings.networkSensorsPerDistrict == 0 }
 
     /// Extra flow (m3/h) from a pipe burst in the district at `time`, or 0.
-    func burst(district: Int, at time: Int64) -> Double {
+    func burst(district: Int, at time: Int64) -> Double { burstUnderWay(district: district, at: time)?.flow ?? 0 }
+
+    /// The pipe burst under way in the district at `time`: its extra flow (m3/h) and when it began.
+    func burstUnderWay(district: Int, at time: Int64) -> (flow: Double, since: Int64)? {
         let hour = time / 3600
         let chance = settings.burstsPerDistrictYear / 8760
         for start in (hour - 8)...hour {
@@ -98,10 +101,10 @@ struct WaterNetworkSensor: DeviceModel {
             guard city.shared(0x6275_7273, slot) < chance else { continue }
             let length = 2 + Int64(city.shared(0x6275_7274, slot) * 7)
             if hour < start + length {
-                return districtDaily[district] / 24 * (0.1 + 0.3 * city.shared(0x6275_7275, slot))
+                return (districtDaily[district] / 24 * (0.1 + 0.3 * city.shared(0x6275_7275, slot)), start * 3600)
             }
         }
-        return 0
+        return nil
     }
 
     /// The district's flows at `time` (m3/s): metered use, leakage, burst; and the network
@@ -138,9 +141,8 @@ struct WaterNetworkSensor: DeviceModel {
     /// A pipe burst in the district (its extra flow in m3/h), labelled once per district: on
     /// its inflow meter.
     func events(_ state: State, _ device: DeviceInfo, time: Int64, values: [Double], into events: inout [Activity]) {
-        guard isInflowMeter(device) else { return }
-        let flow = burst(district: device.district, at: time)
-        if flow > 0 { events.append(Activity(kind: "pipe-burst", isFault: false, magnitude: flow)) }
+        guard isInflowMeter(device), let burst = burstUnderWay(district: device.district, at: time) else { return }
+        events.append(Activity(kind: "pipe-burst", isFault: false, magnitude: burst.flow, since: burst.since))
     }
 
     func report(_ state: inout State, _ device: DeviceInfo, time: Int64, interval: Int64,

@@ -100,6 +100,15 @@ extension Integration {
         #expect(order.hasPrefix("HTTP/1.1 400") && order.contains("is after to"), "\(order.prefix(300))")
     }
 
+    @Test func alarmQueriesAreCheckedAndServed() throws {
+        let all = try get("/api/alarms?state=all").response
+        #expect(all.hasPrefix("HTTP/1.1 200") && all.hasSuffix("[]"), "\(all.suffix(200))")
+        let state = try get("/api/alarms?state=open").response
+        #expect(state.hasPrefix("HTTP/1.1 400") && state.contains("state must be active or all"), "\(state.suffix(200))")
+        let kind = try get("/api/alarms?kind=meteor").response
+        #expect(kind.hasPrefix("HTTP/1.1 400") && kind.contains("pipe-burst"), "\(kind.suffix(200))")
+    }
+
     @Test func aHugeRequestLineIsRefusedAndOthersAreStillServed() throws {
         let started = ContinuousClock.now
         let (response, closed) = try get("/health?x=" + String(repeating: "A", count: 1 << 20))
