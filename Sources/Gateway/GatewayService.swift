@@ -366,15 +366,16 @@ public final class GatewayService: @unchecked Sendable {
             if batch.checkpoint == nil { checkpointsSkipped += 1 }
             lastCheckpointWall = Date()
         }
-        queueForPublishing(batch.indicators)
+        queueForPublishing(batch.indicators, alarms: batch.alarms)
         updateMetrics(latency: latency)
     }
 
-    /// Queues the newest value of each indicator for its retained topic (under the flush lock,
-    /// so batches leave in flush order).
-    private func queueForPublishing(_ values: [IndicatorValue]) {
-        guard let sink = lock.withLock({ indicatorSink }), !values.isEmpty else { return }
-        var messages: [(String, [UInt8])] = []
+    /// Queues the newest value of each indicator for its retained topic, and each alarm raised
+    /// or cleared for its device and kind's retained topic (under the flush lock, so batches
+    /// leave in flush order).
+    private func queueForPublishing(_ values: [IndicatorValue], alarms: [Alarm] = []) {
+        guard let sink = lock.withLock({ indicatorSink }), !values.isEmpty || !alarms.isEmpty else { return }
+        var messages: [(String, [UInt8])] = alarms.map { ($0.topic, $0.message) }
         for v in values {
             guard let d = definitions[v.code] else { continue }
             let topic = TopicScheme.indicator(city: v.city, slug: d.slug, resolution: v.resolution == .base ? nil : v.resolution.name)

@@ -36,6 +36,12 @@ public enum TopicScheme {
         "city/\(city)/indicators/\(slug)" + (resolution.map { "/\($0)" } ?? "")
     }
 
+    /// The retained topic of a device's alarm of one kind: `city/{city}/alarms/{domain}/{district}/{device}/{kind}`
+    /// (seven levels: the gateway's six-level subscription does not take its own alarms back).
+    public static func alarm(city: String, domain: String, district: String, device: String, kind: String) -> String {
+        "city/\(city)/alarms/\(domain)/\(district)/\(device)/\(kind)"
+    }
+
     /// The parts of a telemetry or status topic, or nil when it does not follow the scheme.
     public struct Parsed: Sendable, Equatable {
         public var city: String

@@ -1,3 +1,4 @@
+import Foundation
 import Telemetry
 
 /// What a detector of the gateway watches for: the data quality of a device, or an event in
@@ -80,5 +81,31 @@ public struct Alarm: Sendable, Equatable, Codable {
         self.raised = raised
         self.cleared = cleared
         self.value = value
+    }
+}
+
+extension Alarm {
+    /// The retained topic of this alarm's device and kind.
+    public var topic: String { TopicScheme.alarm(city: city, domain: domain, district: district, device: device, kind: kind) }
+
+    /// The alarm as published: its fields and `state` (`raised` or `cleared`), keys sorted.
+    public var message: [UInt8] {
+        struct Published: Encodable {
+            let alarm: Alarm
+            func encode(to encoder: any Encoder) throws {
+                try alarm.encode(to: encoder)
+                var container = encoder.container(keyedBy: Key.self)
+                try container.encode(alarm.cleared == nil ? "raised" : "cleared", forKey: Key(stringValue: "state")!)
+            }
+            struct Key: CodingKey {
+                var stringValue: String
+                var intValue: Int? { nil }
+                init?(stringValue: String) { self.stringValue = stringValue }
+                init?(intValue: Int) { nil }
+            }
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return Array((try? encoder.encode(Published(alarm: self))) ?? Data())
     }
 }

@@ -16,12 +16,14 @@ extension Integration {
 @Suite(.serialized, .timeLimit(.minutes(3))) struct ServiceTests {
     /// Simulated devices publish through a real broker into the gateway: the store, /metrics,
     /// the JSON API and the retained indicator topics all show the result.
+    /// With two stuck stations among them, whose alarms reach the store, the API, the metrics and
+    /// their retained topics.
     @Test func telemetryThroughTheBrokerReachesStoreMetricsAPIAndIndicatorTopics() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-svc-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let broker = try await EmbeddedBroker.start()
         defer { broker.stop() }
-        let scenario = try gatewayScenario(duration: "6h")
+        let scenario = try gatewayScenario(duration: "6h", faults: "  - {kind: stuck, family: environment, share: 0.5, start: 1h, duration: 2h}\n")
         let expected = simulated(scenario).filter { $0.kind == .telemetry }.count
 
         var config = gatewayConfig(scenario)
@@ -74,6 +76,16 @@ extension Integration {
         #expect(body?["code"] as? String == "ISO37120:8.1")
         #expect(body?["unit"] as? String == "ug/m3")
         #expect((body?["value"] as? Double ?? 0) > 0)
+
+        // The stuck stations' alarms: stored, served, counted, and on their retained topics.
+        let alarms = try JSONDecoder().decode([Alarm].self, from: Data(try await get(port, "/api/alarms?state=all&kind=stuck").utf8))
+        #expect(!alarms.isEmpty && alarms.allSatisfy { $0.domain == "environment" && $0.cleared != nil }, "\(alarms)")
+        #expect(metrics.contains("smartcity_gateway_alarms_active{kind=\"stuck\"} 0"), "cleared when the fault ended")
+        _ = try await subscriber.subscribe("city/almaty/alarms/#", qos: .atLeastOnce)
+        let alarm = try await received.first { $0.topic == alarms[0].topic }
+        #expect(alarm.retain)
+        let state = try JSONSerialization.jsonObject(with: Data(alarm.payload)) as? [String: Any]
+        #expect(state?["state"] as? String == "cleared" && state?["kind"] as? String == "stuck" && state?["device"] as? String == alarms[0].device)
         await subscriber.disconnect()
 
         await service.stop()
