@@ -24,6 +24,9 @@ public struct HTMLReport {
     public var series: [Series]
     /// Telemetry health: a header and rows (domain or total first).
     public var health: (header: [String], rows: [[String]])
+    /// The detectors' alarms: a table (scores against the ground truth, per kind) and the
+    /// alarms raised per hour, a line per domain.
+    public var alarms: (header: [String], rows: [[String]], timeline: Series)?
 
     public init(title: String, settings: [(String, String)], result: SmartCityResult, rankIntervals: [String: (Double, Double)],
                 series: [Series], health: (header: [String], rows: [[String]])) {
@@ -96,6 +99,16 @@ public struct HTMLReport {
         html += "<h2 id=\"health\">Telemetry health</h2><table><tr>" + health.header.map { "<th>\(esc($0))</th>" }.joined() + "</tr>"
         for row in health.rows { html += "<tr>" + row.map { "<td>\(esc($0))</td>" }.joined() + "</tr>" }
         html += "</table>\n"
+
+        // Alarms.
+        if let alarms {
+            html += "<h2 id=\"alarms\">Alarms</h2><p>The gateway's detectors against the simulator's ground truth (an alarm answers an episode of its kind on the same device when raised between its start and its end plus 15 minutes).</p>"
+            html += "<table><tr>" + alarms.header.map { "<th>\(esc($0))</th>" }.joined() + "</tr>"
+            for row in alarms.rows { html += "<tr>" + row.map { "<td>\(esc($0))</td>" }.joined() + "</tr>" }
+            html += "</table>\n"
+            let domains = alarms.timeline.points.keys.sorted()
+            html += legend(domains) + "<div class=\"charts\">" + lineChart(alarms.timeline, domains) + "</div>\n"
+        }
 
         // SDG stages.
         html += "<h2 id=\"sdg\">SDG progress stages</h2><table><tr><th>city</th><th>stage</th><th>governance steps</th><th>SDGs covered</th><th>indicators at target</th><th>why</th></tr>"

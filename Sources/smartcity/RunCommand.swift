@@ -225,10 +225,25 @@ struct Run: AsyncParsableCommand {
         let readings = Int64(sim.messages - sim.statusMessages)
         rows.append(["all", String(readings), String(t.accepted), String(t.duplicates), String(t.late),
                      "\(readings - t.accepted - t.duplicates) (messages lost \(t.lost), invalid \(t.invalid), too late \(t.tooLate))", "", ""])
-        return HTMLReport(title: "\(result.definition.indexName): \(sim.scenario)", settings: settings, result: result,
-                          rankIntervals: try result.rankIntervals(seed: sim.seed), series: series,
-                          health: (["domain", "readings sent", "accepted", "duplicates", "late (corrected a window)", "not accepted (lost, invalid, too late)",
-                                    "devices reporting (%, daily mean)", "devices in fault (%)"], rows))
+        var html = HTMLReport(title: "\(result.definition.indexName): \(sim.scenario)", settings: settings, result: result,
+                              rankIntervals: try result.rankIntervals(seed: sim.seed), series: series,
+                              health: (["domain", "readings sent", "accepted", "duplicates", "late (corrected a window)", "not accepted (lost, invalid, too late)",
+                                        "devices reporting (%, daily mean)", "devices in fault (%)"], rows))
+        // Alarms: the scores, and a timeline of alarms raised per hour by domain.
+        var perHour: [String: [Int64: Double]] = [:]
+        for alarm in try store.alarms(activeOnly: false, city: nil, kind: nil) {
+            perHour[alarm.domain, default: [:]][alarm.raised / 3_600_000 * 3_600_000, default: 0] += 1
+        }
+        if !summary.detection.isEmpty || !perHour.isEmpty {
+            func fixed(_ v: Double?) -> String { v.map { Simulate.fixed($0, 3) } ?? "-" }
+            func seconds(_ v: Double?) -> String { v.map { "\(Int($0.rounded())) s" } ?? "-" }
+            html.alarms = (["kind", "episodes", "alarms", "precision", "recall", "F1", "delay p50", "delay p95"],
+                           summary.detection.map { [$0.kind, String($0.episodes), String($0.alarms), fixed($0.precision), fixed($0.recall), fixed($0.f1),
+                                                    seconds($0.delayP50Seconds), seconds($0.delayP95Seconds)] },
+                           HTMLReport.Series(title: "Alarms raised per hour", unit: "alarms",
+                                             points: perHour.mapValues { $0.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } }))
+        }
+        return html
     }
 
     /// Waits until the gateway received `count` messages, or nothing arrived for 30 s.

@@ -77,10 +77,10 @@ extension Integration {
         let parser = XMLParser(data: Data(String(decoding: html, as: UTF8.self).replacingOccurrences(of: "<!DOCTYPE html>", with: "").utf8))
         #expect(parser.parse(), "report.html is not well-formed: \(parser.parserError.map { "\($0)" } ?? "")")
         let text = String(decoding: html, as: UTF8.self)
-        for section in ["id=\"ranking\"", "id=\"profiles\"", "id=\"series\"", "id=\"health\"", "id=\"sdg\"", "id=\"indicators\""] {
+        for section in ["id=\"ranking\"", "id=\"profiles\"", "id=\"series\"", "id=\"health\"", "id=\"alarms\"", "id=\"sdg\"", "id=\"indicators\""] {
             #expect(text.contains(section), "\(section) missing")
         }
-        #expect(text.components(separatedBy: "<svg").count - 1 == 1 + 1 + 4, "one rank bar, the pillar chart, four line charts")
+        #expect(text.components(separatedBy: "<svg").count - 1 == 1 + 1 + 4 + 1, "one rank bar, the pillar chart, four line charts, the alarm timeline")
         #expect(text.contains("<polyline"), "the time series have lines")
         #expect(!text.contains("http://") && !text.contains("https://") && !text.contains("<script"), "self-contained")
 
@@ -319,6 +319,8 @@ extension Integration.RunTests {
             #expect((score["precision"] as? Double ?? 0) >= 0.9, "\(kind): \(score)")
         }
         #expect(run.output.contains("alarms against the"))
+        let report = try String(contentsOfFile: dir + "/out/report.html", encoding: .utf8)
+        #expect(report.contains("<h2 id=\"alarms\">Alarms</h2>") && report.contains("<td>stuck</td>") && report.contains("Alarms raised per hour"))
         let score = try ChildProcess(["score", "--store", dir + "/out/gateway.sqlite", "--labels", dir + "/out/labels.csv", "--json"])
         #expect(await score.waitForExit() == 0, "\(score.output)")
         let again = try #require(try JSONSerialization.jsonObject(with: Data(score.output.utf8)) as? [[String: Any]])
