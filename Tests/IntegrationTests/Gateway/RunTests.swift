@@ -339,3 +339,33 @@ extension Integration.RunTests {
                 == offline.map { "\($0.device) \($0.kind) \($0.raised) \(String(describing: $0.cleared))" })
     }
 }
+
+extension Integration.RunTests {
+    /// `export readings`: a message file as a long table, every reading once, each labelled
+    /// with the episodes covering it; a labels file that does not parse is named by its line.
+    @Test func exportedReadingsCarryTheirLabels() async throws {
+        let dir = try directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try gatewayScenarioYAML(duration: "6h", faults: "  - {kind: stuck, family: environment, share: 0.5, start: 1h, duration: 2h}\n")
+            .write(toFile: dir + "/s.yaml", atomically: true, encoding: .utf8)
+        let simulate = try ChildProcess(["simulate", dir + "/s.yaml", "--output", dir + "/m.jsonl", "--labels", dir + "/l.jsonl"])
+        #expect(await simulate.waitForExit() == 0, "\(simulate.output)")
+        let export = try ChildProcess(["export", "readings", dir + "/m.jsonl", "--labels", dir + "/l.jsonl", "--output", dir + "/r.csv"])
+        #expect(await export.waitForExit() == 0, "\(export.output)")
+        let rows = try String(contentsOfFile: dir + "/r.csv", encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+        #expect(rows.first?.joined(separator: ",") == "time,city,domain,district,device,attribute,value,unit,label")
+        // Every value of every telemetry record but the envelope's seq and sent.
+        let scenario = try Scenario(contentsOf: dir + "/s.yaml")
+        let expected = readings(scenario).reduce(0) { $0 + $1.values.count + $1.texts.count + $1.flags.count - 2 }
+        #expect(rows.count - 1 == expected)
+        // The stuck stations' readings inside the episode carry its label, and only those.
+        let labels = try String(contentsOfFile: dir + "/l.jsonl", encoding: .utf8).split(separator: "\n")
+            .map { try JSONDecoder().decode(GroundTruthLabel.self, from: Data($0.utf8)) }.filter { $0.kind == "stuck" }
+        #expect(!labels.isEmpty)
+        let stuck = rows.dropFirst().filter { $0.last == "stuck" }
+        #expect(!stuck.isEmpty && stuck.allSatisfy { row in labels.contains { $0.device == row[4] } })
+        let bad = try ChildProcess(["export", "readings", dir + "/m.jsonl", "--labels", dir + "/m.jsonl"])
+        #expect(await bad.waitForExit() != 0)
+        #expect(bad.output.contains("m.jsonl:1: not a label"), "\(bad.output)")
+    }
+}

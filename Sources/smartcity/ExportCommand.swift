@@ -1,0 +1,113 @@
+import ArgumentParser
+import Foundation
+import Simulator
+import Telemetry
+
+/// `smartcity export`: the data of a run in shapes other tools read.
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Export a message file as tables for research tools.",
+        subcommands: [ExportReadings.self])
+}
+
+/// `smartcity export readings`: every reading of a message file as a long table, each row
+/// with the ground-truth episodes covering it. It streams: one message in memory at a time.
+struct ExportReadings: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "readings",
+        abstract: "Write a message file's readings as a long table (time, city, domain, district, device, attribute, value, unit, label), with the label of any episode covering each reading.")
+
+    @Argument(help: "Message file (simulate --output, JSON Lines).")
+    var input: String
+
+    @Option(help: "Labels file (simulate --labels or run's labels.csv) whose episodes label the readings.")
+    var labels: String?
+
+    @Option(help: "Output file ('-' for standard output).")
+    var output: String = "-"
+
+    @Option(help: "csv or jsonl.")
+    var format: String = "csv"
+
+    func run() throws {
+        guard format == "csv" || format == "jsonl" else { throw ValidationError("--format must be csv or jsonl, got '\(format)'") }
+        var episodes: [String: [(start: Int64, end: Int64, kind: String)]] = [:]
+        for label in try labels.map({ try GroundTruthLabel.read(path: $0) }) ?? [] {
+            episodes["\(label.city)/\(label.device)", default: []].append((label.start, label.end, label.kind))
+        }
+        let out: FileHandle
+        if output == "-" {
+            out = .standardOutput
+        } else {
+            guard FileManager.default.createFile(atPath: output, contents: nil), let handle = FileHandle(forWritingAtPath: output) else {
+                throw ValidationError("cannot create \(output); check that its directory exists and is writable")
+            }
+            out = handle
+        }
+        var text = format == "csv" ? "time,city,domain,district,device,attribute,value,unit,label\n" : ""
+        var rows = 0
+        func flush() throws {
+            do { try out.write(contentsOf: Data(text.utf8)) } catch { throw ValidationError("cannot write \(output): \(error); check the free space") }
+            text.removeAll(keepingCapacity: true)
+        }
+        var reader = SenMLReader()
+        try MessageFile.read(input) { topic, payload, _ in
+            guard let place = TopicScheme.parse(topic), !place.isStatus else { return }
+            try payload.withUnsafeBufferPointer { bytes in
+                do { try reader.read(bytes) } catch { return }
+                let covering = episodes["\(place.city)/\(place.device)"] ?? []
+                for i in 0..<reader.count {
+                    let record = reader[i]
+                    let name = reader.string(record.name, in: bytes)
+                    guard record.hasValue, name != "seq", name != "sent" else { continue }
+                    let time = Int64((reader.baseTime + record.time).rounded(.down))
+                    let value: String
+                    switch record.value {
+                    case .number(let v), .sum(let v): value = ExportReadings.number(v)
+                    case .bool(let b): value = b ? "true" : "false"
+                    case .string(let s), .data(let s): value = reader.string(s, in: bytes)
+                    }
+                    let unit = record.unit.isPresent ? reader.string(record.unit, in: bytes) : reader.baseUnit.isPresent ? reader.string(reader.baseUnit, in: bytes) : ""
+                    let label = covering.filter { time >= $0.start && (time < $0.end || $0.start == $0.end) }.map(\.kind).joined(separator: "+")
+                    let stamp = ExportReadings.utc(time)
+                    if format == "csv" {
+                        let quoted = value.contains(",") ? "\"\(value)\"" : value
+                        text += "\(stamp),\(place.city),\(place.domain.rawValue),\(place.district),\(place.device),\(name),\(quoted),\(unit),\(label)\n"
+                    } else {
+                        let json = value.first.map { $0.isNumber || $0 == "-" || value == "true" || value == "false" } == true ? value : "\"\(value)\""
+                        text += "{\"time\":\"\(stamp)\",\"city\":\"\(place.city)\",\"domain\":\"\(place.domain.rawValue)\",\"district\":\"\(place.district)\",\"device\":\"\(place.device)\",\"attribute\":\"\(name)\",\"value\":\(json),\"unit\":\"\(unit)\",\"label\":\"\(label)\"}\n"
+                    }
+                    rows += 1
+                }
+            }
+            if text.utf8.count >= 1 << 16 { try flush() }
+        }
+        try flush()
+        if output != "-" {
+            try? out.close()
+            print("export: \(rows) readings to \(output)")
+        }
+    }
+
+    /// A number as the payload had it: no needless fraction or exponent.
+    static func number(_ v: Double) -> String {
+        v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : "\(v)"
+    }
+
+    /// ISO 8601 in UTC, without a date formatter per row (days to civil date, after Hinnant).
+    static func utc(_ seconds: Int64) -> String {
+        let days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
+        let rest = seconds - days * 86400
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        return "\(year)-\(two(month))-\(two(day))T\(two(rest / 3600)):\(two(rest / 60 % 60)):\(two(rest % 60))Z"
+    }
+}
