@@ -6,6 +6,7 @@ import IndexEngine
 import SmartCityIndex
 import EmbeddedBroker
 import MQTT
+import Prometheus
 import ServiceLifecycle
 import UnixSignals
 import Simulator
@@ -42,6 +43,9 @@ struct Run: AsyncParsableCommand {
 
     @Option(help: "How long the broker may be unreachable before the run gives it up and finishes, marked interrupted.")
     var brokerOutage: String = "60s"
+
+    @Option(help: "Serve the gateway's live view (/), API and /metrics on this port while the run goes on (0 picks a free one; with a broker only).")
+    var httpPort: Int?
 
     @Flag(help: "No broker: the simulator's messages go straight into the gateway's byte-level ingest (a year of seasons in minutes).")
     var direct = false
@@ -85,6 +89,7 @@ struct Run: AsyncParsableCommand {
         var interrupted = false, arrived = true, brokerLost = false
         var published: Int?, publishedReadings: Int?, refused = 0, held = 0, readingsRefused = 0, resent = 0
         var latency: LatencyProbe.Summary?
+        if direct, httpPort != nil { throw ValidationError("--http-port serves the live view of a run through a broker; leave out --direct or --http-port") }
         if direct {
             let outcome = try DirectRun(generator: generator, config: config, keep: storeWindows, progress: progress, scenario: scenario).run()
             gateway = (outcome.store, outcome.counters, 0)
@@ -93,7 +98,13 @@ struct Run: AsyncParsableCommand {
         } else {
             let (url, embedded) = try await brokerFor(broker ?? scenario.mqtt.broker, announce: "run: ")
             defer { embedded?.stop() }
-            let service = try GatewayService(config: config, logger: logger)
+            let registry = PrometheusCollectorRegistry()
+            let service = try GatewayService(config: config, logger: logger, metrics: PrometheusMetricsFactory(registry: registry))
+            // The live view while the run goes on; stopped last, after the final flush.
+            let api = httpPort.map { HTTPAPI(service: service, registry: registry, host: "127.0.0.1", port: $0, logger: logger) }
+            if let api {
+                Task { if let bound = await api.boundPort() { print("run: the live view is at http://127.0.0.1:\(bound)/") } }
+            }
             let probe = LatencyProbe()
             service.onReceived = { probe.received($0) }
             var options = ConnectionOptions(url: url, clientID: config.clientID)
@@ -119,7 +130,8 @@ struct Run: AsyncParsableCommand {
             // flushed and written.
             let city = CitySimulation(generator: generator, publisher: publisher, gateway: service, progress: progress, scenario: scenario)
             let group = ServiceGroup(configuration: .init(
-                services: service.services(broker: options).map { .init(service: $0) }
+                services: (api.map { [ServiceGroupConfiguration.ServiceConfiguration(service: $0.application)] } ?? [])
+                    + service.services(broker: options).map { .init(service: $0) }
                     + [.init(service: city, successTerminationBehavior: .gracefullyShutdownGroup)],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()

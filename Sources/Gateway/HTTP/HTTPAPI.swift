@@ -16,6 +16,8 @@ import Telemetry
 /// - `GET /api/indicators/{city}/{code}[?resolution=hour&from=ms&to=ms]` — one indicator's series
 /// - `GET /api/definitions` — every indicator's code, name, unit, formula
 /// - `GET /api/alarms[?state=active|all&city=almaty&kind=pipe-burst]` — the detectors' alarms
+/// - `GET /` — the live view, a self-contained page; `GET /api/live` its snapshot, and
+///   `GET /api/live/stream` the snapshots as server-sent events
 ///
 /// `application` is a Service for the gateway's `ServiceGroup`:
 ///
@@ -35,6 +37,12 @@ public final class HTTPAPI: Sendable {
         /// A request (its head, and any body) that has not arrived whole this long after its
         /// first byte is closed: a client trickling a body is never idle.
         public var requestTimeout: Duration = .seconds(10)
+        /// Live-view streams open at once, how often each sends a snapshot, and how long one
+        /// lasts (the page's EventSource opens the next; a stream never holds a shutdown up
+        /// longer than an interval).
+        public var liveStreams = 16
+        public var liveInterval: Duration = .seconds(1)
+        public var liveStreamLifetime: Duration = .seconds(60)
         /// Bytes of one header line (the request line counts as one), of all headers, and how many.
         public var headerBytes = 8 * 1024
         public var headersBytes = 32 * 1024
@@ -105,6 +113,33 @@ public final class HTTPAPI: Sendable {
                 return HTTPAPI.error(.badRequest, "kind must be one of \(AlarmKind.allCases.map(\.name).joined(separator: ", ")), got '\(kind.prefix(40))'")
             }
             return try HTTPAPI.json(try service.store.alarms(activeOnly: state == "active", city: query.get("city"), kind: kind))
+        }
+        router.get("/") { _, _ -> Response in
+            Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: LiveView.page)))
+        }
+        router.get("/api/live") { _, _ -> Response in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try LiveView.snapshot(service))))
+        }
+        let streams = Atomic(0)
+        let (interval, lifetime, maximum) = (limits.liveInterval, limits.liveStreamLifetime, limits.liveStreams)
+        router.get("/api/live/stream") { _, _ -> Response in
+            guard streams.add(1, ordering: .relaxed).newValue <= maximum else {
+                streams.subtract(1, ordering: .relaxed)
+                return HTTPAPI.error(.serviceUnavailable, "\(maximum) live streams are open already; try again later")
+            }
+            return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: .init { writer in
+                defer { streams.subtract(1, ordering: .relaxed) }
+                let end = ContinuousClock.now + lifetime
+                try await writer.write(ByteBuffer(string: "retry: 1000\n\n"))
+                while ContinuousClock.now < end, !Task.isCancelled, !Task.isShuttingDownGracefully {
+                    var event = ByteBuffer(string: "data: ")
+                    event.writeBytes(try LiveView.snapshot(service))
+                    event.writeString("\n\n")
+                    try await writer.write(event)
+                    try? await Task.sleep(for: interval)
+                }
+                try await writer.finish(nil)
+            })
         }
         let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
         bound = stream

@@ -28,6 +28,8 @@ extension Integration {
         var limits = HTTPAPI.Limits()
         limits.idleTimeout = .seconds(1)
         limits.requestTimeout = .seconds(2)
+        limits.liveInterval = .milliseconds(200)
+        limits.liveStreamLifetime = .seconds(1)
         api = HTTPAPI(service: service, registry: registry, host: "127.0.0.1", port: 0, limits: limits)
         port = try await api.start()
     }
@@ -98,6 +100,23 @@ extension Integration {
         #expect(from.hasPrefix("HTTP/1.1 400") && from.contains("from must be a time in ms since 1970"), "\(from.prefix(300))")
         let order = try get("/api/indicators/almaty/ISO37120_8_1?from=20&to=10").response
         #expect(order.hasPrefix("HTTP/1.1 400") && order.contains("is after to"), "\(order.prefix(300))")
+    }
+
+    /// The live view: a page that needs nothing from elsewhere, and a stream of snapshots that
+    /// ends after its lifetime (the page's EventSource opens the next).
+    @Test func theLiveViewIsSelfContainedAndStreams() throws {
+        let page = try get("/").response
+        #expect(page.hasPrefix("HTTP/1.1 200") && page.contains("text/html") && page.contains("new EventSource(\"/api/live/stream\")"))
+        #expect(!page.contains("http://") && !page.contains("https://") && !page.contains("<script src") && !page.contains("<link"))
+        let (stream, closed) = try get("/api/live/stream")
+        #expect(closed, "the stream ends after its lifetime")
+        #expect(stream.contains("text/event-stream") && stream.contains("retry: 1000"))
+        let events = stream.components(separatedBy: "data: ").dropFirst()
+        #expect(events.count >= 3, "a snapshot every 200 ms for a second: \(events.count)")
+        let first = try #require(events.first?.components(separatedBy: "\n").first)
+        let snapshot = try #require(try JSONSerialization.jsonObject(with: Data(first.utf8)) as? [String: Any])
+        #expect((snapshot["status"] as? [String: Any])?["received"] as? Int == 0)
+        #expect(snapshot["alarms"] as? [Any] != nil && snapshot["indicators"] as? [Any] != nil)
     }
 
     @Test func alarmQueriesAreCheckedAndServed() throws {
