@@ -2,7 +2,8 @@ import Foundation
 import Telemetry
 
 /// The gateway's live view: a self-contained page (inline CSS, script and SVG; no fonts or
-/// scripts from elsewhere) that follows `GET /api/live/stream`, server-sent events each
+/// scripts from elsewhere) that follows `GET /api/live/stream` (or, with `/?poll`, asks
+/// `GET /api/live` every second), server-sent events each
 /// holding a `LiveView.Snapshot`: the status, the open alarms, and per city and domain the
 /// newest value of each indicator and the telemetry health.
 enum LiveView {
@@ -55,10 +56,10 @@ enum LiveView {
         </style></head><body>
         <h1>smartcity gateway: live</h1><div id="state">connecting…</div>
         <h2>Telemetry</h2><div class="grid" id="telemetry"></div>
-        <h2>Open alarms</h2><div class="grid"><div class="card"><table id="alarmKinds"></table></div><div class="card"><table id="alarms"></table></div></div>
         <h2>Indicators (newest window, trend over this page's life)</h2><div class="grid" id="indicators"></div>
+        <h2>Open alarms</h2><div class="grid"><div class="card"><table id="alarmKinds"></table></div><div class="card"><table id="alarms"></table></div></div>
         <script>
-        const history = {}; let last = null;
+        const history = {}; let last = null, seen = 0;
         function esc(s){return String(s).replace(/[&<>"]/g,c=>({"&":"&amp;","<":"&lt;",">":"&gt;","\\"":"&quot;"}[c]));}
         function fmt(v){return Math.abs(v)>=100?v.toFixed(0):Math.abs(v)>=10?v.toFixed(1):v.toFixed(2);}
         function spark(points){
@@ -68,13 +69,14 @@ enum LiveView {
           return '<svg width="'+w+'" height="'+h+'"><polyline fill="none" stroke="#1f77b4" stroke-width="1.5" points="'+d+'"/></svg>';
         }
         function show(s){
+          seen=Date.now();
           const st=s.status, rate=last?((st.received-last.status.received)/Math.max(0.001,(s.time-last.time)/1000)):0; last=s;
           document.getElementById("state").textContent=(st.connected?"connected":"not connected to the broker")+" · "+new Date(s.time).toISOString()+(st.ok?"":" · store or journal failing");
           document.getElementById("telemetry").innerHTML=[["received",st.received],["per second",Math.round(rate)],["accepted",st.accepted],["duplicates",st.duplicates],["late",st.late],["too late",st.tooLate],["invalid",st.rejected],["devices",st.devices],["open windows",st.openWindows]]
             .map(([k,v])=>'<div class="card"><div>'+esc(k)+'</div><div style="font-size:22px">'+esc(v)+'</div></div>').join("");
           const kinds=Object.entries(s.activeAlarms).sort();
           document.getElementById("alarmKinds").innerHTML="<tr><th>kind</th><th class=num>open</th></tr>"+(kinds.length?kinds.map(([k,n])=>"<tr><td>"+esc(k)+"</td><td class=num>"+n+"</td></tr>").join(""):"<tr><td colspan=2>none</td></tr>");
-          document.getElementById("alarms").innerHTML="<tr><th>raised</th><th>kind</th><th>device</th><th>district</th><th class=num>value</th></tr>"+s.alarms.map(a=>
+          document.getElementById("alarms").innerHTML="<tr><th>raised</th><th>kind</th><th>device</th><th>district</th><th class=num>value</th></tr>"+s.alarms.slice(0,12).map(a=>
             "<tr><td>"+new Date(a.raised).toISOString().slice(0,16).replace("T"," ")+'</td><td class="'+esc(a.severity)+'">'+esc(a.kind)+"</td><td>"+esc(a.device)+"</td><td>"+esc(a.district)+"</td><td class=num>"+fmt(a.value)+"</td></tr>").join("");
           const byDomain={};
           for(const i of s.indicators){const key=i.city+" "+i.code;(history[key]=history[key]||[]);const hist=history[key];if(!hist.length||hist[hist.length-1][0]!==i.start){hist.push([i.start,i.value]);if(hist.length>60)hist.shift();}
@@ -85,9 +87,13 @@ enum LiveView {
         function follow(){
           const events=new EventSource("/api/live/stream");
           events.onmessage=e=>show(JSON.parse(e.data));
-          events.onerror=()=>{document.getElementById("state").textContent="reconnecting…";};
+          // The stream ends now and then and EventSource opens the next: only a silence is news.
+          events.onerror=()=>setTimeout(()=>{if(Date.now()-seen>3000)document.getElementById("state").textContent="reconnecting…";},3000);
         }
-        fetch("/api/live").then(r=>r.json()).then(show).finally(follow);
+        // ?poll: ask for a snapshot every second instead of following the stream (for proxies
+        // that hold server-sent events back, and for page captures).
+        const poll=()=>fetch("/api/live").then(r=>r.json()).then(show);
+        if(location.search.includes("poll")){poll();setInterval(poll,1000);}else{poll().finally(follow);}
         </script></body></html>
         """
 }
