@@ -141,6 +141,7 @@ public final class SQLiteStore: TelemetryStore, @unchecked Sendable {
           city TEXT NOT NULL, domain TEXT NOT NULL, district TEXT NOT NULL, device TEXT NOT NULL, kind TEXT NOT NULL,
           severity TEXT NOT NULL, raised_ms INTEGER NOT NULL, cleared_ms INTEGER, value REAL NOT NULL, written_ms INTEGER NOT NULL,
           PRIMARY KEY (device, kind, raised_ms)) WITHOUT ROWID;
+        CREATE INDEX IF NOT EXISTS alarms_open ON alarms (raised_ms) WHERE cleared_ms IS NULL;
         CREATE TABLE IF NOT EXISTS checkpoints (
           id INTEGER PRIMARY KEY AUTOINCREMENT, position INTEGER NOT NULL, created_ms INTEGER NOT NULL,
           accepted INTEGER NOT NULL, state BLOB NOT NULL);

@@ -116,16 +116,6 @@ final class AlarmStage {
         return counts
     }
 
-    /// Devices of a city's domain with a data-quality alarm open.
-    func faultyDevices(city: Int, domain: Domain) -> Int {
-        var devices = Set<Int32>()
-        for alarm in open.values where alarm.group < 0 && AlarmKind(rawValue: Int(alarm.kind))?.isDataQuality == true {
-            let d = Int(alarm.device)
-            if registry.city(ofDevice: d) == city, registry.domain(ofDevice: d) == domain { devices.insert(alarm.device) }
-        }
-        return devices.count
-    }
-
     /// Restores the detectors' memory from a checkpoint.
     func restore(watches: [DeviceWatch], open alarms: [OpenAlarm]) {
         self.watches = watches
@@ -258,8 +248,8 @@ final class AlarmStage {
         instant(.reboot, device: device, at: time, value: 0)
     }
 
-    /// Raises `silent` for the devices of `city` whose newest reading is older than three of
-    /// their reporting intervals at the city's clock `now` (ms).
+    /// Raises `silent` for the devices of `city` whose newest reading is older than two of
+    /// their reporting intervals (and a minute) at the city's clock `now` (ms).
     func sweepSilence(city: Int, now: Int64) {
         for device in watches.indices {
             let w = watches[device]
