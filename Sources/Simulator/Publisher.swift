@@ -136,21 +136,12 @@ public final class Publisher {
         }
     }
 
-    /// The soft limit on open files (raised to the hard limit first).
     /// Open files per MQTT connection: the socket and libmosquitto's socket pair for waking
     /// its loop.
     public static let descriptorsPerConnection = 2
 
-    public static func fileLimit() -> Int {
-        var limit = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
-        if limit.rlim_cur < limit.rlim_max {
-            limit.rlim_cur = limit.rlim_max
-            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
-            _ = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
-        }
-        return Int(min(limit.rlim_cur, UInt(Int32.max)))
-    }
+    /// The soft limit on open files (raised to the hard limit first).
+    public static func fileLimit() -> Int { OpenFiles.limit() }
 
     public var connectionCount: Int { clients.count }
 

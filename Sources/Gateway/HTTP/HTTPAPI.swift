@@ -178,14 +178,7 @@ public final class HTTPAPI: Sendable {
     /// kernel's backlog instead of running the process out of descriptors (EMFILE), which
     /// would fail the store and the broker connection too.
     static func connectionCap(_ configured: Int, logger: Logger) -> Int {
-        var limit = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return configured }
-        if limit.rlim_cur < limit.rlim_max {
-            limit.rlim_cur = limit.rlim_max
-            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
-            _ = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
-        }
-        let allowed = Int(min(limit.rlim_cur, UInt(Int32.max)))
+        let allowed = OpenFiles.limit()
         let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 32
         let room = allowed - open - reservedFiles
         guard room < configured else { return configured }
