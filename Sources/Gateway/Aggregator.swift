@@ -73,7 +73,7 @@ public final class Aggregator {
         lengths = [config.window * 1000, 3_600_000, 86_400_000]
         seriesPerGroup = schema.attributeCount + schema.entities.count + Derived.allCases.count
         validator = ReadingValidator(schema: schema)
-        alarms = AlarmStage(schema: schema, registry: registry)
+        alarms = AlarmStage(schema: schema, registry: registry, settings: config.detectors)
         lampEntity = schema.entities.firstIndex { $0.type == "Streetlight" } ?? -1
         store = WindowStore(lengths: lengths, lateness: config.lateness * 1000, quorum: config.watermarkQuorum, cacheGrowth: 3 * seriesPerGroup)
         indicatorStage = IndicatorStage(definitions: indicators, config: config, lengths: lengths)
@@ -426,8 +426,8 @@ public final class Aggregator {
         return Derived(rawValue: offset - schema.attributeCount - schema.entities.count)!.name
     }
 
-    /// Whether street lamps of a city must burn at `time` (ms): the sun 6° below the horizon
-    /// at its coordinates (nil when the city's coordinates are not known).
+    /// Whether street lamps of a city must burn at `time` (ms): the sun under
+    /// `detectors.lampSunElevation` at its coordinates (nil when they are not known).
     private func isDark(city: Int, at time: Int64) -> Bool? {
         while coordinates.count <= city {
             let facts = config.city(registry.cities[coordinates.count])
@@ -437,7 +437,8 @@ public final class Aggregator {
         guard let place = coordinates[city] else { return nil }
         let minute = time / 60_000
         if darkMinute[city].minute != minute {
-            darkMinute[city] = (minute, Solar.elevation(at: Double(minute * 60), latitude: place.latitude, longitude: place.longitude) < -6)
+            darkMinute[city] = (minute, Solar.elevation(at: Double(minute * 60), latitude: place.latitude, longitude: place.longitude)
+                < config.detectors.lampSunElevation)
         }
         return darkMinute[city].dark
     }
@@ -463,7 +464,7 @@ public final class Aggregator {
         }
         counters = state.counters
         registry = state.registry
-        alarms = AlarmStage(schema: schema, registry: registry)
+        alarms = AlarmStage(schema: schema, registry: registry, settings: config.detectors)
         alarms.restore(watches: state.watches, open: state.openAlarms)
         meters = state.meters
         freeFlow = FreeFlowProfiles(counts: state.freeFlow)

@@ -23,6 +23,8 @@ public struct GatewayConfig: Sendable {
     public var roster = DeviceRoster()
     /// The registry file the roster was read from (`device-registry`), for messages.
     public var rosterFile: String?
+    /// The detectors' thresholds.
+    public var detectors = DetectorSettings()
     public var acceptUnknownDevices = false
     public var maxUnknownDevices = 10_000
     public var store = "gateway.sqlite"
@@ -66,8 +68,9 @@ public struct GatewayConfig: Sendable {
         let top = try root.mapping(allowed: [
             "window", "lateness", "max-skew", "watermark-quorum", "max-payload", "cities", "store", "journal", "client-id", "subscription",
             "http-port", "http-host", "http-max-connections", "http-idle-timeout", "http-request-timeout", "flush-interval", "checkpoint-interval", "status-interval", "publish-indicators",
-            "device-registry", "accept-unknown-devices", "max-unknown-devices",
+            "device-registry", "accept-unknown-devices", "max-unknown-devices", "detectors",
         ])
+        if let field = top["detectors"] { detectors = try DetectorSettings(field) }
         if let field = top["window"] {
             let w = try field.duration()
             guard 3600 % w == 0 else { throw field.error("\(w) s does not divide an hour; use 1m, 5m, 10m, 15m, 30m or 1h") }

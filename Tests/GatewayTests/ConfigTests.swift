@@ -12,6 +12,13 @@ import TestSupport
         #expect(config.lateness == 900)
         #expect(config.cities.isEmpty, "simulated cities take their facts from their scenario")
         #expect(config.httpMaxConnections == 256 && config.httpIdleTimeout == 30)
+        #expect(config.detectors == DetectorSettings(), "the shipped file states the defaults")
+    }
+
+    @Test func detectorThresholdsAreRead() throws {
+        let config = try GatewayConfig(yaml: "detectors: {spike-factor: 6, stuck-repeats: 5, lamp-sun-elevation: -3}", file: "gw.yaml")
+        #expect(config.detectors.spikeFactor == 6 && config.detectors.stuckRepeats == 5 && config.detectors.lampSunElevation == -3)
+        #expect(config.detectors.fireCelsius == 55)
     }
 
     @Test func aCityListedWithItsInventory() throws {
@@ -34,6 +41,9 @@ import TestSupport
          "cities[0].inventory.lighting: the inventory of lighting (4) is smaller than its connected devices (5)"),
         ("publish-indicators: perhaps", "publish-indicators: expected true or false, got 'perhaps'"),
         ("http-port: 70000", "http-port: 70000 is out of range"),
+        ("detectors: {spike-factor: 1}", "gw.yaml:1:27: detectors.spike-factor: 1.0 is out of range; allowed 1.5 to 1000.0"),
+        ("detectors: {fire-celsius: hot}", "detectors.fire-celsius: expected a number, got 'hot'"),
+        ("detectors: {silent-interval: 3}", "detectors.silent-interval: unknown field 'silent-interval' (did you mean 'silent-intervals'?)"),
     ])
     func wrongSettingsNameTheFileAndField(_ yaml: String, _ message: String) {
         do {

@@ -26,3 +26,22 @@ import TestSupport
         #expect(aggregator.redeliveries == 50)
     }
 }
+
+/// The detectors follow their thresholds from the configuration.
+@Suite struct DetectorSettingsTests {
+    func stuckAlarms(_ settings: DetectorSettings) throws -> Int {
+        let scenario = try gatewayScenario(duration: "6h", faults: "  - {kind: stuck, family: environment, share: 1, start: 1h, duration: 3h}\n")
+        var config = gatewayConfig(scenario)
+        config.detectors = settings
+        let aggregator = Aggregator(config: config)
+        for m in simulated(scenario) { aggregator.ingest(m) }
+        return aggregator.drain().alarms.filter { $0.kind == "stuck" && $0.cleared == nil }.count
+    }
+
+    @Test func aStuckStationIsFoundAfterTheRepeatsTheSettingsAsk() throws {
+        #expect(try stuckAlarms(DetectorSettings()) == 4, "each of the four stations")
+        var patient = DetectorSettings()
+        patient.stuckRepeats = 1000
+        #expect(try stuckAlarms(patient) == 0)
+    }
+}

@@ -1,5 +1,6 @@
 import Foundation
 import Telemetry
+import YAMLReader
 
 /// What a detector of the gateway watches for: the data quality of a device, or an event in
 /// the city its readings show.
@@ -107,5 +108,51 @@ extension Alarm {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return Array((try? encoder.encode(Published(alarm: self))) ?? Data())
+    }
+}
+
+/// The detectors' thresholds (`detectors:` in the gateway configuration).
+public struct DetectorSettings: Sendable, Equatable {
+    /// Reporting intervals without a reading before a device is silent.
+    public var silentIntervals = 2.0
+    /// A spike: over this many times the median of the device's last five values.
+    public var spikeFactor = 4.0
+    /// Readings with the same measurements in a row before a station is stuck.
+    public var stuckRepeats = 3
+    /// Battery share under which a meter's battery is low.
+    public var batteryLow = 0.15
+    /// Container temperature (°C) from which it burns.
+    public var fireCelsius = 55.0
+    /// Fill level from which a container overflows.
+    public var overflowLevel = 0.999
+    /// Pressure step down (kPa) of a burst.
+    public var burstDropKPa = 60.0
+    /// Power (W) under which a lamp that must burn has failed, and the sun's elevation (°)
+    /// under which it must burn.
+    public var lampWatts = 5.0
+    public var lampSunElevation = -6.0
+    /// An incident: speed under this share of free flow while the road carries under this
+    /// share of its lanes' capacity.
+    public var incidentSpeedShare = 0.5
+    public var incidentLoadShare = 0.6
+
+    public init() {}
+
+    /// Reads the `detectors:` mapping; every field is optional, each refused out of its range.
+    public init(_ field: YAMLField) throws(ConfigError) {
+        self.init()
+        let m = try field.mapping(allowed: ["silent-intervals", "spike-factor", "stuck-repeats", "battery-low", "fire-celsius", "overflow-level",
+                                            "burst-drop-kpa", "lamp-watts", "lamp-sun-elevation", "incident-speed-share", "incident-load-share"])
+        if let f = m["silent-intervals"] { silentIntervals = try f.double(in: 1...100) }
+        if let f = m["spike-factor"] { spikeFactor = try f.double(in: 1.5...1000) }
+        if let f = m["stuck-repeats"] { stuckRepeats = try f.int(in: 2...1000) }
+        if let f = m["battery-low"] { batteryLow = try f.double(in: 0...1) }
+        if let f = m["fire-celsius"] { fireCelsius = try f.double(in: 30...1000) }
+        if let f = m["overflow-level"] { overflowLevel = try f.double(in: 0.5...1) }
+        if let f = m["burst-drop-kpa"] { burstDropKPa = try f.double(in: 5...1000) }
+        if let f = m["lamp-watts"] { lampWatts = try f.double(in: 0...1000) }
+        if let f = m["lamp-sun-elevation"] { lampSunElevation = try f.double(in: -18...0) }
+        if let f = m["incident-speed-share"] { incidentSpeedShare = try f.double(in: 0.05...1) }
+        if let f = m["incident-load-share"] { incidentLoadShare = try f.double(in: 0.05...2) }
     }
 }

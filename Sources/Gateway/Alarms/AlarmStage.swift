@@ -44,7 +44,8 @@ struct OpenAlarm: BitwiseCopyable, Equatable {
 /// readings of one device (and the district's, for bursts) and to event time, so replaying the
 /// same readings raises and clears the same alarms.
 ///
-/// Data quality: stuck (a station's whole set of measurements repeated three times), spike
+/// With the default thresholds (`DetectorSettings`, `detectors:` in the configuration):
+/// data quality: stuck (a station's whole set of measurements repeated three times), spike
 /// (a value over four times the median of the device's last five, inside the physical range),
 /// silent (no reading for two of the device's reporting intervals, found when the city's
 /// windows close), battery low (under 15 %, cleared at 25 %), reboot (a meter that restarted
@@ -71,9 +72,11 @@ final class AlarmStage {
     var output: [Alarm] = []
     let plans: [Plan]
     private let registry: DeviceRegistry
+    let settings: DetectorSettings
 
-    init(schema: TelemetrySchema, registry: DeviceRegistry) {
+    init(schema: TelemetrySchema, registry: DeviceRegistry, settings: DetectorSettings = DetectorSettings()) {
         self.registry = registry
+        self.settings = settings
         plans = schema.entities.indices.map { e in
             let entity = schema.entities[e]
             func id(_ name: String) -> Int { schema.attributeID(entity: entity.type, name: name) ?? -1 }
@@ -156,7 +159,7 @@ final class AlarmStage {
             let signature = UInt64(bitPattern: Int64(hasher.finalize()))
             if measured >= 3, signature == w.signature {
                 w.repeats += 1
-                if w.repeats >= 2 { raise(.stuck, device: device, at: time, value: value(plan.numeric[0]) ?? 0) }
+                if Int(w.repeats) >= settings.stuckRepeats - 1 { raise(.stuck, device: device, at: time, value: value(plan.numeric[0]) ?? 0) }
             } else {
                 w.repeats = 0
                 clear(.stuck, device: device, at: time)
@@ -172,7 +175,7 @@ final class AlarmStage {
                 let median = recent[recent.count / 2]
                 // The median of five shrugs off the spike itself, and a level that really moved
                 // (traffic in the morning) is the median after three readings.
-                if x > 4 * median + plan.spikeFloor[k] { spiked = x }
+                if x > settings.spikeFactor * median + plan.spikeFloor[k] { spiked = x }
             }
             w.set(k, Int(w.next), Float(x))
         }
@@ -182,13 +185,13 @@ final class AlarmStage {
         }
         if let spiked { instant(.spike, device: device, at: time, value: spiked) }
         if let b = value(plan.battery) {
-            if b < 0.15 { raise(.batteryLow, device: device, at: time, value: b) } else if b >= 0.25 { clear(.batteryLow, device: device, at: time) }
+            if b < settings.batteryLow { raise(.batteryLow, device: device, at: time, value: b) } else if b >= settings.batteryLow + 0.1 { clear(.batteryLow, device: device, at: time) }
         }
         if let t = value(plan.temperature) {
-            if t >= 55 { raise(.containerFire, device: device, at: time, value: t) } else if t < 45 { clear(.containerFire, device: device, at: time) }
+            if t >= settings.fireCelsius { raise(.containerFire, device: device, at: time, value: t) } else if t < settings.fireCelsius - 10 { clear(.containerFire, device: device, at: time) }
         }
         if let f = value(plan.fill) {
-            if f >= 0.999 { raise(.overflow, device: device, at: time, value: f) } else if f < 0.95 { clear(.overflow, device: device, at: time) }
+            if f >= settings.overflowLevel { raise(.overflow, device: device, at: time, value: f) } else if f < settings.overflowLevel - 0.05 { clear(.overflow, device: device, at: time) }
         }
         if let s = value(plan.status), plan.tiltIndex >= 0 {
             let index = s >= 0 ? Int(s) : Int(-s) - 1
@@ -206,7 +209,7 @@ final class AlarmStage {
                 recent.sort()
                 w.baseline = recent[recent.count / 2]
             }
-            w.low = !w.baseline.isNaN && p < w.baseline - 60_000 ? w.low &+ 1 : 0
+            w.low = !w.baseline.isNaN && p < w.baseline - settings.burstDropKPa * 1000 ? w.low &+ 1 : 0
             if let burst = open[districtKey] {
                 if Int(burst.device) == device, w.low == 0 { clear(.pipeBurst, device: device, group: group, at: time) }
             } else if w.low >= 2 {
@@ -220,7 +223,7 @@ final class AlarmStage {
         }
         if let dark, let power = value(plan.power) {
             if dark {
-                if power < 5 { raise(.lampFailure, device: device, at: time, value: power) } else { clear(.lampFailure, device: device, at: time) }
+                if power < settings.lampWatts { raise(.lampFailure, device: device, at: time, value: power) } else { clear(.lampFailure, device: device, at: time) }
             }
         }
         // An incident: the road jammed (under half its free-flow speed) while it carries under
@@ -230,10 +233,10 @@ final class AlarmStage {
            lanes > 0, w.gap > 0 {
             let load = count * 3_600_000 / Double(w.gap) / (lanes * 1800)
             // Two readings in a row: one short count is noise.
-            w.low = speed < 0.5 * free && load < 0.6 ? w.low &+ 1 : 0
+            w.low = speed < settings.incidentSpeedShare * free && load < settings.incidentLoadShare ? w.low &+ 1 : 0
             if w.low >= 2 {
                 raise(.incident, device: device, at: time, value: speed)
-            } else if speed >= 0.6 * free || load >= 0.8 {
+            } else if speed >= (settings.incidentSpeedShare + 0.1) * free || load >= settings.incidentLoadShare + 0.2 {
                 clear(.incident, device: device, at: time)
             }
         }
@@ -253,7 +256,7 @@ final class AlarmStage {
     func sweepSilence(city: Int, now: Int64) {
         for device in watches.indices {
             let w = watches[device]
-            guard w.last >= 0, w.gap > 0, now - w.last > 2 * w.gap + 60_000, registry.city(ofDevice: device) == city else { continue }
+            guard w.last >= 0, w.gap > 0, Double(now - w.last) > settings.silentIntervals * Double(w.gap) + 60_000, registry.city(ofDevice: device) == city else { continue }
             raise(.silent, device: device, at: now, value: Double(now - w.last) / 1000)
         }
     }
