@@ -69,7 +69,7 @@ struct ExportReadings: ParsableCommand {
                     }
                     let unit = record.unit.isPresent ? reader.string(record.unit, in: bytes) : reader.baseUnit.isPresent ? reader.string(reader.baseUnit, in: bytes) : ""
                     let label = covering.filter { time >= $0.start && (time < $0.end || $0.start == $0.end) }.map(\.kind).joined(separator: "+")
-                    let stamp = ExportReadings.utc(time)
+                    let stamp = Timestamps.format(time)
                     if format == "csv" {
                         let quoted = value.contains(",") ? "\"\(value)\"" : value
                         text += "\(stamp),\(place.city),\(place.domain.rawValue),\(place.district),\(place.device),\(name),\(quoted),\(unit),\(label)\n"
@@ -92,22 +92,5 @@ struct ExportReadings: ParsableCommand {
     /// A number as the payload had it: no needless fraction or exponent.
     static func number(_ v: Double) -> String {
         v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : "\(v)"
-    }
-
-    /// ISO 8601 in UTC, without a date formatter per row (days to civil date, after Hinnant).
-    static func utc(_ seconds: Int64) -> String {
-        let days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
-        let rest = seconds - days * 86400
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-        func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        return "\(year)-\(two(month))-\(two(day))T\(two(rest / 3600)):\(two(rest / 60 % 60)):\(two(rest % 60))Z"
     }
 }
