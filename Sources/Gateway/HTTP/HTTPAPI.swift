@@ -117,11 +117,12 @@ public final class HTTPAPI: Sendable {
         router.get("/") { _, _ -> Response in
             Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: LiveView.page)))
         }
+        let (interval, lifetime, maximum) = (limits.liveInterval, limits.liveStreamLifetime, limits.liveStreams)
+        let live = LiveView.Shared(interval: interval / 2)
         router.get("/api/live") { _, _ -> Response in
-            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try LiveView.snapshot(service))))
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try live.snapshot(service))))
         }
         let streams = Atomic(0)
-        let (interval, lifetime, maximum) = (limits.liveInterval, limits.liveStreamLifetime, limits.liveStreams)
         router.get("/api/live/stream") { _, _ -> Response in
             guard streams.add(1, ordering: .relaxed).newValue <= maximum else {
                 streams.subtract(1, ordering: .relaxed)
@@ -133,7 +134,7 @@ public final class HTTPAPI: Sendable {
                 try await writer.write(ByteBuffer(string: "retry: 1000\n\n"))
                 while ContinuousClock.now < end, !Task.isCancelled, !Task.isShuttingDownGracefully {
                     var event = ByteBuffer(string: "data: ")
-                    event.writeBytes(try LiveView.snapshot(service))
+                    event.writeBytes(try live.snapshot(service))
                     event.writeString("\n\n")
                     try await writer.write(event)
                     try? await Task.sleep(for: interval)

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Telemetry
 
 /// The gateway's live view: a self-contained page (inline CSS, script and SVG; no fonts or
@@ -13,34 +14,38 @@ enum LiveView {
         var activeAlarms: [String: Int]
         /// The newest open alarms, at most 40.
         var alarms: [Alarm]
-        var indicators: [Indicator]
-    }
-
-    struct Indicator: Encodable {
-        var city: String
-        var domain: String
-        var code: String
-        var name: String
-        var unit: String
-        var value: Double
-        var start: Int64
+        /// The newest base-window value of each indicator per city.
+        var indicators: [IndicatorRow]
     }
 
     static func snapshot(_ service: GatewayService) throws -> [UInt8] {
-        let names = Dictionary(uniqueKeysWithValues: IndicatorCatalog.all.map { ($0.code, $0) })
-        let rows = try service.store.latestIndicators(city: nil, domain: nil).filter { $0.resolution == Resolution.base.name }
         let open = try service.store.alarms(activeOnly: true, city: nil, kind: nil)
         var active: [String: Int] = [:]
         for alarm in open { active[alarm.kind, default: 0] += 1 }
         let snapshot = Snapshot(
             time: Int64(Date().timeIntervalSince1970 * 1000), status: service.status(), activeAlarms: active,
             alarms: Array(open.sorted { $0.raised > $1.raised }.prefix(40)),
-            indicators: rows.compactMap { row in
-                names[row.code].map { Indicator(city: row.city, domain: $0.domain.rawValue, code: row.code, name: row.name, unit: row.unit, value: row.value, start: row.start) }
-            })
+            indicators: try service.store.latestIndicators(city: nil, domain: nil).filter { $0.resolution == Resolution.base.name })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return Array(try encoder.encode(snapshot))
+    }
+
+    /// One snapshot for every stream and poll within `interval`: open streams do not each
+    /// query the store.
+    final class Shared: Sendable {
+        let interval: Duration
+        private let newest = Mutex<(at: ContinuousClock.Instant, bytes: [UInt8])?>(nil)
+
+        init(interval: Duration) { self.interval = interval }
+
+        func snapshot(_ service: GatewayService) throws -> [UInt8] {
+            let now = ContinuousClock.now
+            if let kept = newest.withLock({ $0 }), now - kept.at < interval { return kept.bytes }
+            let bytes = try LiveView.snapshot(service)
+            newest.withLock { $0 = (now, bytes) }
+            return bytes
+        }
     }
 
     static let page = """
