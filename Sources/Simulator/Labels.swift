@@ -143,6 +143,11 @@ extension FaultInjector {
 public final class LabelWriter {
     private let handle: FileHandle
     private let csv: Bool
+    private let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }()
     private var buffer = ""
     public private(set) var written = 0
 
@@ -159,8 +164,6 @@ public final class LabelWriter {
         if csv {
             buffer += label.csvRow + "\n"
         } else {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
             guard let data = try? encoder.encode(label) else { throw SimulationError("cannot encode a label") }
             buffer += String(decoding: data, as: UTF8.self) + "\n"
         }
