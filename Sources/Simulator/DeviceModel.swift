@@ -17,12 +17,15 @@ public struct Attribute: Sendable {
     public let kind: Kind
     /// Whether sensor faults (stuck, drifting, spiking) act on it.
     public let sensed: Bool
+    /// The physical range a sensor can report: a faulty one saturates at its ends.
+    public let range: ClosedRange<Double>
 
-    public init(_ name: StaticBytes, _ unit: StaticBytes?, _ kind: Kind, sensed: Bool = true) {
+    public init(_ name: StaticBytes, _ unit: StaticBytes?, _ kind: Kind, sensed: Bool = true, range: ClosedRange<Double> = -1e12...1e12) {
         self.name = name
         self.unit = unit
         self.kind = kind
         self.sensed = sensed
+        self.range = range
     }
 }
 
@@ -35,7 +38,7 @@ extension Attribute {
         case .bool: .flag
         case .string: .text(schema.allowed.map { StaticBytes($0) })
         }
-        self.init(StaticBytes(schema.name), schema.unit.map { StaticBytes($0) }, kind, sensed: schema.sensed)
+        self.init(StaticBytes(schema.name), schema.unit.map { StaticBytes($0) }, kind, sensed: schema.sensed, range: schema.range)
     }
 }
 

@@ -57,6 +57,9 @@ struct FaultInjector {
     /// (a spike multiplies one of these).
     let sensed: [Int]
     let measured: [Int]
+    /// Each attribute's physical range: a drifting or spiking sensor saturates at its ends
+    /// (a humidity sensor reads at most 100 %), as real ones do.
+    let ranges: [ClosedRange<Double>]
     let batteryAttribute: Int?
     let interval: Int64
     /// End of the scenario, s.
@@ -65,14 +68,20 @@ struct FaultInjector {
     /// Values a stuck device keeps sending, by device index.
     private var stuckValues: [Int: [Double]] = [:]
 
-    init(faults: [Active], sensed: [Int], measured: [Int], batteryAttribute: Int?, interval: Int64, end: Int64) {
+    init(faults: [Active], sensed: [Int], measured: [Int], ranges: [ClosedRange<Double>], batteryAttribute: Int?, interval: Int64, end: Int64) {
         self.faults = faults
         self.sensed = sensed
         self.measured = measured
+        self.ranges = ranges
         self.batteryAttribute = batteryAttribute
         self.interval = interval
         self.end = end
         hasStuck = faults.contains { $0.spec.kind == .stuck }
+    }
+
+    @inline(__always)
+    private func saturated(_ value: Double, _ attribute: Int) -> Double {
+        min(ranges[attribute].upperBound, max(ranges[attribute].lowerBound, value))
     }
 
     @inline(__always)
@@ -125,14 +134,16 @@ struct FaultInjector {
                 report.faults.append(.stuck)
             case .drifting:
                 let days = Double(time - fault.from) / 86400
-                for i in sensed where !values[i].isNaN { values[i] *= 1 + fault.spec.magnitude * days }
+                for i in sensed where !values[i].isNaN { values[i] = saturated(values[i] * (1 + fault.spec.magnitude * days), i) }
                 report.faults.append(.drifting)
             case .spiking:
                 if !measured.isEmpty, random.chance(fault.spec.probability) {
-                    // A spike that leaves the value as it was (a zero) is none.
+                    // A spike that leaves the value as it was (a zero, or one at the end of
+                    // the sensor's range) is none.
                     let i = measured[Int(random.next() % UInt64(measured.count))]
-                    if !values[i].isNaN, values[i] != 0, fault.spec.magnitude != 1 {
-                        values[i] *= fault.spec.magnitude
+                    let spiked = saturated(values[i] * fault.spec.magnitude, i)
+                    if !values[i].isNaN, spiked != values[i] {
+                        values[i] = spiked
                         report.faults.append(.spiking)
                     }
                 }

@@ -55,6 +55,7 @@ class FleetRunner {
                                    guard model.attributes[$0].sensed, case .measure = model.attributes[$0].kind else { return false }
                                    return true
                                },
+                               ranges: model.attributes.map(\.range),
                                batteryAttribute: model.batteryAttribute, interval: settings.interval,
                                end: scenario.start + scenario.duration)
         attributes = model.attributes

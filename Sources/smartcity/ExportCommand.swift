@@ -62,20 +62,21 @@ struct ExportReadings: ParsableCommand {
                     guard record.hasValue, name != "seq", name != "sent" else { continue }
                     let time = Int64((reader.baseTime + record.time).rounded(.down))
                     let value: String
+                    var isText = false
                     switch record.value {
                     case .number(let v), .sum(let v): value = ExportReadings.number(v)
                     case .bool(let b): value = b ? "true" : "false"
-                    case .string(let s), .data(let s): value = reader.string(s, in: bytes)
+                    case .string(let s), .data(let s): value = reader.string(s, in: bytes); isText = true
                     }
                     let unit = record.unit.isPresent ? reader.string(record.unit, in: bytes) : reader.baseUnit.isPresent ? reader.string(reader.baseUnit, in: bytes) : ""
                     let label = covering.filter { time >= $0.start && (time < $0.end || $0.start == $0.end) }.map(\.kind).joined(separator: "+")
                     let stamp = Timestamps.format(time)
                     if format == "csv" {
-                        let quoted = value.contains(",") ? "\"\(value)\"" : value
-                        text += "\(stamp),\(place.city),\(place.domain.rawValue),\(place.district),\(place.device),\(name),\(quoted),\(unit),\(label)\n"
+                        let c = ExportReadings.csvField
+                        text += "\(stamp),\(c(place.city)),\(place.domain.rawValue),\(c(place.district)),\(c(place.device)),\(c(name)),\(c(value)),\(c(unit)),\(label)\n"
                     } else {
-                        let json = value.first.map { $0.isNumber || $0 == "-" || value == "true" || value == "false" } == true ? value : "\"\(value)\""
-                        text += "{\"time\":\"\(stamp)\",\"city\":\"\(place.city)\",\"domain\":\"\(place.domain.rawValue)\",\"district\":\"\(place.district)\",\"device\":\"\(place.device)\",\"attribute\":\"\(name)\",\"value\":\(json),\"unit\":\"\(unit)\",\"label\":\"\(label)\"}\n"
+                        let j = ExportReadings.jsonString
+                        text += "{\"time\":\"\(stamp)\",\"city\":\(j(place.city)),\"domain\":\"\(place.domain.rawValue)\",\"district\":\(j(place.district)),\"device\":\(j(place.device)),\"attribute\":\(j(name)),\"value\":\(isText ? j(value) : value),\"unit\":\(j(unit)),\"label\":\(j(label))}\n"
                     }
                     rows += 1
                 }
@@ -87,6 +88,29 @@ struct ExportReadings: ParsableCommand {
             try? out.close()
             print("export: \(rows) readings to \(output)")
         }
+    }
+
+    /// A CSV field, quoted (its quotes doubled) when it holds a comma, a quote or a line break.
+    static func csvField(_ field: String) -> String {
+        guard field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return field }
+        return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    /// A JSON string literal: quotes, backslashes and control characters escaped.
+    static func jsonString(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
     }
 
     /// A number as the payload had it: no needless fraction or exponent.

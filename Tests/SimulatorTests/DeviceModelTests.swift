@@ -116,6 +116,25 @@ import TestSupport
         }
     }
 
+    /// Light traffic does not hide an incident: vehicles pass its site slowly at night too,
+    /// which the road's own night readings never do without one.
+    @Test func trafficPassesAnIncidentSlowlyEvenAtNight() throws {
+        func slowNightReadings(incidents: Int) throws -> Int {
+            let all = readings(try scenario(testScenarioYAML(duration: "3d", fleets: """
+                      mobility: {count: 20, interval: 5m, incidents-per-day: \(incidents)}
+                """)))
+            var speeds: [String: [Double]] = [:]
+            for r in all { speeds[r.device, default: []].append(r.values["averageVehicleSpeed"]!) }
+            let typical = speeds.mapValues { $0.sorted()[$0.count / 2] }
+            return all.filter { r in
+                (1..<5).contains(Int(localHour(r.time))) && r.values["intensity"]! > 0
+                    && r.values["averageVehicleSpeed"]! < 0.5 * typical[r.device]!
+            }.count
+        }
+        #expect(try slowNightReadings(incidents: 0) == 0)
+        #expect(try slowNightReadings(incidents: 6) > 20)
+    }
+
     @Test func binsFillMonotonicallyAndResetAtCollection() throws {
         let all = readings(try scenario(testScenarioYAML(duration: "6d", fleets: """
                   waste: {count: 30, interval: 1h, fill-days: 1.5, collection-every-days: 3}

@@ -10,7 +10,7 @@ import TestSupport
 
     func injector(_ kind: FaultKind, from: Int64 = 0, to: Int64 = .max, probability: Double = 1, magnitude: Double = 1) -> FaultInjector {
         let spec = FaultSpec(kind: kind, share: 1, probability: probability, magnitude: magnitude)
-        return FaultInjector(faults: [(spec, 42, from, to)], sensed: [0, 1], measured: [0, 1], batteryAttribute: 2, interval: 600, end: 86_400)
+        return FaultInjector(faults: [(spec, 42, from, to)], sensed: [0, 1], measured: [0, 1], ranges: [0...1000, 0...1000, 0...1], batteryAttribute: 2, interval: 600, end: 86_400)
     }
 
     func apply(_ injector: inout FaultInjector, time: Int64, values: [Double]) -> (DeviceReport, [Double], Int) {
@@ -35,6 +35,16 @@ import TestSupport
         var f = injector(.drifting, magnitude: 0.5)
         let (_, values, _) = apply(&f, time: 2 * 86_400, values: [10, 20, 0.9])
         #expect(values == [20, 40, 0.9], "1 + 0.5 x 2 days on sensed attributes only")
+    }
+
+    @Test func aDriftingOrSpikingSensorSaturatesAtTheEndOfItsRange() {
+        var drift = injector(.drifting, magnitude: 0.5)
+        #expect(apply(&drift, time: 2 * 86_400, values: [600, 20, 0.9]).1 == [1000, 40, 0.9], "a sensor reads at most its range's end")
+        var spike = injector(.spiking, magnitude: 6)
+        let (report, values, _) = apply(&spike, time: 600, values: [400, 400, 0.9])
+        #expect(values.filter { $0 == 1000 }.count == 1 && report.faults == [.spiking])
+        let (atEnd, same, _) = apply(&spike, time: 1200, values: [1000, 1000, 0.9])
+        #expect(same == [1000, 1000, 0.9] && atEnd.faults.isEmpty, "a spike of a sensor at its range's end changes nothing and is none")
     }
 
     @Test func aRebootTakesTheDeviceOfflineAndBackAndHoldsItsMessage() {

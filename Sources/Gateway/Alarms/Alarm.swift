@@ -7,6 +7,8 @@ import YAMLReader
 public enum AlarmKind: Int, CaseIterable, Sendable, Codable {
     case stuck, spike, silent, batteryLow, reboot
     case containerFire, overflow, containerTilt, pipeBurst, lampFailure, incident
+    /// Data quality, numbered after the events so that checkpoints written before it still read.
+    case drift
 
     public var name: String {
         switch self {
@@ -21,6 +23,7 @@ public enum AlarmKind: Int, CaseIterable, Sendable, Codable {
         case .pipeBurst: "pipe-burst"
         case .lampFailure: "lamp-failure"
         case .incident: "incident"
+        case .drift: "drift"
         }
     }
 
@@ -34,12 +37,13 @@ public enum AlarmKind: Int, CaseIterable, Sendable, Codable {
         switch self {
         case .spike: "spiking"
         case .batteryLow: "battery-sag"
+        case .drift: "drifting"
         default: name
         }
     }
 
     /// Data quality (the device misbehaves) rather than an event in the city.
-    public var isDataQuality: Bool { rawValue <= AlarmKind.reboot.rawValue }
+    public var isDataQuality: Bool { rawValue <= AlarmKind.reboot.rawValue || self == .drift }
 
     /// One alarm per district, not per device (every pressure sensor of a district sees its burst).
     public var perDistrict: Bool { self == .pipeBurst }
@@ -49,7 +53,7 @@ public enum AlarmKind: Int, CaseIterable, Sendable, Codable {
         case .containerFire, .pipeBurst: "critical"
         case .incident, .overflow, .silent: "major"
         case .lampFailure, .containerTilt: "minor"
-        case .stuck, .spike, .batteryLow, .reboot: "warning"
+        case .stuck, .spike, .batteryLow, .reboot, .drift: "warning"
         }
     }
 }
@@ -117,6 +121,14 @@ public struct DetectorSettings: Sendable, Equatable {
     public var silentIntervals = 2.0
     /// A spike: over this many times the median of the device's last five values.
     public var spikeFactor = 4.0
+    /// A traffic counter's spike: over this many times that median, while occupancy x speed /
+    /// count departs this many times from its own median.
+    public var spikeWitnessedFactor = 2.0
+    public var spikeDeparture = 3.0
+    /// Drift: a station's air pressure this share away from its district's other stations,
+    /// this many readings in a row.
+    public var driftShare = 0.01
+    public var driftReadings = 3
     /// Readings with the same measurements in a row before a station is stuck.
     public var stuckRepeats = 3
     /// Battery share under which a meter's battery is low.
@@ -141,10 +153,15 @@ public struct DetectorSettings: Sendable, Equatable {
     /// Reads the `detectors:` mapping; every field is optional, each refused out of its range.
     public init(_ field: YAMLField) throws(ConfigError) {
         self.init()
-        let m = try field.mapping(allowed: ["silent-intervals", "spike-factor", "stuck-repeats", "battery-low", "fire-celsius", "overflow-level",
+        let m = try field.mapping(allowed: ["silent-intervals", "spike-factor", "spike-witnessed-factor", "spike-departure",
+                                            "drift-share", "drift-readings", "stuck-repeats", "battery-low", "fire-celsius", "overflow-level",
                                             "burst-drop-kpa", "lamp-watts", "lamp-sun-elevation", "incident-speed-share", "incident-load-share"])
         if let f = m["silent-intervals"] { silentIntervals = try f.double(in: 1...100) }
         if let f = m["spike-factor"] { spikeFactor = try f.double(in: 1.5...1000) }
+        if let f = m["spike-witnessed-factor"] { spikeWitnessedFactor = try f.double(in: 1.2...1000) }
+        if let f = m["spike-departure"] { spikeDeparture = try f.double(in: 1.2...1000) }
+        if let f = m["drift-share"] { driftShare = try f.double(in: 0.001...1) }
+        if let f = m["drift-readings"] { driftReadings = try f.int(in: 1...1000) }
         if let f = m["stuck-repeats"] { stuckRepeats = try f.int(in: 2...1000) }
         if let f = m["battery-low"] { batteryLow = try f.double(in: 0...1) }
         if let f = m["fire-celsius"] { fireCelsius = try f.double(in: 30...1000) }

@@ -22,6 +22,13 @@ struct DeviceWatch: BitwiseCopyable {
 
     static let depth = 5
 
+    /// The median of the ring of attribute `attribute`.
+    func median(_ attribute: Int) -> Double {
+        var recent = (0..<Int(filled)).map { Double(value(attribute, $0)) }
+        recent.sort()
+        return recent[recent.count / 2]
+    }
+
     func value(_ attribute: Int, _ slot: Int) -> Float {
         withUnsafeBytes(of: history) { $0.load(fromByteOffset: (attribute * Self.depth + slot) * 4, as: Float.self) }
     }
@@ -46,7 +53,9 @@ struct OpenAlarm: BitwiseCopyable, Equatable {
 ///
 /// With the default thresholds (`DetectorSettings`, `detectors:` in the configuration):
 /// data quality: stuck (a station's whole set of measurements repeated three times), spike
-/// (a value over four times the median of the device's last five, inside the physical range),
+/// (a value over four times the median of the device's last five, inside the physical range;
+/// for a traffic counter, over twice that median while its other measurements do not follow),
+/// drift (a station's air pressure 1 % away from its district's other stations, three readings),
 /// silent (no reading for two of the device's reporting intervals, found when the city's
 /// windows close), battery low (under 15 %, cleared at 25 %), reboot (a meter that restarted
 /// from zero). Events: container fire (over 55 °C, cleared under 45 °C), overflow (filled to
@@ -61,11 +70,19 @@ final class AlarmStage {
         var stuck = false
         var spike: [Int] = []
         var spikeFloor: [Double] = []
+        /// The spike attributes are a counter's count, occupancy and speed, which witness each
+        /// other: occupancy x speed / count stays in proportion on a road whatever its traffic.
+        var witnessed = false
+        /// An attribute every station of a district reads alike (air pressure), for drift.
+        var drift = -1
         var temperature = -1, fill = -1, status = -1, tiltIndex = -1, battery = -1, pressure = -1, power = -1, speed = -1
         var count = -1, lanes = -1
     }
 
     private(set) var watches: [DeviceWatch] = []
+    /// The stations watched for drift, by district group (derived from `watches`).
+    private var stations: [Int: [Int]] = [:]
+    private var peerValues: [Double] = []
     /// Open alarms by key: device << 8 | kind, or 1 << 62 | group << 8 | kind for a district.
     private(set) var open: [Int64: OpenAlarm] = [:]
     /// Raised and cleared alarms not yet drained.
@@ -87,9 +104,11 @@ final class AlarmStage {
                 plan.stuck = true
                 plan.spike = [id("pm25"), id("no2")]
                 plan.spikeFloor = [10, 10]
+                plan.drift = id("atmosphericPressure")
             case "TrafficFlowObserved":
                 plan.spike = [id("intensity"), id("occupancy"), id("averageVehicleSpeed")]
-                plan.spikeFloor = [5, 0.05, 10]
+                plan.spikeFloor = [3, 0.01, 5]
+                plan.witnessed = plan.spike.allSatisfy { $0 >= 0 }
                 plan.speed = id("averageVehicleSpeed")
                 plan.count = id("intensity")
                 plan.lanes = id("laneCount")
@@ -122,6 +141,11 @@ final class AlarmStage {
     /// Restores the detectors' memory from a checkpoint.
     func restore(watches: [DeviceWatch], open alarms: [OpenAlarm]) {
         self.watches = watches
+        stations = [:]
+        for device in watches.indices where !watches[device].baseline.isNaN {
+            let state = registry.devices[device]
+            if state.entity >= 0, plans[Int(state.entity)].drift >= 0 { stations[Int(state.group), default: []].append(device) }
+        }
         open = Dictionary(uniqueKeysWithValues: alarms.map { (key($0.kind, device: Int($0.device), group: Int($0.group)), $0) })
     }
 
@@ -132,7 +156,7 @@ final class AlarmStage {
     /// One accepted reading of `device` at `time` (ms). `freeFlow`: a traffic counter's
     /// free-flow speed, when known; `dark`: for a street lamp, whether it must burn now.
     /// Returns whether the reading is faulty by the detectors: a spike, or a stuck or
-    /// flat-battery alarm open on the device.
+    /// flat-battery or drift alarm open on the device.
     @discardableResult
     func observe(device: Int, entity: Int, values: [ReadingValue], time: Int64, freeFlow: Double?, dark: Bool?) -> Bool {
         while watches.count <= device { watches.append(DeviceWatch()) }
@@ -167,17 +191,18 @@ final class AlarmStage {
             w.signature = signature
         }
         var spiked: Double?
-        for (k, attribute) in plan.spike.enumerated() {
-            guard let x = value(attribute) else { continue }
-            if Int(w.filled) >= DeviceWatch.depth - 1 {
-                var recent = (0..<Int(w.filled)).map { Double(w.value(k, $0)) }
-                recent.sort()
-                let median = recent[recent.count / 2]
+        if plan.witnessed {
+            spiked = witnessedSpike(w, plan: plan, value: value)
+        } else if Int(w.filled) >= DeviceWatch.depth - 1 {
+            for (k, attribute) in plan.spike.enumerated() {
+                guard let x = value(attribute) else { continue }
                 // The median of five shrugs off the spike itself, and a level that really moved
-                // (traffic in the morning) is the median after three readings.
-                if x > settings.spikeFactor * median + plan.spikeFloor[k] { spiked = x }
+                // is the median after three readings.
+                if x > settings.spikeFactor * w.median(k) + plan.spikeFloor[k] { spiked = x }
             }
-            w.set(k, Int(w.next), Float(x))
+        }
+        for (k, attribute) in plan.spike.enumerated() {
+            if let x = value(attribute) { w.set(k, Int(w.next), Float(x)) }
         }
         if !plan.spike.isEmpty {
             w.next = UInt8((Int(w.next) + 1) % DeviceWatch.depth)
@@ -221,6 +246,7 @@ final class AlarmStage {
                 w.filled = UInt8(min(3, Int(w.filled) + 1))
             }
         }
+        if let p = value(plan.drift) { drift(device: device, pressure: p, time: time, watch: &w) }
         if let dark, let power = value(plan.power) {
             if dark {
                 if power < settings.lampWatts { raise(.lampFailure, device: device, at: time, value: power) } else { clear(.lampFailure, device: device, at: time) }
@@ -244,6 +270,50 @@ final class AlarmStage {
         guard !open.isEmpty else { return spiked != nil }
         return spiked != nil || open[key(Int8(AlarmKind.stuck.rawValue), device: device, group: -1)] != nil
             || open[key(Int8(AlarmKind.batteryLow.rawValue), device: device, group: -1)] != nil
+            || open[key(Int8(AlarmKind.drift.rawValue), device: device, group: -1)] != nil
+    }
+
+    /// A traffic counter's spike: one of count, occupancy and speed over `spike-witnessed-factor`
+    /// times the median of the counter's last five (plus a floor), while occupancy x speed / count
+    /// departs `spike-departure` times from its own median the way that measurement moves it.
+    /// Traffic that really changes (a rush, a queue) moves all three together and keeps the
+    /// ratio; a sensor's spike moves one alone.
+    private func witnessedSpike(_ w: DeviceWatch, plan: Plan, value: (Int) -> Double?) -> Double? {
+        guard w.filled >= 3, let count = value(plan.spike[0]), let occupancy = value(plan.spike[1]), let speed = value(plan.spike[2]) else { return nil }
+        func ratio(_ count: Double, _ occupancy: Double, _ speed: Double) -> Double { (occupancy + 0.005) * speed / (count + 2) }
+        var past = (0..<Int(w.filled)).map { ratio(Double(w.value(0, $0)), Double(w.value(1, $0)), Double(w.value(2, $0))) }
+        past.sort()
+        let usual = past[past.count / 2], now = ratio(count, occupancy, speed)
+        let current = [count, occupancy, speed]
+        for k in 0..<3 where current[k] > settings.spikeWitnessedFactor * w.median(k) + plan.spikeFloor[k] {
+            // A count spike lowers the ratio; an occupancy or speed spike raises it.
+            if k == 0 ? now * settings.spikeDeparture < usual : now > usual * settings.spikeDeparture { return current[k] }
+        }
+        return nil
+    }
+
+    /// Drift: a station whose air pressure, which every station of a district reads alike,
+    /// departs from the median of the district's other stations by more than `drift-share` for
+    /// `drift-readings` readings in a row; cleared when it is back.
+    private func drift(device: Int, pressure: Double, time: Int64, watch w: inout DeviceWatch) {
+        let group = Int(registry.devices[device].group)
+        if w.baseline.isNaN { stations[group, default: []].append(device) }
+        w.baseline = pressure
+        peerValues.removeAll(keepingCapacity: true)
+        for peer in stations[group] ?? [] where peer != device && watches[peer].last >= 0 && !watches[peer].baseline.isNaN {
+            peerValues.append(watches[peer].baseline)
+        }
+        // Three other stations at least, or the median is one station's word against another's.
+        guard peerValues.count >= 3 else { return }
+        peerValues.sort()
+        let median = peerValues[peerValues.count / 2]
+        if abs(pressure - median) > settings.driftShare * abs(median) {
+            w.low = w.low &+ 1
+            if Int(w.low) >= settings.driftReadings { raise(.drift, device: device, at: time, value: pressure) }
+        } else {
+            w.low = 0
+            clear(.drift, device: device, at: time)
+        }
     }
 
     /// A meter of `device` restarted from zero at `time`: it rebooted.

@@ -8,7 +8,8 @@ import Telemetry
 /// counts are over-dispersed (negative binomial). Speed and occupancy follow Greenshields'
 /// linear speed-density relation: as flow nears capacity occupancy rises towards half the jam
 /// density and speed falls to half the free-flow speed; beyond it (queues, incidents) the
-/// segment is congested and speed collapses. Incidents cut capacity to 40 % for 20-90 minutes.
+/// segment is congested and speed collapses. Incidents cut capacity to 40 % for 20-90 minutes,
+/// and traffic passes them at about a third of free flow.
 struct TrafficCounter: DeviceModel {
     struct State {
         var factor: Float = 0
@@ -73,8 +74,20 @@ struct TrafficCounter: DeviceModel {
         } else {
             density = 0.5 * (1 - (1 - load).squareRoot())
         }
-        density = min(0.95, max(0, density + 0.01 * random.normal()))
-        let speed = max(3, segment.freeFlow * (1 - density) + 1.5 * random.normal())
+        // The loop's occupancy is the time vehicles stand over it, so its noise is in
+        // proportion (vehicle lengths, gaps), not a level of its own.
+        density = min(0.95, max(0, density * (1 + 0.05 * random.normal())))
+        var speed = max(3, segment.freeFlow * (1 - density) + 1.5 * random.normal())
+        if incident {
+            // Vehicles pass the incident's site slowly however light the traffic (a lane
+            // closed, merging, onlookers): about a third of free flow, and the density that
+            // flow at that speed makes (q = k v: k/kj = q/qmax x vf / 4v).
+            let passing = max(3, segment.freeFlow * (0.35 + 0.04 * random.normal()))
+            if speed > passing {
+                speed = passing
+                density = min(0.95, count / hours / capacity * segment.freeFlow / (4 * speed))
+            }
+        }
         values[0] = count
         values[1] = density * 0.9
         values[2] = count == 0 ? segment.freeFlow : speed
