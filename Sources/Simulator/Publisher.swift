@@ -15,7 +15,7 @@ public final class Publisher {
     private let stopRequested = Atomic(false)
 
     /// Called on the publishing task with each telemetry payload handed to the broker.
-    public var onPublished: ((UnsafeBufferPointer<UInt8>) -> Void)?
+    public var onPublished: ((UnsafeBufferPointer<UInt8>, Domain) -> Void)?
 
     /// Ends `run` after the message being published (from any thread, e.g. a signal handler).
     public func requestStop() { stopRequested.store(true, ordering: .relaxed) }
@@ -241,7 +241,8 @@ public final class Publisher {
                     if generator.message.kind == .telemetry { outcome.publishedReadings += 1 }
                     cut[connection] = false
                     if let onPublished, generator.message.kind == .telemetry {
-                        generator.message.payload.withUnsafeBufferPointer(onPublished)
+                        let domain = generator.message.domain
+                        generator.message.payload.withUnsafeBufferPointer { onPublished($0, domain) }
                     }
                 } catch where error.kind == .notConnected || error.kind == .connectionLost {
                     attempts += 1

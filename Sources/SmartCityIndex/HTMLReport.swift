@@ -27,6 +27,9 @@ public struct HTMLReport {
     /// The detectors' alarms: a table (scores against the ground truth, per kind) and the
     /// alarms raised per hour, a line per domain.
     public var alarms: (header: [String], rows: [[String]], timeline: Series)?
+    /// Delivery through the broker over the run: offered and delivered rates (lines `offered`,
+    /// `delivered`) and latency (`p50`, `p99`, `max`) per interval of wall time.
+    public var delivery: (rate: Series, latency: Series)?
 
     public init(title: String, settings: [(String, String)], result: SmartCityResult, rankIntervals: [String: (Double, Double)],
                 series: [Series], health: (header: [String], rows: [[String]])) {
@@ -108,6 +111,13 @@ public struct HTMLReport {
             html += "</table>\n"
             let domains = alarms.timeline.points.keys.sorted()
             html += legend(domains) + "<div class=\"charts\">" + lineChart(alarms.timeline, domains) + "</div>\n"
+        }
+
+        // Delivery over time.
+        if let delivery {
+            html += "<h2 id=\"delivery\">Delivery through the broker</h2><p>Every interval of the run's wall time: the messages handed to the broker and those the gateway received (first receipts), and the latency from hand-off to receipt (latency.csv and latency.json hold the same per domain).</p>"
+            html += legend(["offered", "delivered"]) + "<div class=\"charts\">" + lineChart(delivery.rate, ["offered", "delivered"])
+            html += lineChart(delivery.latency, ["p50", "p99", "max"]) + "</div>" + legend(["p50", "p99", "max"]) + "\n"
         }
 
         // SDG stages.

@@ -20,7 +20,8 @@ public enum Durations {
         return nil
     }
 
-    private static func seconds(_ text: String) -> Double? {
+    /// Seconds, with their fraction, in a duration's text; nil when it is not one.
+    public static func seconds(_ text: String) -> Double? {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         guard let last = trimmed.last else { return nil }
         let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604_800, "y": 365 * 86400]

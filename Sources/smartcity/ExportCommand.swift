@@ -53,7 +53,7 @@ struct ExportReadings: ParsableCommand {
         var reader = SenMLReader()
         try MessageFile.read(input) { topic, payload, _ in
             guard let place = TopicScheme.parse(topic), !place.isStatus else { return }
-            try payload.withUnsafeBufferPointer { bytes in
+            payload.withUnsafeBufferPointer { bytes in
                 do { try reader.read(bytes) } catch { return }
                 let covering = episodes["\(place.city)/\(place.device)"] ?? []
                 for i in 0..<reader.count {

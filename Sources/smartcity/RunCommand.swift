@@ -47,6 +47,12 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Serve the gateway's live view (/), API and /metrics on this port while the run goes on (0 picks a free one; with a broker only).")
     var httpPort: Int?
 
+    @Option(help: "Through a broker: the interval of the delivery time series (latency.csv, latency.json), e.g. 1s, 10s, 1m.")
+    var latencyInterval: String = "1s"
+
+    @Option(help: "Through a broker: time one message in this many (1: every message).")
+    var latencySample: Int = 1
+
     @Flag(help: "No broker: the simulator's messages go straight into the gateway's byte-level ingest (a year of seasons in minutes).")
     var direct = false
 
@@ -61,6 +67,10 @@ struct Run: AsyncParsableCommand {
         guard let outage = Durations.parse(brokerOutage), outage > 0 else {
             throw ValidationError("--broker-outage: \(Durations.problem(brokerOutage) ?? "'\(brokerOutage)' must be longer than 0 s")")
         }
+        guard let interval = Durations.seconds(latencyInterval), interval >= 0.01, interval <= 86_400 else {
+            throw ValidationError("--latency-interval: \(Durations.problem(latencyInterval) ?? "'\(latencyInterval)' must be between 10 ms and a day"), e.g. 1s or 1m")
+        }
+        guard latencySample >= 1 else { throw ValidationError("--latency-sample: \(latencySample) must be 1 (every message) or more") }
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let store = out + "/gateway.sqlite"
         // A run starts from an empty store and journal.
@@ -89,6 +99,8 @@ struct Run: AsyncParsableCommand {
         var interrupted = false, arrived = true, brokerLost = false
         var published: Int?, publishedReadings: Int?, refused = 0, held = 0, readingsRefused = 0, resent = 0
         var latency: LatencyProbe.Summary?
+        var delivery: [LatencyProbe.Row] = []
+        var deliveryOrigin = 0.0
         if direct, httpPort != nil { throw ValidationError("--http-port serves the live view of a run through a broker; leave out --direct or --http-port") }
         if direct {
             let outcome = try DirectRun(generator: generator, config: config, keep: storeWindows, progress: progress, scenario: scenario).run()
@@ -105,7 +117,7 @@ struct Run: AsyncParsableCommand {
             if let api {
                 Task { if let bound = await api.boundPort() { print("run: the live view is at http://127.0.0.1:\(bound)/") } }
             }
-            let probe = LatencyProbe()
+            let probe = LatencyProbe(every: UInt64(latencySample), interval: interval)
             service.onReceived = { probe.received($0) }
             var options = ConnectionOptions(url: url, clientID: config.clientID)
             // The gateway connects as the devices do: the scenario's credentials and TLS (with the
@@ -121,7 +133,7 @@ struct Run: AsyncParsableCommand {
                 throw RunFailure("cannot reach the broker at \(url): \(error)\(hint); or leave out --broker to use a private one")
             }
             let publisher = try Publisher(generator: generator, broker: url)
-            publisher.onPublished = { probe.published($0) }
+            publisher.onPublished = { probe.published($0, domain: $1) }
             publisher.outageLimit = .seconds(outage)
             publisher.onBrokerEvent = { print("run: \($0)") }
             try await publisher.connect()
@@ -151,6 +163,14 @@ struct Run: AsyncParsableCommand {
             publishedReadings = outcome.run.publishedReadings
             arrived = delivered
             latency = probe.summary()
+            delivery = probe.series()
+            deliveryOrigin = probe.wallOrigin.timeIntervalSince1970
+            try LatencyProbe.csv(delivery).write(toFile: out + "/latency.csv", atomically: true, encoding: .utf8)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            struct Series: Encodable { let intervalSeconds: Double; let sample: Int; let rows: [LatencyProbe.Row] }
+            try encoder.encode(Series(intervalSeconds: interval, sample: latencySample, rows: delivery))
+                .write(to: URL(fileURLWithPath: out + "/latency.json"))
             gateway = (service.store, service.counters().0, service.redeliveries)
         }
         // Through a broker, what was handed to it (publishes refused on a connection that was
@@ -192,10 +212,21 @@ struct Run: AsyncParsableCommand {
         summary.annual = annual.methods
         summary.simulatedUntil = Timestamps.format(generator.simulatedTime)
         try summary.json().write(toFile: out + "/summary.json", atomically: true, encoding: .utf8)
-        let html = try report(summary: summary, result: result, store: gateway.store, means: means, cities: scenario.cities.map(\.id))
+        var html = try report(summary: summary, result: result, store: gateway.store, means: means, cities: scenario.cities.map(\.id))
+        if !delivery.isEmpty {
+            // The whole fleet's rates and latency against wall time, a point per interval.
+            let whole = delivery.filter { $0.domain == "all" }
+            func line(_ value: (LatencyProbe.Row) -> Double?) -> [(Int64, Double)] {
+                whole.compactMap { row in value(row).map { (Int64((deliveryOrigin + row.elapsedSeconds) * 1000), $0) } }
+            }
+            html.delivery = (HTMLReport.Series(title: "Messages per second", unit: "msg/s",
+                                               points: ["offered": line(\.offeredPerSecond), "delivered": line(\.deliveredPerSecond)]),
+                             HTMLReport.Series(title: "Delivery latency", unit: "ms",
+                                               points: ["p50": line(\.p50Ms), "p99": line(\.p99Ms), "max": line(\.maxMs)]))
+        }
         try html.render().write(toFile: out + "/report.html", atomically: true, encoding: .utf8)
         print(summary.text())
-        print("run: wrote \(out)/report.html, indicators.csv, index.csv, summary.json, labels.csv (\(labelCount) fault episodes and events) and the store \(store)")
+        print("run: wrote \(out)/report.html, indicators.csv, index.csv, summary.json\(direct ? "" : ", latency.csv, latency.json"), labels.csv (\(labelCount) fault episodes and events) and the store \(store)")
         if brokerLost {
             throw RunFailure("the broker stayed unreachable for \(brokerOutage) (--broker-outage); the outputs cover what was sent until then and are marked interrupted")
         }
