@@ -9,8 +9,10 @@ import Telemetry
 /// At a finite speed the scheduler is open-loop: each message is due at
 /// `start + (send time - simulated start) / speed` on the wall clock and is handed to its
 /// connection then, whether or not the broker has caught up; how far the scheduler falls
-/// behind is reported as lag. At `--speed max` it is closed-loop: each connection has at most
-/// the scenario's in-flight window unacknowledged, and publishing waits for the broker.
+/// behind is reported as lag. A load profile (`load:`) makes the due times follow its stages
+/// instead, and keeps the devices outside its active share quiet. At `--speed max` it is
+/// closed-loop: each connection has at most the scenario's in-flight window unacknowledged,
+/// and publishing waits for the broker.
 public final class Publisher {
     private let stopRequested = Atomic(false)
 
@@ -45,6 +47,8 @@ public final class Publisher {
         /// Connections the broker closed again and again right after accepting them (see
         /// `MQTTClient.takeovers`): another client probably uses the same client ids.
         public var takenOver = 0
+        /// Readings of devices the load profile kept quiet (outside its active share), not sent.
+        public var leftOut = 0
         public var maximumLag = 0.0
         public var unacknowledged = 0
         /// True when `requestStop()` ended the run before the scenario's end.
@@ -75,7 +79,7 @@ public final class Publisher {
         perDevice = generator.fleets.map { $0.connection.connection == .device }
         do { loop = try NetworkLoop(name: "sim-mqtt") } catch { throw SimulationError("cannot start the network loop: \(error)") }
         let settings = scenario.mqtt
-        let openLoop: Bool = { if case .factor = scenario.speed { return true } else { return false } }()
+        let openLoop: Bool = { if case .factor = scenario.speed { return true } else { return scenario.load != nil } }()
         var groups: [String: Int32] = [:]
         var plans: [(id: String, will: Will)] = []
         for fleet in generator.fleets {
@@ -148,19 +152,31 @@ public final class Publisher {
     /// The connection (0 ..< connectionCount) that carries a device's messages.
     public func connection(fleet: Int, device: Int) -> Int { Int(connectionOf[fleet][device]) }
 
-    /// Connects every client, at most 256 handshakes at a time.
-    public func connect() async throws(SimulationError) {
+    /// Connects every client: at most `mqtt.handshakes` handshakes at a time, and new ones at
+    /// no more than `mqtt.connect-rate` a second (evenly spaced). Returns how long it took.
+    @discardableResult
+    public func connect() async throws(SimulationError) -> Duration {
+        let clock = ContinuousClock()
+        let began = clock.now
+        let window = scenario.mqtt.handshakes
+        let spacing = scenario.mqtt.connectRate.map { Duration.seconds(1 / $0) }
+        var connected = 0
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for (started, client) in clients.enumerated() {
-                    if started >= 256 { try await group.next() }
+                    if started >= window {
+                        try await group.next()
+                        connected += 1
+                    }
+                    if let spacing { try await Task.sleep(until: began + spacing * started, clock: clock) }
                     group.addTask { try await client.connect() }
                 }
-                try await group.waitForAll()
+                while try await group.next() != nil { connected += 1 }
             }
         } catch {
-            throw SimulationError("connecting the simulated devices failed: \(MQTTError.from(error)); check the broker URL, credentials and TLS settings")
+            throw SimulationError("connecting the simulated devices failed after \(connected) of \(clients.count) connections: \(MQTTError.from(error)); check the broker URL, credentials and TLS settings, and the broker's connection limit (max_connections)")
         }
+        return clock.now - began
     }
 
     /// Publishes every message of the generator. `progress` is called now and then with the
@@ -171,6 +187,7 @@ public final class Publisher {
         let began = clock.now
         let startMs = scenario.start * 1000
         let speed: Double? = { if case .factor(let x) = scenario.speed { return x } else { return nil } }()
+        let load = scenario.load
         var lag = 0.0
         var count = 0
         var topic: [UInt8] = []
@@ -196,8 +213,24 @@ public final class Publisher {
                 break
             }
             guard generator.next() else { break }
-            if let speed {
-                let due = began + .milliseconds(Int64(Double(generator.message.sendTime - startMs) / speed))
+            // Open loop: the wall time the message is due, by the load profile or the speed.
+            var due: ContinuousClock.Instant?
+            if let load {
+                // The profile also says whether the message's device publishes now.
+                let simulated = Double(generator.message.sendTime - startMs) / 1000
+                let wall = load.wallOffset(simulated: simulated)
+                if generator.message.kind == .telemetry {
+                    let share = load.activeShare(simulated: simulated, wall: wall)
+                    if share < 1, mix64(UInt64(generator.message.fleet) << 40 ^ UInt64(generator.message.device) ^ 0x6163_7469_7665).unitInterval >= share {
+                        outcome.leftOut += 1
+                        continue
+                    }
+                }
+                due = began + .milliseconds(Int64(wall * 1000))
+            } else if let speed {
+                due = began + .milliseconds(Int64(Double(generator.message.sendTime - startMs) / speed))
+            }
+            if let due {
                 let now = clock.now
                 if due > now + .milliseconds(1) {
                     loop.flush()
@@ -211,7 +244,7 @@ public final class Publisher {
             let connection = Int(connectionOf[fleet][generator.message.device])
             let client = clients[connection]
             count += 1
-            if count & 0x3FF == 0 { progress(speed == nil ? nil : lag) }
+            if count & 0x3FF == 0 { progress(speed == nil && load == nil ? nil : lag) }
             if span > 0, count - batchStart >= batch || generator.message.sendTime - batchTime >= span {
                 loop.flush()
                 batchStart = count

@@ -14,6 +14,8 @@ public struct Scenario: Sendable {
     public var mqtt: MQTTSettings
     public var cities: [City]
     public var faults: [FaultSpec]
+    /// The load profile over the run (`load:`): speed and active share of devices by stage.
+    public var load: LoadProfile?
     /// FNV-1a 64 of the scenario file's bytes, in hex: names the exact scenario in summaries.
     public var hash: String
 
@@ -72,7 +74,19 @@ public struct MQTTSettings: Sendable {
     /// once). Messages of one connection stay in order; those of different connections may
     /// arrive out of order by up to this span, in exchange for fewer, fuller TCP segments.
     public var coalesce: Int64 = 60
+    /// New connections per second at the start (nil: as fast as the handshakes go), and how
+    /// many handshakes may be under way at once.
+    public var connectRate: Double?
+    public var handshakes = 256
     public init() {}
+
+    /// A connection rate as written: `500`, `500/s`, `30000/m`.
+    public static func rate(parsing text: String) -> Double? {
+        let t = text.filter { $0 != " " }
+        let (number, per): (Substring, Double) = t.hasSuffix("/s") ? (t.dropLast(2), 1) : t.hasSuffix("/m") ? (t.dropLast(2), 60) : (Substring(t), 1)
+        guard let value = Double(number), value.isFinite, value > 0 else { return nil }
+        return value / per
+    }
 }
 
 public struct District: Sendable, Equatable {

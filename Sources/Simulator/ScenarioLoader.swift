@@ -16,7 +16,7 @@ extension Scenario {
     public init(yaml: String, file: String = "scenario") throws(ScenarioError) {
         let root = try YAMLField.document(yaml: yaml, file: file, empty: "the file is empty; see Scenarios/almaty.yaml for a complete example")
         let top = try root
-            .mapping(allowed: ["name", "seed", "start", "duration", "speed", "mqtt", "cities", "faults"])
+            .mapping(allowed: ["name", "seed", "start", "duration", "speed", "mqtt", "cities", "faults", "load"])
         name = try top["name"]?.identifier() ?? "scenario"
         let seedField = try top.required("seed")
         guard let seedText = seedField.node.string, let seed = UInt64(seedText.replacingOccurrences(of: "_", with: "")) else {
@@ -36,6 +36,7 @@ extension Scenario {
             speed = .max
         }
         mqtt = try top["mqtt"].map(Scenario.parseMQTT) ?? MQTTSettings()
+        if let field = top["load"] { load = try LoadProfile.parse(field, scenarioSpeed: speed) }
         let cityFields = try top.required("cities").list()
         guard !cityFields.isEmpty else { throw try top.required("cities").error("at least one city is needed") }
         var cities: [City] = []
@@ -68,7 +69,7 @@ extension Scenario {
 
     static func parseMQTT(_ field: YAMLField) throws(ScenarioError) -> MQTTSettings {
         let map = try field.mapping(allowed: ["broker", "qos", "protocol", "keep-alive", "username", "password", "tls",
-                                              "client-prefix", "topic", "inflight", "coalesce"])
+                                              "client-prefix", "topic", "inflight", "coalesce", "connect-rate", "handshakes"])
         var settings = MQTTSettings()
         settings.broker = try map["broker"]?.string()
         settings.qos = try map["qos"]?.int(in: 0...2) ?? 1
@@ -103,6 +104,14 @@ extension Scenario {
         }
         settings.inflight = try map["inflight"]?.int(in: 1...65535) ?? 100
         settings.coalesce = try map["coalesce"]?.duration(minimum: 0) ?? 60
+        if let f = map["connect-rate"] {
+            let text = try f.string()
+            guard let rate = MQTTSettings.rate(parsing: text) else {
+                throw f.error("'\(text)' is not a connection rate; write new connections per second above 0, e.g. 500/s (or per minute: 30000/m)")
+            }
+            settings.connectRate = rate
+        }
+        settings.handshakes = try map["handshakes"]?.int(in: 1...100_000) ?? 256
         return settings
     }
 

@@ -26,6 +26,11 @@ public struct RunSummary: Codable, Sendable {
     /// Broker runs only: losses of a connection soon after the broker accepted it, the second
     /// and later in a row: another client probably uses the same client id.
     public var takenOver: Int?
+    /// Through a broker: the connections made and how long connecting them all took.
+    public var connections: Int?
+    public var connectSeconds: Double?
+    /// Readings the load profile's active share kept from being sent.
+    public var leftOutByLoadProfile: Int?
 
     public init(scenario: Scenario, shard: Shard, stats: SimulationStats, wallSeconds: Double) {
         self.scenario = scenario.name

@@ -136,7 +136,8 @@ struct Run: AsyncParsableCommand {
             publisher.onPublished = { probe.published($0, domain: $1) }
             publisher.outageLimit = .seconds(outage)
             publisher.onBrokerEvent = { print("run: \($0)") }
-            try await publisher.connect()
+            let connecting = try await publisher.connect()
+            print("run: \(publisher.connectionCount) connections in \(Simulate.fixed(connecting.seconds, 2)) s")
             // One group for the whole run: the simulation ends it when everything sent has arrived;
             // Ctrl-C (or SIGTERM) stops the publishing first, and what was sent is still aggregated,
             // flushed and written.
@@ -153,6 +154,9 @@ struct Run: AsyncParsableCommand {
             simulation.unacknowledged = outcome.run.unacknowledged
             simulation.refusedByBroker = outcome.run.refusedByBroker
             simulation.takenOver = outcome.run.takenOver
+            simulation.connections = publisher.connectionCount
+            simulation.connectSeconds = connecting.seconds
+            if scenario.load != nil { simulation.leftOutByLoadProfile = outcome.run.leftOut }
             interrupted = outcome.run.interrupted
             brokerLost = outcome.run.brokerLost
             published = outcome.run.published

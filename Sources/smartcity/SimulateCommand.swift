@@ -28,8 +28,17 @@ struct ScenarioOptions: ParsableArguments {
     @Option(help: "Start of every MQTT client id, sim-{device} by default (overrides the scenario's mqtt.client-prefix); two simulators on one broker need different ones.")
     var clientPrefix: String?
 
+    @Option(help: "New MQTT connections per second at the start, e.g. 500/s (overrides the scenario's mqtt.connect-rate).")
+    var connectRate: String?
+
     func load() throws -> (Scenario, Shard) {
         var loaded = try Scenario(contentsOf: scenario)
+        if let connectRate {
+            guard let rate = MQTTSettings.rate(parsing: connectRate) else {
+                throw ValidationError("--connect-rate '\(connectRate)' is not a connection rate; write new connections per second above 0, e.g. 500/s")
+            }
+            loaded.mqtt.connectRate = rate
+        }
         if let duration {
             guard let seconds = Durations.parse(duration), seconds > 0 else {
                 throw ValidationError("--duration: \(Durations.problem(duration) ?? "'\(duration)' must be longer than 0 s")")
@@ -126,7 +135,8 @@ struct Simulate: AsyncParsableCommand {
             let (url, embedded) = try await brokerFor(broker ?? scenario.mqtt.broker)
             let publisher = try Publisher(generator: generator, broker: url)
             publisher.onBrokerEvent = { print("simulate: \($0)") }
-            try await publisher.connect()
+            let connecting = try await publisher.connect()
+            print("simulate: \(publisher.connectionCount) connections in \(Self.fixed(connecting.seconds, 2)) s (\(Int(Double(publisher.connectionCount) / max(connecting.seconds, 1e-3)))/s)")
             let outcome = try await publisher.run { lag in report.tick(generator: generator, lag: lag) }
             await publisher.close()
             result = RunSummary(scenario: scenario, shard: shard, stats: generator.stats, wallSeconds: (clock.now - began).seconds)
@@ -134,6 +144,9 @@ struct Simulate: AsyncParsableCommand {
             result.unacknowledged = outcome.unacknowledged
             result.refusedByBroker = outcome.refusedByBroker
             result.takenOver = outcome.takenOver
+            result.connections = publisher.connectionCount
+            result.connectSeconds = connecting.seconds
+            if scenario.load != nil { result.leftOutByLoadProfile = outcome.leftOut }
             embedded?.stop()
         }
         report.finish()
@@ -156,6 +169,7 @@ struct Simulate: AsyncParsableCommand {
         var line = "wall time \(Self.fixed(summary.wallSeconds, 2)) s, \(Int(summary.messagesPerSecond)) msg/s"
         if let lag = summary.maximumLagSeconds { line += ", maximum scheduler lag \(Self.fixed(lag, 3)) s" }
         if let open = summary.unacknowledged { line += ", unacknowledged at the end \(open)" }
+        if let left = summary.leftOutByLoadProfile { line += ", readings left out by the load profile \(left)" }
         print(line)
         if let refused = summary.refusedByBroker, !refused.isEmpty {
             print("refused by the broker (MQTT 5 PUBACK): " + refused.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")

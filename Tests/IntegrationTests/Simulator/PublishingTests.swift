@@ -41,6 +41,51 @@ extension Integration {
         #expect(got.sorted() == expected.map { $0.topicString + " " + $0.payloadString }.sorted())
     }
 
+    /// New connections leave at the scenario's rate, and a load profile's active share keeps
+    /// the other devices quiet: their readings are left out, counted, and nothing else is lost.
+    @Test func connectionsFollowTheRateAndTheProfileItsShare() async throws {
+        let broker = try await EmbeddedBroker.start()
+        defer { broker.stop() }
+        var s = try scenario(testScenarioYAML(duration: "6h"))
+        s.mqtt.connectRate = 10
+        s.load = LoadProfile(clock: .wall, stages: [LoadProfile.Stage(at: 0, length: 1, speed: (20_000, 20_000), active: (0.5, 0.5))])
+        let expected = messages(s, status: false).count
+        let counter = Received()
+        let subscriber = try MQTTClient(ConnectionOptions(host: broker.host, port: broker.port, clientID: "load-observer")) { counter.add($0) }
+        try await subscriber.connect()
+        _ = try await subscriber.subscribe("city/#", qos: .atLeastOnce)
+        let publisher = try Publisher(generator: Generator(scenario: s, includeStatus: false), broker: broker.url)
+        let took = try await publisher.connect()
+        #expect(took >= .seconds(Double(publisher.connectionCount - 1) / 10 * 0.95), "\(publisher.connectionCount) connections at 10/s took \(took)")
+        let outcome = try await publisher.run { _ in }
+        await publisher.close()
+        #expect(outcome.leftOut > expected / 3 && outcome.leftOut < expected * 2 / 3, "\(outcome.leftOut) of \(expected)")
+        #expect(outcome.published + outcome.leftOut == expected)
+        try await counter.wait(for: outcome.published, timeout: .seconds(30))
+        await subscriber.disconnect()
+        #expect(counter.telemetry.count == outcome.published)
+    }
+
+    /// A broker that takes fewer connections than the scenario needs: the error says how many
+    /// got in and where the limit may be.
+    @Test func aBrokerFullOfConnectionsSaysHowManyGotIn() async throws {
+        var configuration = EmbeddedBroker.Configuration()
+        configuration.extraLines = ["max_connections 5"]
+        let broker = try await EmbeddedBroker.start(configuration)
+        defer { broker.stop() }
+        var s = try scenario(testScenarioYAML(duration: "1h"))
+        s.mqtt.handshakes = 1
+        let publisher = try Publisher(generator: Generator(scenario: s), broker: broker.url)
+        do {
+            try await publisher.connect()
+            Issue.record("\(publisher.connectionCount) connections to a broker that takes 5")
+        } catch {
+            #expect(error.description.contains("after 5 of \(publisher.connectionCount) connections"), "\(error)")
+            #expect(error.description.contains("max_connections"))
+        }
+        await publisher.close()
+    }
+
     @Test func coalescedWritesKeepEveryDeviceInOrder() async throws {
         let broker = try await EmbeddedBroker.start()
         defer { broker.stop() }
