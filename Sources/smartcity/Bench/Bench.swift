@@ -4,7 +4,7 @@ import Foundation
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure throughput and latency against baselines run in the same process.",
-        subcommands: [BenchMQTT.self, BenchIndex.self, BenchSim.self, BenchGateway.self, BenchDirect.self]
+        subcommands: [BenchMQTT.self, BenchIndex.self, BenchSim.self, BenchGateway.self, BenchDirect.self, BenchOverload.self]
     )
 }
 

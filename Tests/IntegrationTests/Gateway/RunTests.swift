@@ -398,3 +398,21 @@ extension Integration.RunTests {
         #expect(bad.output.contains("m.jsonl:1: not a label"), "\(bad.output)")
     }
 }
+
+extension Integration.RunTests {
+    /// `bench overload` ramps a small load at both QoS levels, reports each step and loses
+    /// nothing at QoS 1; a wrong ramp is refused before any connection.
+    @Test func theOverloadBenchReportsEveryStep() async throws {
+        let bench = try ChildProcess(["bench", "overload", "--from", "500", "--to", "1000", "--steps", "2", "--step-seconds", "0.5", "--idle-timeout", "3"])
+        #expect(await bench.waitForExit() == 0, "\(bench.output)")
+        for level in [0, 1] {
+            #expect(bench.output.contains("QoS \(level): closed-loop baseline"), "\(bench.output)")
+            let tally = try #require(bench.output.split(separator: "\n").first { $0.hasPrefix("QoS \(level): sent ") }, "\(bench.output)")
+            let numbers = tally.split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .punctuationCharacters)) }
+            #expect(numbers.count == 4 && numbers[1] == numbers[2] && numbers[1] > 0 && numbers[3] == 0, "\(tally)")
+        }
+        let wrong = try ChildProcess(["bench", "overload", "--from", "1000", "--to", "10"])
+        #expect(await wrong.waitForExit() != 0)
+        #expect(wrong.output.contains("--to at least --from"), "\(wrong.output)")
+    }
+}
