@@ -5,8 +5,8 @@ SHELL := /bin/bash
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the build and the tests need: the libmosquitto headers, the broker the tool
-# starts, pkg-config to find the library, openssl to make test certificates.
-PACKAGES := libmosquitto-dev mosquitto mosquitto-clients pkg-config openssl
+# starts, pkg-config to find the library, openssl to make test certificates, iproute2 (ss) to see the sockets.
+PACKAGES := libmosquitto-dev mosquitto mosquitto-clients pkg-config openssl iproute2
 
 .PHONY: deps build release run test bench fuzz clean
 

@@ -139,3 +139,20 @@ int csys_wait_exit(pid_t pid, int timeout_ms) {
     done = waitpid(pid, &status, WNOHANG);
     return done == pid || (done < 0 && errno == ECHILD);
 }
+
+#include <sys/resource.h>
+
+long long cprocess_open_files(pid_t pid, long long files) {
+    struct rlimit current;
+    if (prlimit(pid, RLIMIT_NOFILE, NULL, &current) != 0) return -1;
+    if (files > 0 && current.rlim_cur < (rlim_t)files) {
+        struct rlimit wanted = { (rlim_t)files, current.rlim_max > (rlim_t)files ? current.rlim_max : (rlim_t)files };
+        if (prlimit(pid, RLIMIT_NOFILE, &wanted, NULL) != 0) {
+            wanted.rlim_cur = current.rlim_max;
+            wanted.rlim_max = current.rlim_max;
+            (void)prlimit(pid, RLIMIT_NOFILE, &wanted, NULL);
+        }
+        if (prlimit(pid, RLIMIT_NOFILE, NULL, &current) != 0) return -1;
+    }
+    return (long long)current.rlim_cur;
+}

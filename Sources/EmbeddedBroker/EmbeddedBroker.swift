@@ -49,6 +49,16 @@ public final class EmbeddedBroker: @unchecked Sendable {
     public var url: BrokerURL { BrokerURL(host: host, port: port) }
     /// The broker's process id (0 once stopped).
     public var processID: pid_t { pid.withLock { $0 } }
+    /// Lets the running broker hold at least `files` open files (one per client connection),
+    /// raising its limit as far as this process may (prlimit: a privileged process also past
+    /// the broker's hard limit). Returns the broker's limit now.
+    @discardableResult
+    public func allowOpenFiles(_ files: Int) -> Int {
+        let child = processID
+        guard child > 0 else { return 0 }
+        return Int(max(0, cprocess_open_files(child, Int64(files))))
+    }
+
     /// The broker's own log (stdout and stderr), for diagnosing failures.
     public var logPath: String { directory.appendingPathComponent("mosquitto.log").path }
 

@@ -122,6 +122,9 @@ public struct ConnectionOptions: Sendable {
     /// Disable Nagle's algorithm: small packets (acknowledgements) leave at once instead of
     /// waiting for the previous one to be acknowledged.
     public var tcpNoDelay = false
+    /// The local address the connection leaves from (nil: the system picks). One address has
+    /// some 28,000 ephemeral ports towards one broker; more connections need more addresses.
+    public var bindAddress: String?
 
     public init(
         host: String = "127.0.0.1", port: Int = 1883, clientID: String,

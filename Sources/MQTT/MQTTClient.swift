@@ -293,7 +293,7 @@ public final class MQTTClient: @unchecked Sendable {
         let (rc, saved) = wire.withLock { _ -> (Int32, Int32) in
             errno = 0
             let rc = initial
-                ? mosquitto_connect_bind_v5(handle, options.host, Int32(options.port), Int32(options.keepAlive), nil, nil)
+                ? mosquitto_connect_bind_v5(handle, options.host, Int32(options.port), Int32(options.keepAlive), options.bindAddress, nil)
                 : mosquitto_reconnect(handle)
             return (rc, errno)
         }

@@ -116,13 +116,28 @@ public final class Publisher {
             }
             connectionOf.append(map)
         }
-        // Each connection holds two descriptors (its socket and libmosquitto's wake-up pair).
-        let limit = Publisher.fileLimit(), needed = Publisher.descriptorsPerConnection * plans.count + 64
+        // Each connection holds two descriptors (its socket and libmosquitto's wake-up pair);
+        // the limit is raised as far as the process may.
+        let needed = Publisher.descriptorsPerConnection * plans.count + 64
+        let limit = OpenFiles.limit(atLeast: needed)
         if needed > limit {
-            throw SimulationError("the scenario needs \(plans.count) MQTT connections, \(needed) open files with the ones the process needs, but this process may open only \(limit); raise the limit (ulimit -n \(needed + 192)) or use 'connection: concentrator' for the large fleets")
+            let fit = max(0, (limit - 64) / Publisher.descriptorsPerConnection)
+            throw SimulationError("the scenario needs \(plans.count) MQTT connections, \(needed) open files with the ones the process needs, but this process may open only \(limit) (\(fit) connections fit); raise the limit (ulimit -n \(needed + 192), as root or in /etc/security/limits.conf; the kernel allows at most \(OpenFiles.kernelMaximum) a process) or use 'connection: concentrator' for the large fleets")
         }
-        for plan in plans {
+        // One local address has so many ephemeral ports towards one broker: a larger fleet
+        // leaves from several (the scenario's, or loopback addresses for a local broker).
+        let perAddress = settings.connectionsPerAddress ?? max(1000, OpenFiles.ephemeralPorts - 1000)
+        var sources = settings.sourceAddresses
+        if sources.isEmpty, plans.count > perAddress, Publisher.isLoopback(broker.host) {
+            sources = (0..<((plans.count + perAddress - 1) / perAddress)).map { "127.0.0.\($0 + 1)" }
+        }
+        if plans.count > perAddress * max(1, sources.count) {
+            throw SimulationError("the scenario needs \(plans.count) MQTT connections, but one local address has about \(perAddress) ports towards the broker and \(max(1, sources.count)) address(es) give \(perAddress * max(1, sources.count)); list \((plans.count + perAddress - 1) / perAddress) local addresses in mqtt.source-addresses or use 'connection: concentrator' for the large fleets")
+        }
+        sourceAddresses = sources
+        for (number, plan) in plans.enumerated() {
             var options = ConnectionOptions(url: broker, clientID: plan.id)
+            if !sources.isEmpty { options.bindAddress = sources[number / perAddress] }
             settings.authenticate(&options, to: broker)
             options.keepAlive = settings.keepAlive
             options.protocolVersion = settings.protocolVersion == "5" ? .v5 : .v311
@@ -143,6 +158,11 @@ public final class Publisher {
     /// Open files per MQTT connection: the socket and libmosquitto's socket pair for waking
     /// its loop.
     public static let descriptorsPerConnection = 2
+
+    /// The local addresses the connections leave from, in order (empty: the system's choice).
+    public private(set) var sourceAddresses: [String] = []
+
+    static func isLoopback(_ host: String) -> Bool { host == "localhost" || host.hasPrefix("127.") }
 
     /// The soft limit on open files (raised to the hard limit first).
     public static func fileLimit() -> Int { OpenFiles.limit() }

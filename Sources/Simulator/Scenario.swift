@@ -78,6 +78,11 @@ public struct MQTTSettings: Sendable {
     /// many handshakes may be under way at once.
     public var connectRate: Double?
     public var handshakes = 256
+    /// Local addresses the connections leave from, when one address has too few ports for
+    /// the fleet (a local broker gets 127.0.0.1, 127.0.0.2, ... without them).
+    public var sourceAddresses: [String] = []
+    /// Connections per source address (nil: the system's ephemeral ports less 1,000).
+    public var connectionsPerAddress: Int?
     public init() {}
 
     /// A connection rate as written: `500`, `500/s`, `30000/m`.

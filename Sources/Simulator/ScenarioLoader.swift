@@ -69,7 +69,8 @@ extension Scenario {
 
     static func parseMQTT(_ field: YAMLField) throws(ScenarioError) -> MQTTSettings {
         let map = try field.mapping(allowed: ["broker", "qos", "protocol", "keep-alive", "username", "password", "tls",
-                                              "client-prefix", "topic", "inflight", "coalesce", "connect-rate", "handshakes"])
+                                              "client-prefix", "topic", "inflight", "coalesce", "connect-rate", "handshakes", "source-addresses",
+                                              "connections-per-address"])
         var settings = MQTTSettings()
         settings.broker = try map["broker"]?.string()
         settings.qos = try map["qos"]?.int(in: 0...2) ?? 1
@@ -112,6 +113,17 @@ extension Scenario {
             settings.connectRate = rate
         }
         settings.handshakes = try map["handshakes"]?.int(in: 1...100_000) ?? 256
+        settings.connectionsPerAddress = try map["connections-per-address"]?.int(in: 1...65_535)
+        if let f = map["source-addresses"] {
+            for item in try f.list() {
+                let address = try item.string()
+                var v4 = in_addr(), v6 = in6_addr()
+                guard inet_pton(AF_INET, address, &v4) == 1 || inet_pton(AF_INET6, address, &v6) == 1 else {
+                    throw item.error("'\(address)' is not an IP address of this machine, e.g. 10.0.0.5")
+                }
+                settings.sourceAddresses.append(address)
+            }
+        }
         return settings
     }
 

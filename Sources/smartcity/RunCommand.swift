@@ -133,6 +133,14 @@ struct Run: AsyncParsableCommand {
                 throw RunFailure("cannot reach the broker at \(url): \(error)\(hint); or leave out --broker to use a private one")
             }
             let publisher = try Publisher(generator: generator, broker: url)
+            if let embedded {
+                // The private broker takes a file per connection, and a few of its own.
+                let files = publisher.connectionCount + 256
+                let allowed = embedded.allowOpenFiles(files)
+                if allowed < files {
+                    throw ValidationError("the private broker may open \(allowed) files, too few for \(publisher.connectionCount) connections; run as root, raise the hard limit (ulimit -Hn \(files)) or use --broker")
+                }
+            }
             publisher.onPublished = { probe.published($0, domain: $1) }
             publisher.outageLimit = .seconds(outage)
             publisher.onBrokerEvent = { print("run: \($0)") }

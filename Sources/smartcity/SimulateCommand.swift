@@ -134,6 +134,14 @@ struct Simulate: AsyncParsableCommand {
         } else {
             let (url, embedded) = try await brokerFor(broker ?? scenario.mqtt.broker)
             let publisher = try Publisher(generator: generator, broker: url)
+            if let embedded {
+                // The private broker takes a file per connection, and a few of its own.
+                let files = publisher.connectionCount + 256
+                let allowed = embedded.allowOpenFiles(files)
+                if allowed < files {
+                    throw ValidationError("the private broker may open \(allowed) files, too few for \(publisher.connectionCount) connections; run as root, raise the hard limit (ulimit -Hn \(files)) or use --broker")
+                }
+            }
             publisher.onBrokerEvent = { print("simulate: \($0)") }
             let connecting = try await publisher.connect()
             print("simulate: \(publisher.connectionCount) connections in \(Self.fixed(connecting.seconds, 2)) s (\(Int(Double(publisher.connectionCount) / max(connecting.seconds, 1e-3)))/s)")

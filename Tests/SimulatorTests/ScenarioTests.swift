@@ -25,6 +25,13 @@ import TestSupport
         #expect(city.fleets.lighting?.fleet.count == 99_000, "the connected share, 0.6 of the poles")
         #expect(city.fleets.lighting?.fleet.synthetic == ["connected-share"])
         #expect(city.synthetic == false)
+        // The same city with each of its 206,702 devices on a connection of its own.
+        let every = try Scenario(contentsOf: root.appendingPathComponent("Scenarios/almaty-every-device.yaml").path)
+        let fleets = try #require(every.cities.first?.fleets)
+        #expect(fleets.lighting?.fleet.count == 165_000)
+        #expect(every.cities.first?.installedDevices.values.reduce(0, +) == 206_702)
+        #expect(every.mqtt.connectRate == 5000)
+        #expect(Generator(scenario: every).fleets.allSatisfy { $0.connection.connection == .device })
         let pioneers = try Scenario(contentsOf: root.appendingPathComponent("Scenarios/pioneer-cities.yaml").path)
         #expect(pioneers.cities.count >= 4)
         #expect(Set(pioneers.cities.map(\.id)).count == pioneers.cities.count)
