@@ -36,6 +36,9 @@ struct BenchSim: AsyncParsableCommand {
     @Option(help: "Parts to run, comma-separated: generate, memory, publish.")
     var parts: String = "generate,memory,publish"
 
+    @Option(help: "The publishing part publishes part i of n of the fleet, e.g. 0/21 (its connections must fit the open-file limit).")
+    var shard: String = "0/1"
+
     func run() async throws {
         let selected = Set(parts.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
         var loaded = try Scenario(contentsOf: scenario)
@@ -144,16 +147,17 @@ struct BenchSim: AsyncParsableCommand {
             return level
         }
         guard let seconds = Durations.parse(publishDuration) else { throw ValidationError("--publish-duration '\(publishDuration)' is not a duration") }
+        guard let part = Shard(parsing: shard) else { throw ValidationError("--shard '\(shard)' must be i/n with 0 <= i < n, e.g. 0/4") }
         var run = scenario
         run.speed = .max
         run.duration = seconds
         // The messages themselves and their connections, for the C publisher over the same
         // connections (a Publisher that is never connected gives the layout).
-        let probe = Generator(scenario: run, includeStatus: false)
+        let probe = Generator(scenario: run, shard: part, includeStatus: false)
         var spread = SpreadMessages()
         let connections: Int
         do {
-            let layout = try Publisher(generator: Generator(scenario: run, includeStatus: false), broker: BrokerURL(host: "127.0.0.1", port: 1))
+            let layout = try Publisher(generator: Generator(scenario: run, shard: part, includeStatus: false), broker: BrokerURL(host: "127.0.0.1", port: 1))
             while probe.next() { spread.append(probe.message, connection: layout.connection(fleet: probe.message.fleet, device: probe.message.device)) }
             connections = layout.connectionCount
             await layout.close()
@@ -184,7 +188,7 @@ struct BenchSim: AsyncParsableCommand {
                     sameRate = rate
                     print("  QoS 0 round \(round + 1): C over the same \(connections) connections \(Int(rate)) msg/s (\(delivered) of \(count) delivered), \(used)")
                 }
-                let (rate, delivered, used) = try await publishRound(run, broker: broker, level: level, count: count)
+                let (rate, delivered, used) = try await publishRound(run, shard: part, broker: broker, level: level, count: count)
                 simulator.append(rate)
                 ratios.append(rate / cRate)
                 if let sameRate { sameRatios.append(rate / sameRate) }
@@ -199,9 +203,9 @@ struct BenchSim: AsyncParsableCommand {
 
     /// One simulator round through the broker, received by the baseline's own C subscriber so
     /// only the publisher differs: (msg/s, delivered, CPU).
-    func publishRound(_ run: Scenario, broker: EmbeddedBroker, level: QoS, count: Int) async throws -> (Double, Int, String) {
+    func publishRound(_ run: Scenario, shard: Shard, broker: EmbeddedBroker, level: QoS, count: Int) async throws -> (Double, Int, String) {
         let subscriber = try startCSubscriber(host: broker.host, port: broker.port, qos: level)
-        let publisher = try Publisher(generator: Generator(scenario: run, includeStatus: false), broker: broker.url)
+        let publisher = try Publisher(generator: Generator(scenario: run, shard: shard, includeStatus: false), broker: broker.url)
         try await publisher.connect()
         let cpu = CPUMeter(broker: broker.processID)
         let start = scb_now_ns()
