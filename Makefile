@@ -19,6 +19,12 @@ deps:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 
+	@# Python's jsonschema checks the published contract in the tests: Debian's package, or pip
+	@# where the python3 on the path is not Debian's.
+	@python3 -c 'import jsonschema' 2>/dev/null || \
+		( $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3 python3-jsonschema && python3 -c 'import jsonschema' ) 2>/dev/null || \
+		python3 -m pip install -q jsonschema
+
 build: deps
 	$(SWIFT) build
 

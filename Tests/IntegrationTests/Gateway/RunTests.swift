@@ -416,3 +416,52 @@ extension Integration.RunTests {
         #expect(wrong.output.contains("--to at least --from"), "\(wrong.output)")
     }
 }
+
+extension Integration.RunTests {
+    /// `smartcity contract`: the AsyncAPI document of a scenario, checked by Python's
+    /// jsonschema: every message of an hour of the scenario (readings of every family,
+    /// statuses) and an alarm as the gateway publishes it validate; bad payloads do not.
+    @Test func theContractValidatesEveryPayloadAndRefusesBadOnes() async throws {
+        let dir = try directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try gatewayScenarioYAML(duration: "1h").write(toFile: dir + "/s.yaml", atomically: true, encoding: .utf8)
+        let contract = try ChildProcess(["contract", dir + "/s.yaml", "--output", dir + "/contract.json"])
+        #expect(await contract.waitForExit() == 0, "\(contract.output)")
+        let simulate = try ChildProcess(["simulate", dir + "/s.yaml", "--output", dir + "/good.jsonl"])
+        #expect(await simulate.waitForExit() == 0, "\(simulate.output)")
+        let alarm = Alarm(city: "almaty", domain: "waste", district: "north", device: "alm-wc-000001", kind: "container-fire",
+                          severity: "critical", raised: 1_768_158_000_000, cleared: nil, value: 61.5)
+        var good = try String(contentsOfFile: dir + "/good.jsonl", encoding: .utf8)
+        for a in [alarm, { var c = alarm; c.cleared = 1_768_158_600_000; return c }()] {
+            let line = try JSONSerialization.data(withJSONObject: ["topic": a.topic, "payload": String(decoding: a.message, as: UTF8.self)])
+            good += String(decoding: line, as: UTF8.self) + "\n"
+        }
+        try good.write(toFile: dir + "/good.jsonl", atomically: true, encoding: .utf8)
+        let traffic = "city/almaty/mobility/north/alm-tf-000001/attrs"
+        let head = #"{"bn":"urn:ngsi-ld:TrafficFlowObserved:alm-tf-000001:","bt":1768158000,"n":"intensity","u":"count","v":12}"#
+        let bad: [(String, String, String)] = [
+            ("occupancy above its range", traffic, "[\(head),{\"n\":\"occupancy\",\"u\":\"/\",\"v\":1.5}]"),
+            ("a unit that is not the attribute's", traffic, "[\(head),{\"n\":\"occupancy\",\"u\":\"%\",\"v\":0.5}]"),
+            ("an attribute the family does not have", traffic, "[\(head),{\"n\":\"colour\",\"v\":1}]"),
+            ("a text where a number belongs", traffic, "[\(head),{\"n\":\"averageVehicleSpeed\",\"u\":\"km/h\",\"vs\":\"fast\"}]"),
+            ("no base name and time", traffic, #"[{"n":"intensity","u":"count","v":12}]"#),
+            ("another family's base name", traffic, #"[{"bn":"urn:ngsi-ld:Streetlight:alm-tf-000001:","bt":1768158000,"n":"intensity","u":"count","v":12}]"#),
+            ("not a pack", traffic, #"{"n":"intensity","v":12}"#),
+            ("an empty pack", traffic, "[]"),
+            ("a status that is neither online nor offline", "city/almaty/mobility/north/alm-tf-000001/status", "maybe"),
+            ("a topic of no channel", "city/almaty/parking/north/alm-pk-000001/attrs", "[\(head)]"),
+            ("an alarm of an unknown kind", alarm.topic, String(decoding: alarm.message, as: UTF8.self).replacingOccurrences(of: "container-fire", with: "meteor")),
+        ]
+        let lines = try bad.map { String(decoding: try JSONSerialization.data(withJSONObject: ["why": $0.0, "topic": $0.1, "payload": $0.2]), as: UTF8.self) }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: dir + "/bad.jsonl", atomically: true, encoding: .utf8)
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Contract/validate_contract.py").standardized.path
+        let (status, output) = try shellStatus("python3 '\(script)' contract.json good.jsonl bad.jsonl", in: URL(fileURLWithPath: dir))
+        #expect(status == 0, "\(output)")
+        let messages = try String(contentsOfFile: dir + "/good.jsonl", encoding: .utf8).split(separator: "\n").count
+        #expect(output.contains("contract: \(messages) good messages valid, \(bad.count) bad payloads refused"), "\(output)")
+        // The same scenario gives the same document.
+        let again = try ChildProcess(["contract", dir + "/s.yaml", "--output", dir + "/again.json"])
+        #expect(await again.waitForExit() == 0)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/contract.json")) == Data(contentsOf: URL(fileURLWithPath: dir + "/again.json")))
+    }
+}
