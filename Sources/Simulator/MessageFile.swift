@@ -83,44 +83,65 @@ extension MessageFile {
     /// Reads a `jsonl` message file back: calls `body` with each line's topic, exact payload
     /// and send time (ms since the epoch, 0 when the line has none).
     public static func read(_ path: String, _ body: (String, [UInt8], Int64) throws -> Void) throws {
-        guard let file = fopen(path, "r") else {
-            throw SimulationError("\(path): cannot open (\(String(cString: strerror(errno)))); check the path")
+        let reader = try Reader(path: path)
+        while let (topic, payload, at) = try reader.next() { try body(topic, payload, at) }
+    }
+
+    /// A `jsonl` message file read a line at a time (for callers that must await between lines).
+    public final class Reader {
+        let path: String
+        private let file: UnsafeMutablePointer<FILE>
+        private var buffer: UnsafeMutablePointer<CChar>?
+        private var capacity = 0
+        /// The number of the line read last.
+        public private(set) var number = 0
+        private let topicKey = Array(#""topic":""#.utf8), payloadKey = Array(#","payload":"#.utf8), atKey = Array(#"{"at":"#.utf8)
+
+        public init(path: String) throws {
+            guard let file = fopen(path, "r") else {
+                throw SimulationError("\(path): cannot open (\(String(cString: strerror(errno)))); check the path")
+            }
+            self.path = path
+            self.file = file
         }
-        defer { fclose(file) }
-        var buffer: UnsafeMutablePointer<CChar>?
-        var capacity = 0
-        defer { free(buffer) }
-        var number = 0
-        let topicKey = Array(#""topic":""#.utf8), payloadKey = Array(#","payload":"#.utf8), atKey = Array(#"{"at":"#.utf8)
-        while true {
-            let n = getline(&buffer, &capacity, file)
-            if n < 0 { break }
-            number += 1
-            let line = UnsafeBufferPointer(start: UnsafeRawPointer(buffer!).assumingMemoryBound(to: UInt8.self), count: n)
-            var end = n
-            while end > 0, line[end - 1] == 10 || line[end - 1] == 13 { end -= 1 }
-            if end == 0 { continue }
-            guard let t = find(topicKey, in: line, from: 0), let q = line[(t + topicKey.count)...].firstIndex(of: UInt8(ascii: "\"")),
-                  let p = find(payloadKey, in: line, from: q), line[end - 1] == UInt8(ascii: "}") else {
-                throw SimulationError("\(path):\(number): not a line of 'smartcity simulate --output' (jsonl)")
-            }
-            let topic = String(decoding: line[(t + topicKey.count)..<q], as: UTF8.self)
-            var payload = Array(line[(p + payloadKey.count)..<(end - 1)])
-            if payload.first == UInt8(ascii: "\""), payload.last == UInt8(ascii: "\""), payload.count >= 2 {
-                payload = Array(payload[1..<(payload.count - 1)])
-            }
-            var at: Int64 = 0
-            if line.starts(with: atKey) {
-                for byte in line[atKey.count...] {
-                    guard byte >= 48, byte <= 57, at < Int64.max / 10 - 9 else { break }
-                    at = at * 10 + Int64(byte - 48)
+
+        deinit {
+            fclose(file)
+            free(buffer)
+        }
+
+        /// The next message: topic, exact payload and send time (ms, 0 when the line has none).
+        public func next() throws -> (String, [UInt8], Int64)? {
+            while true {
+                let n = getline(&buffer, &capacity, file)
+                if n < 0 { return nil }
+                number += 1
+                let line = UnsafeBufferPointer(start: UnsafeRawPointer(buffer!).assumingMemoryBound(to: UInt8.self), count: n)
+                var end = n
+                while end > 0, line[end - 1] == 10 || line[end - 1] == 13 { end -= 1 }
+                if end == 0 { continue }
+                guard let t = MessageFile.find(topicKey, in: line, from: 0), let q = line[(t + topicKey.count)...].firstIndex(of: UInt8(ascii: "\"")),
+                      let p = MessageFile.find(payloadKey, in: line, from: q), line[end - 1] == UInt8(ascii: "}") else {
+                    throw SimulationError("\(path):\(number): not a line of 'smartcity simulate --output' (jsonl)")
                 }
+                let topic = String(decoding: line[(t + topicKey.count)..<q], as: UTF8.self)
+                var payload = Array(line[(p + payloadKey.count)..<(end - 1)])
+                if payload.first == UInt8(ascii: "\""), payload.last == UInt8(ascii: "\""), payload.count >= 2 {
+                    payload = Array(payload[1..<(payload.count - 1)])
+                }
+                var at: Int64 = 0
+                if line.starts(with: atKey) {
+                    for byte in line[atKey.count...] {
+                        guard byte >= 48, byte <= 57, at < Int64.max / 10 - 9 else { break }
+                        at = at * 10 + Int64(byte - 48)
+                    }
+                }
+                return (topic, payload, at)
             }
-            try body(topic, payload, at)
         }
     }
 
-    private static func find(_ needle: [UInt8], in line: UnsafeBufferPointer<UInt8>, from: Int) -> Int? {
+    fileprivate static func find(_ needle: [UInt8], in line: UnsafeBufferPointer<UInt8>, from: Int) -> Int? {
         guard line.count >= needle.count else { return nil }
         var i = from
         while i + needle.count <= line.count {

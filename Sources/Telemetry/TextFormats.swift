@@ -47,11 +47,52 @@ public enum Durations {
 public enum Timestamps {
     /// Seconds since 1970 from ISO 8601 with an offset or Z (`2026-01-15T00:00:00+05:00`), or a date (UTC midnight).
     public static func parse(_ text: String) -> Int64? {
+        if let seconds = utc(text) { return seconds }
         let formatter = ISO8601DateFormatter()
         if let date = formatter.date(from: text) { return Int64(date.timeIntervalSince1970.rounded()) }
         formatter.formatOptions = [.withFullDate]
         if let date = formatter.date(from: text) { return Int64(date.timeIntervalSince1970.rounded()) }
         return nil
+    }
+
+    /// `2026-01-15T05:00:00Z` (what `format` writes) read by hand, days from the civil date
+    /// after Hinnant: a date formatter costs far more than a row of a long table. Nil for any
+    /// other shape, and for a date or time that does not exist.
+    static func utc(_ text: String) -> Int64? {
+        var b = (UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0),
+                 UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0))
+        var count = 0
+        let fits: Bool = withUnsafeMutableBytes(of: &b) { raw in
+            for byte in text.utf8 {
+                guard count < 20 else { return false }
+                raw[count] = byte
+                count += 1
+            }
+            return count == 20
+        }
+        guard fits else { return nil }
+        return withUnsafeBytes(of: &b) { raw -> Int64? in
+            guard raw[4] == 45, raw[7] == 45, raw[10] == 84, raw[13] == 58, raw[16] == 58, raw[19] == 90 else { return nil }
+            func number(_ from: Int, _ length: Int) -> Int64? {
+                var n: Int64 = 0
+                for i in from..<(from + length) {
+                    guard raw[i] >= 48, raw[i] <= 57 else { return nil }
+                    n = n * 10 + Int64(raw[i] - 48)
+                }
+                return n
+            }
+            guard var y = number(0, 4), let m = number(5, 2), let d = number(8, 2), let hh = number(11, 2), let mm = number(14, 2),
+                  let ss = number(17, 2), (1...12).contains(m), hh < 24, mm < 60, ss < 60 else { return nil }
+            let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)
+            let lengths: [Int64] = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+            guard d >= 1, d <= lengths[Int(m - 1)] else { return nil }
+            if m <= 2 { y -= 1 }
+            let era = (y >= 0 ? y : y - 399) / 400
+            let yoe = y - era * 400
+            let doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1
+            let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+            return (era * 146_097 + doe - 719_468) * 86400 + hh * 3600 + mm * 60 + ss
+        }
     }
 
     /// `2026-01-15T05:00:00Z`, in UTC. Worked out by hand (days to civil date, after Hinnant)

@@ -465,3 +465,107 @@ extension Integration.RunTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/contract.json")) == Data(contentsOf: URL(fileURLWithPath: dir + "/again.json")))
     }
 }
+
+extension Integration.RunTests {
+    /// `smartcity replay`: a recorded message file reaches a subscriber byte for byte, statuses
+    /// retained; the same readings as a long table arrive as one pack per device and time with
+    /// the same values; a table without its columns is refused with its line.
+    @Test func aReplayPublishesTheRecordedMessages() async throws {
+        let dir = try directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try gatewayScenarioYAML(duration: "2h").write(toFile: dir + "/s.yaml", atomically: true, encoding: .utf8)
+        let simulate = try ChildProcess(["simulate", dir + "/s.yaml", "--output", dir + "/m.jsonl"])
+        #expect(await simulate.waitForExit() == 0, "\(simulate.output)")
+        var recorded: [String] = []
+        try MessageFile.read(dir + "/m.jsonl") { topic, payload, _ in recorded.append(topic + " " + String(decoding: payload, as: UTF8.self)) }
+        let readings = recorded.filter { $0.contains("/attrs ") }
+
+        var configuration = EmbeddedBroker.Configuration()
+        configuration.extraLines = ["max_queued_messages 0"]
+        let broker = try await EmbeddedBroker.start(configuration)
+        defer { broker.stop() }
+        let received = Collected()
+        var options = ConnectionOptions(url: broker.url, clientID: "replay-observer")
+        options.cleanSession = true
+        let subscriber = try MQTTClient(options) { received.add($0.topic + " " + String(decoding: $0.payload, as: UTF8.self)) }
+        try await subscriber.connect()
+        _ = try await subscriber.subscribe("city/#", qos: .atLeastOnce)
+
+        let replay = try ChildProcess(["replay", dir + "/m.jsonl", "--broker", broker.url.description, "--summary", dir + "/r.json", "--progress", "0"])
+        #expect(await replay.waitForExit() == 0, "\(replay.output)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/r.json"))) as? [String: Any])
+        #expect(summary["published"] as? Int == recorded.count && summary["unacknowledged"] as? Int == 0, "\(summary)")
+        try await received.wait(until: { $0.filter { $0.contains("/attrs ") }.count >= readings.count })
+        #expect(received.items.filter { $0.contains("/attrs ") }.sorted() == readings.sorted(), "every reading byte for byte")
+
+        // The long table of the same readings: a pack per device and time, the same values.
+        let export = try ChildProcess(["export", "readings", dir + "/m.jsonl", "--output", dir + "/m.csv"])
+        #expect(await export.waitForExit() == 0)
+        received.clear()
+        let table = try ChildProcess(["replay", dir + "/m.csv", "--broker", broker.url.description, "--speed", "36000", "--progress", "0"])
+        #expect(await table.waitForExit() == 0, "\(table.output)")
+        try await received.wait(until: { $0.count >= readings.count })
+        func values(_ messages: [String]) throws -> [String] {
+            var out: [String] = []
+            for message in messages {
+                let space = message.firstIndex(of: " ")!
+                let topic = String(message[..<space]), payload = Array(message[message.index(after: space)...].utf8)
+                let pack = try #require(try JSONSerialization.jsonObject(with: Data(payload)) as? [[String: Any]])
+                let bt = pack.first?["bt"] as? Double ?? -1
+                for record in pack where !["seq", "sent"].contains(record["n"] as? String) {
+                    let value = record["v"] ?? record["s"] ?? record["vb"] ?? record["vs"] ?? "?"
+                    out.append("\(topic) \(Int(bt)) \(record["n"] ?? "") \(value)")
+                }
+            }
+            return out.sorted()
+        }
+        #expect(try values(received.items) == values(readings), "the table's packs carry the recorded values")
+        try "time,device,value\n2026-01-01T00:00:00Z,x,1\n".write(toFile: dir + "/bad.csv", atomically: true, encoding: .utf8)
+        let bad = try ChildProcess(["replay", dir + "/bad.csv", "--broker", broker.url.description])
+        #expect(await bad.waitForExit() != 0)
+        #expect(bad.output.contains("bad.csv:1: the header lacks city, domain, district, attribute"), "\(bad.output)")
+        await subscriber.disconnect()
+    }
+}
+
+/// Messages a subscriber got, awaited by condition: each arrival checks the waiter's condition.
+final class Collected: @unchecked Sendable {
+    private let lock = NSLock()
+    private var list: [String] = []
+    private var waiter: (condition: ([String]) -> Bool, continuation: CheckedContinuation<Void, Never>)?
+
+    func add(_ item: String) {
+        let ready: CheckedContinuation<Void, Never>? = lock.withLock {
+            list.append(item)
+            guard let w = waiter, w.condition(list) else { return nil }
+            waiter = nil
+            return w.continuation
+        }
+        ready?.resume()
+    }
+
+    func clear() { lock.withLock { list.removeAll() } }
+    var items: [String] { lock.withLock { list } }
+
+    /// Returns once `condition` holds for what arrived; fails after 30 s without it.
+    func wait(until condition: @escaping ([String]) -> Bool) async throws {
+        let timeout = Task { [weak self] in
+            try await Task.sleep(for: .seconds(30))
+            let stuck = self?.lock.withLock { () -> CheckedContinuation<Void, Never>? in
+                defer { self?.waiter = nil }
+                return self?.waiter?.continuation
+            }
+            stuck?.resume()
+        }
+        await withCheckedContinuation { continuation in
+            let done: Bool = lock.withLock {
+                if condition(list) { return true }
+                waiter = (condition, continuation)
+                return false
+            }
+            if done { continuation.resume() }
+        }
+        timeout.cancel()
+        guard condition(items) else { throw TestFailure("only \(items.count) messages arrived in 30 s") }
+    }
+}
