@@ -50,6 +50,49 @@ public struct RunSummary: Codable, Sendable {
         messagesPerSecond = wallSeconds > 0 ? Double(stats.messages) / wallSeconds : 0
     }
 
+    /// The shards' summaries of one run added up into one balance: counts summed, the wall time
+    /// the longest shard's (they run side by side), the rate over it, the worst lag. Refused
+    /// when they come from different scenarios, seeds, periods or speeds, or when a shard
+    /// appears twice; `shard` then says which of the whole were merged (`0,1,3/4`).
+    public static func merge(_ parts: [RunSummary]) throws(SimulationError) -> RunSummary {
+        guard var merged = parts.first else { throw SimulationError("no summaries to merge") }
+        var shards: [Shard] = []
+        for (i, part) in parts.enumerated() {
+            guard let shard = Shard(parsing: part.shard) else { throw SimulationError("summary \(i + 1): shard '\(part.shard)' is not i/n") }
+            for (what, mine, theirs) in [("scenario", part.scenario, merged.scenario), ("scenario hash", part.scenarioHash, merged.scenarioHash),
+                                         ("seed", String(part.seed), String(merged.seed)), ("start", part.start, merged.start),
+                                         ("end", part.end, merged.end), ("speed", part.speed, merged.speed)] where mine != theirs {
+                throw SimulationError("summary \(i + 1) is of another run: its \(what) is \(mine), the first one's \(theirs); merge the shards of one run")
+            }
+            if let first = shards.first, first.count != shard.count {
+                throw SimulationError("summary \(i + 1) is shard \(shard) of \(shard.count), the first one is of \(first.count); merge shards of one split")
+            }
+            if shards.contains(shard) { throw SimulationError("summary \(i + 1): shard \(shard) appears twice") }
+            shards.append(shard)
+            guard i > 0 else { continue }
+            merged.devices += part.devices
+            merged.messages += part.messages
+            merged.statusMessages += part.statusMessages
+            merged.telemetryByDomain.merge(part.telemetryByDomain, uniquingKeysWith: +)
+            merged.faults.merge(part.faults, uniquingKeysWith: +)
+            merged.payloadBytes += part.payloadBytes
+            merged.wallSeconds = max(merged.wallSeconds, part.wallSeconds)
+            func add(_ a: Int?, _ b: Int?) -> Int? { a == nil && b == nil ? nil : (a ?? 0) + (b ?? 0) }
+            func most(_ a: Double?, _ b: Double?) -> Double? { a == nil && b == nil ? nil : max(a ?? 0, b ?? 0) }
+            merged.maximumLagSeconds = most(merged.maximumLagSeconds, part.maximumLagSeconds)
+            merged.unacknowledged = add(merged.unacknowledged, part.unacknowledged)
+            merged.takenOver = add(merged.takenOver, part.takenOver)
+            merged.connections = add(merged.connections, part.connections)
+            merged.connectSeconds = most(merged.connectSeconds, part.connectSeconds)
+            merged.leftOutByLoadProfile = add(merged.leftOutByLoadProfile, part.leftOutByLoadProfile)
+            if let refused = part.refusedByBroker { merged.refusedByBroker = (merged.refusedByBroker ?? [:]).merging(refused, uniquingKeysWith: +) }
+        }
+        merged.messagesPerSecond = merged.wallSeconds > 0 ? Double(merged.messages) / merged.wallSeconds : 0
+        let n = shards[0].count
+        merged.shard = shards.count == n ? Shard.whole.description : shards.map(\.index).sorted().map(String.init).joined(separator: ",") + "/\(n)"
+        return merged
+    }
+
     public func json() -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

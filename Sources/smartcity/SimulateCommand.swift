@@ -162,11 +162,11 @@ struct Simulate: AsyncParsableCommand {
             let count = try labelSink.close(generator: generator)
             print("labels: \(count) fault episodes and events in \(labelSink.path)")
         }
-        printSummary(result)
+        Self.printSummary(result)
         if let summary { try result.json().write(toFile: summary, atomically: true, encoding: .utf8) }
     }
 
-    private func printSummary(_ summary: RunSummary) {
+    static func printSummary(_ summary: RunSummary) {
         print("scenario \(summary.scenario) (hash \(summary.scenarioHash)), seed \(summary.seed), shard \(summary.shard)")
         print("simulated \(summary.start) to \(summary.end) at speed \(summary.speed): \(summary.devices) devices")
         let domains = summary.telemetryByDomain.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")

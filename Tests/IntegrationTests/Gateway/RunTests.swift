@@ -569,3 +569,38 @@ final class Collected: @unchecked Sendable {
         guard condition(items) else { throw TestFailure("only \(items.count) messages arrived in 30 s") }
     }
 }
+
+extension Integration.RunTests {
+    /// `summary merge`: the shards' summaries add up to the whole run's (the union of the
+    /// shards is the run); a missing shard is named, one of another run is refused.
+    @Test func shardSummariesMergeIntoTheWholeRun() async throws {
+        let dir = try directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try gatewayScenarioYAML(duration: "6h", faults: "  - {kind: duplicate, share: 0.3, probability: 0.2}\n").write(toFile: dir + "/s.yaml", atomically: true, encoding: .utf8)
+        for shard in ["0/1", "0/3", "1/3", "2/3"] {
+            let name = shard.replacingOccurrences(of: "/", with: "-")
+            let simulate = try ChildProcess(["simulate", dir + "/s.yaml", "--shard", shard, "--output", dir + "/\(name).jsonl", "--summary", dir + "/\(name).json", "--progress", "0"])
+            #expect(await simulate.waitForExit() == 0, "\(simulate.output)")
+        }
+        let merge = try ChildProcess(["summary", "merge", dir + "/0-3.json", dir + "/1-3.json", dir + "/2-3.json", "--output", dir + "/merged.json"])
+        #expect(await merge.waitForExit() == 0, "\(merge.output)")
+        #expect(merge.output.contains("merged 3 shards: the whole run"), "\(merge.output)")
+        let whole = try JSONDecoder().decode(RunSummary.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/0-1.json")))
+        let merged = try JSONDecoder().decode(RunSummary.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/merged.json")))
+        #expect(merged.shard == "0/1")
+        #expect(merged.devices == whole.devices && merged.messages == whole.messages && merged.statusMessages == whole.statusMessages)
+        #expect(merged.telemetryByDomain == whole.telemetryByDomain && merged.faults == whole.faults && merged.payloadBytes == whole.payloadBytes)
+        let part = try ChildProcess(["summary", "merge", dir + "/0-3.json", dir + "/2-3.json"])
+        #expect(await part.waitForExit() == 0)
+        #expect(part.output.contains("merged shards 0,2/3: not the whole run"), "\(part.output)")
+        let twice = try ChildProcess(["summary", "merge", dir + "/0-3.json", dir + "/0-3.json"])
+        #expect(await twice.waitForExit() != 0)
+        #expect(twice.output.contains("shard 0/3 appears twice"), "\(twice.output)")
+        try gatewayScenarioYAML(seed: 8, duration: "6h").write(toFile: dir + "/other.yaml", atomically: true, encoding: .utf8)
+        let other = try ChildProcess(["simulate", dir + "/other.yaml", "--shard", "1/3", "--output", dir + "/o.jsonl", "--summary", dir + "/o.json", "--progress", "0"])
+        #expect(await other.waitForExit() == 0)
+        let mixed = try ChildProcess(["summary", "merge", dir + "/0-3.json", dir + "/o.json"])
+        #expect(await mixed.waitForExit() != 0)
+        #expect(mixed.output.contains("summary 2 is of another run"), "\(mixed.output)")
+    }
+}
