@@ -52,6 +52,7 @@ bench: release
 	$(SWIFT) run -c release smartcity bench mqtt --messages 200000
 	$(SWIFT) run -c release smartcity bench sim
 	$(SWIFT) run -c release smartcity bench gateway
+	$(SWIFT) run -c release smartcity bench overload
 
 clean:
 	rm -rf .build
