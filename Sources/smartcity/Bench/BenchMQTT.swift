@@ -42,14 +42,7 @@ struct BenchMQTT: AsyncParsableCommand {
         _ = try qosLevels()
     }
 
-    func qosLevels() throws -> [QoS] {
-        try qos.split(separator: ",").map { part in
-            guard let level = Int(part.trimmingCharacters(in: .whitespaces)), let value = QoS(level: level) else {
-                throw ValidationError("--qos takes levels 0, 1 or 2 separated by commas, got '\(qos)'")
-            }
-            return value
-        }
-    }
+    func qosLevels() throws -> [QoS] { try QoS.levels(parsing: qos) }
 
     func run() async throws {
         let levels = try qosLevels()
@@ -128,6 +121,19 @@ struct BenchMQTT: AsyncParsableCommand {
         await subscriber.disconnect()
         return BenchResult(implementation: .swift, qos: qos, sent: sent, received: received,
                            elapsed: Double(end - start) / 1e9, latencies: recorder.latencies())
+    }
+}
+
+extension QoS {
+    /// A benchmark's `--qos` list: levels separated by commas, each one of `allowed`.
+    static func levels(parsing text: String, allowed: [QoS] = [.atMostOnce, .atLeastOnce, .exactlyOnce]) throws -> [QoS] {
+        try text.split(separator: ",").map { part in
+            guard let level = Int(part.trimmingCharacters(in: .whitespaces)), let value = QoS(level: level), allowed.contains(value) else {
+                let names = allowed.map { String($0.rawValue) }
+                throw ValidationError("--qos takes levels \(names.dropLast().joined(separator: ", ")) \(names.count == 2 ? "and" : "or") \(names.last!) separated by commas, got '\(text)'")
+            }
+            return value
+        }
     }
 }
 

@@ -50,14 +50,7 @@ struct BenchOverload: AsyncParsableCommand {
         _ = try levels()
     }
 
-    func levels() throws -> [QoS] {
-        try qos.split(separator: ",").map { part in
-            guard let level = Int(part.trimmingCharacters(in: .whitespaces)), let value = QoS(level: level), value != .exactlyOnce else {
-                throw ValidationError("--qos takes levels 0 and 1 separated by commas, got '\(qos)'")
-            }
-            return value
-        }
-    }
+    func levels() throws -> [QoS] { try QoS.levels(parsing: qos, allowed: [.atMostOnce, .atLeastOnce]) }
 
     /// Per step: messages sent and received, receipts in the step's wall time, latencies.
     final class Tally: @unchecked Sendable {

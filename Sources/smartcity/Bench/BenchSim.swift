@@ -142,10 +142,7 @@ struct BenchSim: AsyncParsableCommand {
     /// max, received by one subscriber, against the C baseline publishing as many messages of
     /// the same average size over one connection.
     func publish(_ scenario: Scenario) async throws {
-        let levels = try qos.split(separator: ",").map { part -> QoS in
-            guard let n = Int(part), let level = QoS(level: n) else { throw ValidationError("--qos takes 0, 1 or 2 separated by commas") }
-            return level
-        }
+        let levels = try QoS.levels(parsing: qos)
         guard let seconds = Durations.parse(publishDuration) else { throw ValidationError("--publish-duration '\(publishDuration)' is not a duration") }
         guard let part = Shard(parsing: shard) else { throw ValidationError("--shard '\(shard)' must be i/n with 0 <= i < n, e.g. 0/4") }
         var run = scenario
