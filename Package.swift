@@ -50,7 +50,7 @@ let package = Package(
         ),
         // A private mosquitto for tests, benchmarks and the tool's default runs.
         .target(name: "EmbeddedBroker", dependencies: ["MQTT", "CPlatform"], swiftSettings: upcoming),
-        .target(name: "Telemetry", swiftSettings: hotPath),
+        .target(name: "Telemetry", dependencies: ["CPlatform"], swiftSettings: hotPath),
         // The located YAML field reader every settings file is read with.
         .target(name: "YAMLReader", dependencies: ["Telemetry", "Yams"], swiftSettings: upcoming),
         .target(name: "Simulator", dependencies: ["Telemetry", "MQTT", "YAMLReader", "Yams"], swiftSettings: hotPath),

@@ -1,3 +1,4 @@
+import CPlatform
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -26,10 +27,8 @@ public enum OpenFiles {
     public static func limit(atLeast needed: Int) -> Int {
         let now = limit()
         guard now < needed else { return now }
-        var wanted = rlimit(rlim_cur: rlim_t(needed), rlim_max: rlim_t(needed))
-        var current = rlimit()
-        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &current) == 0, current.rlim_max > wanted.rlim_max { wanted.rlim_max = current.rlim_max }
-        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &wanted)
+        // The same raise as for another process (the private broker), applied to this one.
+        _ = cprocess_open_files(0, Int64(needed))
         return limit()
     }
 

@@ -8,8 +8,9 @@
 /// when the parent process dies, so it never outlives us. Returns the pid, or -1 with errno.
 pid_t cprocess_spawn(const char *path, char *const argv[], int output_fd);
 
-/// Raises process `pid`'s limit on open files to at least `files` (its hard limit too where
-/// the caller may; else as far as the hard limit). Returns the soft limit now, or -1.
+/// Raises process `pid`'s limit on open files (0: the calling process) to at least `files`
+/// (its hard limit too where the caller may; else as far as the hard limit). Returns the soft
+/// limit now, or -1.
 long long cprocess_open_files(pid_t pid, long long files);
 
 /* Waits up to timeout_ms for the child to exit and reaps it: 1 when it has, 0 when it still
