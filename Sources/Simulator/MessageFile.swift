@@ -89,40 +89,19 @@ extension MessageFile {
 
     /// A `jsonl` message file read a line at a time (for callers that must await between lines).
     public final class Reader {
-        let path: String
-        private let file: UnsafeMutablePointer<FILE>
-        private var buffer: UnsafeMutablePointer<CChar>?
-        private var capacity = 0
-        /// The number of the line read last.
-        public private(set) var number = 0
+        private let lines: LineFile
         private let topicKey = Array(#""topic":""#.utf8), payloadKey = Array(#","payload":"#.utf8), atKey = Array(#"{"at":"#.utf8)
 
-        public init(path: String) throws {
-            guard let file = fopen(path, "r") else {
-                throw SimulationError("\(path): cannot open (\(String(cString: strerror(errno)))); check the path")
-            }
-            self.path = path
-            self.file = file
-        }
-
-        deinit {
-            fclose(file)
-            free(buffer)
-        }
+        public init(path: String) throws { lines = try LineFile(path: path) }
 
         /// The next message: topic, exact payload and send time (ms, 0 when the line has none).
         public func next() throws -> (String, [UInt8], Int64)? {
-            while true {
-                let n = getline(&buffer, &capacity, file)
-                if n < 0 { return nil }
-                number += 1
-                let line = UnsafeBufferPointer(start: UnsafeRawPointer(buffer!).assumingMemoryBound(to: UInt8.self), count: n)
-                var end = n
-                while end > 0, line[end - 1] == 10 || line[end - 1] == 13 { end -= 1 }
+            while let line = lines.next() {
+                let end = line.count
                 if end == 0 { continue }
                 guard let t = MessageFile.find(topicKey, in: line, from: 0), let q = line[(t + topicKey.count)...].firstIndex(of: UInt8(ascii: "\"")),
                       let p = MessageFile.find(payloadKey, in: line, from: q), line[end - 1] == UInt8(ascii: "}") else {
-                    throw SimulationError("\(path):\(number): not a line of 'smartcity simulate --output' (jsonl)")
+                    throw SimulationError("\(lines.path):\(lines.number): not a line of 'smartcity simulate --output' (jsonl)")
                 }
                 let topic = String(decoding: line[(t + topicKey.count)..<q], as: UTF8.self)
                 var payload = Array(line[(p + payloadKey.count)..<(end - 1)])
@@ -138,6 +117,7 @@ extension MessageFile {
                 }
                 return (topic, payload, at)
             }
+            return nil
         }
     }
 
@@ -149,6 +129,40 @@ extension MessageFile {
             i += 1
         }
         return nil
+    }
+}
+
+/// A text file read a line at a time without copying: each line's bytes, without its line
+/// break, stay valid until the next call.
+public final class LineFile {
+    public let path: String
+    private let file: UnsafeMutablePointer<FILE>
+    private var buffer: UnsafeMutablePointer<CChar>?
+    private var capacity = 0
+    /// The number of the line read last.
+    public private(set) var number = 0
+
+    public init(path: String) throws(SimulationError) {
+        guard let file = fopen(path, "r") else {
+            throw SimulationError("\(path): cannot open (\(String(cString: strerror(errno)))); check the path")
+        }
+        self.path = path
+        self.file = file
+    }
+
+    deinit {
+        fclose(file)
+        free(buffer)
+    }
+
+    public func next() -> UnsafeBufferPointer<UInt8>? {
+        let n = getline(&buffer, &capacity, file)
+        if n < 0 { return nil }
+        number += 1
+        var end = n
+        let bytes = UnsafeRawPointer(buffer!).assumingMemoryBound(to: UInt8.self)
+        while end > 0, bytes[end - 1] == 10 || bytes[end - 1] == 13 { end -= 1 }
+        return UnsafeBufferPointer(start: bytes, count: end)
     }
 }
 

@@ -203,12 +203,10 @@ public final class Publisher {
     /// current scheduler lag in seconds (nil at --speed max).
     public func run(progress: (Double?) -> Void) async throws(SimulationError) -> Outcome {
         var outcome = Outcome()
-        let clock = ContinuousClock()
-        let began = clock.now
+        var schedule = OpenLoopSchedule()
         let startMs = scenario.start * 1000
         let speed: Double? = { if case .factor(let x) = scenario.speed { return x } else { return nil } }()
         let load = scenario.load
-        var lag = 0.0
         var count = 0
         var topic: [UInt8] = []
         topic.reserveCapacity(128)
@@ -234,7 +232,7 @@ public final class Publisher {
             }
             guard generator.next() else { break }
             // Open loop: the wall time the message is due, by the load profile or the speed.
-            var due: ContinuousClock.Instant?
+            var due: Duration?
             if let load {
                 // The profile also says whether the message's device publishes now.
                 let simulated = Double(generator.message.sendTime - startMs) / 1000
@@ -246,25 +244,16 @@ public final class Publisher {
                         continue
                     }
                 }
-                due = began + .milliseconds(Int64(wall * 1000))
+                due = .milliseconds(Int64(wall * 1000))
             } else if let speed {
-                due = began + .milliseconds(Int64(Double(generator.message.sendTime - startMs) / speed))
+                due = .milliseconds(Int64(Double(generator.message.sendTime - startMs) / speed))
             }
-            if let due {
-                let now = clock.now
-                if due > now + .milliseconds(1) {
-                    loop.flush()
-                    try? await Task.sleep(until: due, clock: clock)
-                } else if now > due {
-                    lag = (now - due).seconds
-                    outcome.maximumLag = max(outcome.maximumLag, lag)
-                }
-            }
+            if let due { await schedule.wait(until: due) { loop.flush() } }
             let fleet = generator.message.fleet
             let connection = Int(connectionOf[fleet][generator.message.device])
             let client = clients[connection]
             count += 1
-            if count & 0x3FF == 0 { progress(speed == nil && load == nil ? nil : lag) }
+            if count & 0x3FF == 0 { progress(speed == nil && load == nil ? nil : schedule.lag) }
             if span > 0, count - batchStart >= batch || generator.message.sendTime - batchTime >= span {
                 loop.flush()
                 batchStart = count
@@ -313,7 +302,8 @@ public final class Publisher {
                 break
             }
         }
-        progress(speed == nil ? nil : lag)
+        progress(speed == nil && load == nil ? nil : schedule.lag)
+        outcome.maximumLag = schedule.maximumLag
         loop.releaseWakes()
         // The watchdog gives every client up when the broker stays away, so this ends.
         for client in clients { await client.drain() }

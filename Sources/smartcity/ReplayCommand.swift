@@ -85,8 +85,8 @@ struct Replay: AsyncParsableCommand {
             }
         }
         var outcome = Outcome(input: input, speed: speed, qos: qos, connections: connections)
-        let clock = ContinuousClock()
-        let began = clock.now
+        var schedule = OpenLoopSchedule()
+        let clock = schedule.clock, began = schedule.began
         var lastProgress = began
         var first: Int64?
         var last: Int64 = 0
@@ -95,13 +95,8 @@ struct Replay: AsyncParsableCommand {
             if let factor, at > 0 {
                 let start = first ?? at
                 first = start
-                let due = began + .milliseconds(Int64(Double(at - start) / factor))
-                let now = clock.now
-                if due > now + .milliseconds(1) {
-                    try? await Task.sleep(until: due, clock: clock)
-                } else if now > due {
-                    outcome.maximumLagSeconds = max(outcome.maximumLagSeconds, (now - due).seconds)
-                }
+                await schedule.wait(until: .milliseconds(Int64(Double(at - start) / factor)))
+                outcome.maximumLagSeconds = schedule.maximumLag
             }
             if first == nil, at > 0 { first = at }
             last = max(last, at)
@@ -245,33 +240,20 @@ final class LongTableSource: ReplaySource {
     }
 }
 
-/// A text file a line at a time.
+/// A CSV file a record at a time: a quoted field may span lines.
 final class LineReader {
-    private let file: UnsafeMutablePointer<FILE>
-    private var buffer: UnsafeMutablePointer<CChar>?
-    private var capacity = 0
-    private(set) var number = 0
+    private let lines: LineFile
+    var number: Int { lines.number }
 
-    init(path: String) throws {
-        guard let file = fopen(path, "r") else { throw ValidationError("\(path): cannot open (\(String(cString: strerror(errno)))); check the path") }
-        self.file = file
-    }
+    init(path: String) throws { lines = try LineFile(path: path) }
 
-    deinit {
-        fclose(file)
-        free(buffer)
-    }
-
-    /// The next line without its line break; a quoted field may span lines.
+    /// The next record without its line break(s).
     func next() throws -> String? {
-        var text = ""
-        repeat {
-            let n = getline(&buffer, &capacity, file)
-            if n < 0 { return text.isEmpty ? nil : text }
-            number += 1
-            text += String(decoding: UnsafeRawBufferPointer(start: buffer, count: n), as: UTF8.self)
-        } while text.utf8.reduce(0, { $0 + ($1 == UInt8(ascii: "\"") ? 1 : 0) }) % 2 == 1
-        while text.hasSuffix("\n") || text.hasSuffix("\r") { text.removeLast() }
+        guard let first = lines.next() else { return nil }
+        var text = String(decoding: first, as: UTF8.self)
+        while text.utf8.reduce(0, { $0 + ($1 == UInt8(ascii: "\"") ? 1 : 0) }) % 2 == 1, let more = lines.next() {
+            text += "\n" + String(decoding: more, as: UTF8.self)
+        }
         return text
     }
 }
