@@ -46,6 +46,7 @@ final class ChildProcess: @unchecked Sendable {
                 }
             }
             lock.lock()
+            if !pending.isEmpty { lines.append(String(decoding: pending, as: UTF8.self)) }
             ended = true
             lock.broadcast()
             lock.unlock()
@@ -88,10 +89,16 @@ final class ChildProcess: @unchecked Sendable {
 
     func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
 
+    /// Waits for the exit and then for the end of its output, so that `output` holds all of it
+    /// (a process it started and left running may keep the pipe open: then at most 10 s more).
     func waitForExit() async -> Int32 {
         await withCheckedContinuation { continuation in
             Thread.detachNewThread { [self] in
                 process.waitUntilExit()
+                let deadline = Date().addingTimeInterval(10)
+                lock.lock()
+                while !ended && lock.wait(until: deadline) {}
+                lock.unlock()
                 continuation.resume(returning: process.terminationStatus)
             }
         }
