@@ -21,7 +21,7 @@ public struct AggregatorOutput: Sendable, Equatable {
 /// Not thread-safe: one owner feeds it (the network thread under a lock, or a file replay).
 ///
 /// ```swift
-/// let aggregator = Aggregator(config: GatewayConfig())
+/// let aggregator = try Aggregator(config: GatewayConfig())
 /// aggregator.ingest(topic: topic, payload: payload)
 /// let output = aggregator.drain()   // windows, indicators, dead letters
 /// ```
@@ -67,9 +67,13 @@ public final class Aggregator {
 
     public var indicators: [IndicatorDefinition] { indicatorStage.definitions }
 
-    public init(config: GatewayConfig, schema: TelemetrySchema = .standard, indicators: [IndicatorDefinition] = IndicatorCatalog.all) {
+    /// `indicators`: the configuration's (`indicatorDefinitions()`) unless given.
+    public init(config: GatewayConfig, indicators given: [IndicatorDefinition]? = nil) throws(Formula.Problem) {
         self.config = config
+        let schema = config.schema
         self.schema = schema
+        let indicators: [IndicatorDefinition]
+        if let given { indicators = given } else { indicators = try config.indicatorDefinitions() }
         lengths = [config.window * 1000, 3_600_000, 86_400_000]
         seriesPerGroup = schema.attributeCount + schema.entities.count + Derived.allCases.count
         validator = ReadingValidator(schema: schema)
@@ -453,11 +457,14 @@ public final class Aggregator {
     public func snapshot() -> [UInt8] {
         CheckpointCodec.encode(AggregationState(counters: counters, registry: registry, meters: meters, freeFlow: freeFlow.counts, clocks: store.clocks,
                                                 windows: store.liveSlots, indicatorRevisions: indicatorStage.revisions,
-                                                watches: alarms.watches, openAlarms: alarms.openList))
+                                                watches: alarms.watches, openAlarms: alarms.openList, schema: schema.fingerprint))
     }
 
     public func restore(_ bytes: [UInt8]) throws(SnapshotError) {
         let state = try CheckpointCodec.decode(bytes)
+        guard state.schema == schema.fingerprint else {
+            throw SnapshotError(description: "the checkpoint was written for other device families (\(state.schema)); this gateway has \(schema.fingerprint). Start it with the scenario it ran with, or afresh with a new store path")
+        }
         let series = state.registry.groups.count * seriesPerGroup
         guard state.windows.allSatisfy({ Int($0.series) < series }) else {
             throw SnapshotError(description: "checkpoint names a window series beyond its device groups")

@@ -17,6 +17,10 @@ public struct GatewayConfig: Sendable {
     /// Larger payloads are rejected unread.
     public var maxPayload = 65_536
     public var cities: [CityFacts] = []
+    /// The families the gateway admits: the built-in ones and a scenario's own device types.
+    public var schema = TelemetrySchema.standard
+    /// Indicators a scenario defines, computed beside the built-in ones.
+    public var indicators: [IndicatorSpec] = []
     /// The devices admitted: a scenario's fleets and the registry file's devices. Readings
     /// from a city not in `cities`, a district the city does not list or a device not here are
     /// refused, unless `acceptUnknownDevices` (then at most `maxUnknownDevices` of them).
@@ -52,6 +56,14 @@ public struct GatewayConfig: Sendable {
     public init() {}
 
     public func city(_ id: String) -> CityFacts? { cities.first { $0.id == id } }
+
+    /// Every indicator this gateway computes: the catalogue for its families, then the
+    /// scenario's own.
+    public func indicatorDefinitions() throws(Formula.Problem) -> [IndicatorDefinition] {
+        var all = IndicatorCatalog.all(schema: schema)
+        for spec in indicators { all.append(try IndicatorDefinition(spec, schema: schema)) }
+        return all
+    }
 
     /// Reads a gateway configuration; errors name the file, line, column and field and say
     /// what is allowed (`ConfigError`).

@@ -69,7 +69,7 @@ public final class GatewayService: @unchecked Sendable {
     public var onReceived: (@Sendable (UnsafeBufferPointer<UInt8>) -> Void)?
     public private(set) var replayed = 0
     /// Indicator definitions by code, for the published messages.
-    private let definitions: [String: IndicatorDefinition]
+    let definitions: [String: IndicatorDefinition]
 
     /// Opens the store (SQLite at `config.store` unless another is given) and the journal,
     /// restores the last checkpoint and replays the journal. Counters and gauges go to
@@ -81,7 +81,8 @@ public final class GatewayService: @unchecked Sendable {
         self.metrics = GatewayMetrics(factory: metrics)
         self.store = try store ?? SQLiteStore(path: config.store)
         journal = try Journal(directory: config.journal ?? config.store + ".journal")
-        aggregator = Aggregator(config: config)
+        aggregator = try Aggregator(config: config)
+        try self.store.define(aggregator.indicators)
         definitions = Dictionary(uniqueKeysWithValues: aggregator.indicators.map { ($0.code, $0) })
         if let checkpoint = try self.store.latestCheckpoint() {
             do { try aggregator.restore(checkpoint.state) } catch {

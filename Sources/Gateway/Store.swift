@@ -53,6 +53,8 @@ public struct IndicatorRow: Sendable, Codable, Equatable {
 /// Where the gateway keeps windows, indicators, dead letters and checkpoints. SQLite is the
 /// default; a server database implements the same protocol.
 public protocol TelemetryStore: AnyObject, Sendable {
+    /// Records what each indicator code means (name, unit, formula), replacing older text.
+    func define(_ definitions: [IndicatorDefinition]) throws
     /// Writes a batch atomically. Rows are upserts by key and revision, so writing the same
     /// batch again (a replay after a crash) changes nothing.
     func write(_ batch: StoreBatch) throws
@@ -103,19 +105,23 @@ public final class SQLiteStore: TelemetryStore, @unchecked Sendable {
         configuration.busyMode = .timeout(10)
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
-            try pool.write { db in
-                try db.execute(sql: SQLiteStore.schema)
-                for d in definitions {
-                    try db.execute(sql: """
-                        INSERT INTO indicator_definitions (code, slug, name, unit, domain, formula, needs, higher_is_better)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                        ON CONFLICT(code) DO UPDATE SET slug = excluded.slug, name = excluded.name, unit = excluded.unit,
-                          domain = excluded.domain, formula = excluded.formula, needs = excluded.needs, higher_is_better = excluded.higher_is_better
-                        """, arguments: [d.code, d.slug, d.name, d.unit, d.domain.rawValue, d.formula, d.needs, d.higherIsBetter])
-                }
-            }
+            try pool.write { db in try db.execute(sql: SQLiteStore.schema) }
+            try define(definitions)
         } catch {
             throw GatewayError.store("\(path): cannot open the SQLite store (\(error)); check the path, permissions and free space")
+        }
+    }
+
+    public func define(_ definitions: [IndicatorDefinition]) throws {
+        try pool.write { db in
+            for d in definitions {
+                try db.execute(sql: """
+                    INSERT INTO indicator_definitions (code, slug, name, unit, domain, formula, needs, higher_is_better)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(code) DO UPDATE SET slug = excluded.slug, name = excluded.name, unit = excluded.unit,
+                      domain = excluded.domain, formula = excluded.formula, needs = excluded.needs, higher_is_better = excluded.higher_is_better
+                    """, arguments: [d.code, d.slug, d.name, d.unit, d.domain.rawValue, d.formula, d.needs, d.higherIsBetter])
+            }
         }
     }
 

@@ -122,6 +122,10 @@ public final class Generator {
             fleets.append(AirQualityFleet(AirQualityStation(city: context), city: context, settings: environment.fleet,
                                 districtStarts: districtStarts(city, count: environment.fleet.count), scenario: scenario, shard: shard))
         }
+        for defined in city.fleets.defined {
+            fleets.append(DefinedFleet(DefinedDevice(type: defined.type, city: context), city: context, settings: defined.fleet,
+                                       districtStarts: districtStarts(city, count: defined.fleet.count), scenario: scenario, shard: shard))
+        }
         return fleets
     }
 

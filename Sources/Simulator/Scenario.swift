@@ -16,6 +16,10 @@ public struct Scenario: Sendable {
     public var faults: [FaultSpec]
     /// The load profile over the run (`load:`): speed and active share of devices by stage.
     public var load: LoadProfile?
+    /// Device families the scenario defines (`device-types:`), besides the built-in ones.
+    public var deviceTypes: [DeviceType] = []
+    /// Indicators the scenario defines (`indicators:`), besides the gateway's own.
+    public var indicators: [IndicatorSpec] = []
     /// FNV-1a 64 of the scenario file's bytes, in hex: names the exact scenario in summaries.
     public var hash: String
 
@@ -284,11 +288,19 @@ public struct Fleets: Sendable {
         public init(fleet: FleetSettings) { self.fleet = fleet }
     }
 
+    /// A fleet of a device type the scenario defines.
+    public struct Defined: Sendable {
+        public var type: DeviceType
+        public var fleet: FleetSettings
+    }
+
     public var traffic: Traffic?
     public var lighting: Lighting?
     public var waste: Waste?
     public var water: Water?
     public var environment: Environment?
+    /// Fleets of the scenario's own device types, in the order of `device-types:`.
+    public var defined: [Defined] = []
     public init() {}
 }
 
@@ -373,6 +385,7 @@ extension City {
         if let f = fleets.waste { devices[.waste] = f.fleet.count }
         if let f = fleets.water { devices[.water] = f.fleet.count + f.networkSensorsPerDistrict * districts.count }
         if let f = fleets.environment { devices[.environment] = f.fleet.count }
+        for f in fleets.defined { devices[f.type.schema.domain, default: 0] += f.fleet.count }
         return devices
     }
 }
@@ -403,7 +416,9 @@ extension City {
                   devices: installedDevices, inventory: inventory,
                   kmPerTrafficCounter: fleets.traffic?.kmPerStation ?? 0.2,
                   kmPerNetworkSensor: fleets.water?.kmPerNetworkSensor ?? 10, districts: districts.map(\.id),
-                  latitude: latitude, longitude: longitude)
+                  latitude: latitude, longitude: longitude,
+                  entityInventory: Dictionary(fleets.defined.compactMap { f in f.fleet.inventory.map { (f.type.schema.type, $0) } }) { $0 + $1 },
+                  entityDevices: Dictionary(fleets.defined.map { ($0.type.schema.type, $0.fleet.count) }) { $0 + $1 })
     }
 
     /// The devices this city's fleets run, as the gateway admits them: the same ids and
@@ -436,11 +451,17 @@ extension City {
                 starts: (0...districts.count).map { $0 * perDistrict })
         }
         if let f = fleets.environment { add(.environment, code: code("AirQualityObserved"), settings: f.fleet, count: f.fleet.count) }
+        for f in fleets.defined { add(f.type.schema.domain, code: f.type.schema.deviceCode, settings: f.fleet, count: f.fleet.count) }
         return roster
     }
 }
 
 extension Scenario {
+    /// The wire contract of this scenario's devices: the built-in families and its own types.
+    public var schema: TelemetrySchema {
+        TelemetrySchema.standard.adding(deviceTypes.map(\.schema))
+    }
+
     /// Every device of every city, as the gateway admits them.
     public var roster: DeviceRoster {
         cities.reduce(into: DeviceRoster()) { $0.merge($1.roster) }

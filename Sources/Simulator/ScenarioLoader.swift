@@ -16,7 +16,7 @@ extension Scenario {
     public init(yaml: String, file: String = "scenario") throws(ScenarioError) {
         let root = try YAMLField.document(yaml: yaml, file: file, empty: "the file is empty; see Scenarios/almaty.yaml for a complete example")
         let top = try root
-            .mapping(allowed: ["name", "seed", "start", "duration", "speed", "mqtt", "cities", "faults", "load"])
+            .mapping(allowed: ["name", "seed", "start", "duration", "speed", "mqtt", "device-types", "indicators", "cities", "faults", "load"])
         name = try top["name"]?.identifier() ?? "scenario"
         let seedField = try top.required("seed")
         guard let seedText = seedField.node.string, let seed = UInt64(seedText.replacingOccurrences(of: "_", with: "")) else {
@@ -37,11 +37,14 @@ extension Scenario {
         }
         mqtt = try top["mqtt"].map(Scenario.parseMQTT) ?? MQTTSettings()
         if let field = top["load"] { load = try LoadProfile.parse(field, scenarioSpeed: speed) }
+        for field in try top["device-types"]?.list() ?? [] {
+            deviceTypes.append(try DeviceType.parse(field, taken: deviceTypes))
+        }
         let cityFields = try top.required("cities").list()
         guard !cityFields.isEmpty else { throw try top.required("cities").error("at least one city is needed") }
         var cities: [City] = []
         for field in cityFields {
-            let city = try Scenario.parseCity(field)
+            let city = try Scenario.parseCity(field, types: deviceTypes)
             if cities.contains(where: { $0.id == city.id }) { throw field.error("city id '\(city.id)' appears twice") }
             if cities.contains(where: { $0.code == city.code }) {
                 throw field.error("city code '\(city.code)' appears twice; device ids would collide")
@@ -54,6 +57,12 @@ extension Scenario {
             throw try top.required("cities").error("\(devices) devices in all; one scenario holds at most \(Scenario.maximumDevices); split the cities over several scenarios")
         }
         self.cities = cities
+        let schema = TelemetrySchema.standard.adding(deviceTypes.map(\.schema))
+        for field in try top["indicators"]?.list() ?? [] {
+            let spec = try IndicatorSpec.parse(field, schema: schema)
+            if indicators.contains(where: { $0.code == spec.code }) { throw field.error("the indicator \(spec.code) is defined twice") }
+            indicators.append(spec)
+        }
         faults = try (top["faults"]?.list() ?? []).map { (field) throws(ScenarioError) in
             try Scenario.parseFault(field, cities: cities)
         }
@@ -127,7 +136,7 @@ extension Scenario {
         return settings
     }
 
-    static func parseCity(_ field: YAMLField) throws(ScenarioError) -> City {
+    static func parseCity(_ field: YAMLField, types: [DeviceType] = []) throws(ScenarioError) -> City {
         let map = try field.mapping(allowed: [
             "id", "name", "code", "synthetic", "latitude", "longitude", "utc-offset", "population", "area-km2",
             "road-km", "major-street-km", "lit-street-km", "water-network-km", "vehicles", "profile", "climate",
@@ -162,7 +171,7 @@ extension Scenario {
         if city.litStreetKm == 0 { city.litStreetKm = city.roadKm * 0.8 }
         if let profileField = map["profile"] { city.profile = try parseProfile(profileField) }
         if let climateField = map["climate"] { city.climate = try parseClimate(climateField) }
-        city.fleets = try parseFleets(try map.required("fleets"))
+        city.fleets = try parseFleets(try map.required("fleets"), types: types)
         return city
     }
 
@@ -241,8 +250,8 @@ extension Scenario {
         return fleet
     }
 
-    static func parseFleets(_ field: YAMLField) throws(ScenarioError) -> Fleets {
-        let map = try field.mapping(allowed: Domain.allCases.map(\.rawValue))
+    static func parseFleets(_ field: YAMLField, types: [DeviceType] = []) throws(ScenarioError) -> Fleets {
+        let map = try field.mapping(allowed: Domain.allCases.map(\.rawValue) + types.map(\.id))
         var fleets = Fleets()
         if let f = map["mobility"] {
             let m = try f.mapping(allowed: fleetKeys + ["incidents-per-day", "km-per-station"])
@@ -291,6 +300,10 @@ extension Scenario {
         if let f = map["environment"] {
             let m = try f.mapping(allowed: fleetKeys)
             fleets.environment = Fleets.Environment(fleet: try parseFleet(m, defaultInterval: 300))
+        }
+        for type in types {
+            guard let f = map[type.id] else { continue }
+            fleets.defined.append(Fleets.Defined(type: type, fleet: try parseFleet(try f.mapping(allowed: fleetKeys), defaultInterval: type.interval)))
         }
         return fleets
     }

@@ -28,12 +28,20 @@ public struct CityFacts: Sendable, Equatable {
     /// lamps must burn (a dark lamp after dusk is a failed lamp).
     public var latitude: Double?
     public var longitude: Double?
+    /// The assets of each scenario-defined device type (by entity type), connected or not;
+    /// they are not part of their domain's `inventory`, which the built-in indicators read.
+    public var entityInventory: [String: Int]
+    /// The connected devices of each scenario-defined device type (by entity type).
+    public var entityDevices: [String: Int]
 
     public init(id: String, name: String? = nil, utcOffset: Double = 0, population: Double, areaKm2: Double,
                 litStreetKm: Double = 0, majorStreetKm: Double = 0, waterNetworkKm: Double = 0,
                 devices: [Domain: Int] = [:], inventory: [Domain: Int] = [:], kmPerTrafficCounter: Double = 0.2,
                 kmPerNetworkSensor: Double = 10, districts: [String] = [],
-                latitude: Double? = nil, longitude: Double? = nil) {
+                latitude: Double? = nil, longitude: Double? = nil, entityInventory: [String: Int] = [:],
+                entityDevices: [String: Int] = [:]) {
+        self.entityInventory = entityInventory
+        self.entityDevices = entityDevices
         self.latitude = latitude
         self.longitude = longitude
         self.id = id

@@ -96,6 +96,17 @@ public struct TelemetrySchema: Sendable {
         attributeCount = n
     }
 
+    /// The families and their attributes in order, which number the aggregation's series:
+    /// `Type(attr,attr);Type(...)`.
+    public var fingerprint: String {
+        entities.map { "\($0.type)(\($0.attributes.map(\.name).joined(separator: ",")))" }.joined(separator: ";")
+    }
+
+    /// This schema with more families after its own.
+    public func adding(_ more: [EntitySchema]) -> TelemetrySchema {
+        more.isEmpty ? self : TelemetrySchema(entities: entities + more)
+    }
+
     public func entity(named type: String) -> Int? { entities.firstIndex { $0.type == type } }
 
     /// The family of an entity type this schema defines (a programming error otherwise).
@@ -165,4 +176,18 @@ public struct TelemetrySchema: Sendable {
             AttributeSchema("atmosphericPressure", .number, unit: "hPa", range: 300...1_100, decimals: 1),
         ]),
     ])
+}
+
+extension AttributeSchema {
+    /// The SenML units (the IANA registry of RFC 8428 and RFC 8798, with the secondary units)
+    /// an attribute may carry, and those the built-in families use.
+    public static let senmlUnits: Set<String> = [
+        "m", "kg", "g", "s", "A", "K", "cd", "mol", "Hz", "rad", "sr", "N", "Pa", "J", "W", "C", "V", "F", "Ohm", "S", "Wb",
+        "T", "H", "Cel", "lm", "lx", "Bq", "Gy", "Sv", "kat", "m2", "m3", "l", "m/s", "m/s2", "m3/s", "l/s", "W/m2",
+        "cd/m2", "bit", "bit/s", "lat", "lon", "pH", "dB", "dBW", "Bspl", "count", "/", "%", "%RH", "%EL", "EL", "1/s",
+        "1/min", "beat/min", "beats", "S/m", "B", "VA", "VAs", "var", "vars", "J/m", "kg/m3", "deg", "NTU",
+        "ms", "min", "h", "MHz", "kW", "kVA", "kvar", "Ah", "Wh", "kWh", "varh", "kvarh", "kVAh", "Wh/km", "KiB", "GB",
+        "Mbit/s", "B/s", "MB/s", "mV", "mA", "dBm", "ug/m3", "mm/h", "m/h", "ppm", "/100", "/1000", "hPa", "mm", "cm",
+        "km", "km/h", "mg/m3", "m3/h",
+    ]
 }

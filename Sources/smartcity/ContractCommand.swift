@@ -40,8 +40,9 @@ struct ContractDocument {
     /// The families the scenario's cities run, in the schema's order.
     var families: [EntitySchema] {
         let fleets = scenario.cities.map(\.fleets)
-        return TelemetrySchema.standard.entities.filter { entity in
-            switch entity.type {
+        return scenario.schema.entities.filter { entity in
+            if fleets.contains(where: { $0.defined.contains { $0.type.schema.type == entity.type } }) { return true }
+            return switch entity.type {
             case "TrafficFlowObserved": fleets.contains { $0.traffic != nil }
             case "Streetlight": fleets.contains { $0.lighting != nil }
             case "WasteContainer": fleets.contains { $0.waste != nil }

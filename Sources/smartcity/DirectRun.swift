@@ -35,7 +35,8 @@ struct DirectRun {
 
     func run() throws -> Outcome {
         let store = try SQLiteStore(path: config.store)
-        let aggregator = Aggregator(config: config)
+        let aggregator = try Aggregator(config: config)
+        try store.define(aggregator.indicators)
         let stop = Interruption()
         defer { stop.cancel() }
         let clock = ContinuousClock()

@@ -26,6 +26,8 @@ extension GatewayConfig {
         self.init()
         cities = scenario.cities.map(\.facts)
         roster = scenario.roster
+        schema = scenario.schema
+        indicators = scenario.indicators
     }
 }
 
@@ -52,6 +54,8 @@ struct GatewayOptions: ParsableArguments {
         var config = try config.map { try GatewayConfig(contentsOf: $0) } ?? GatewayConfig()
         if let scenario {
             let loaded = try Scenario(contentsOf: scenario)
+            config.schema = loaded.schema
+            config.indicators = loaded.indicators
             // One source per city: a city the configuration lists too must say the same.
             for city in loaded.cities {
                 guard let listed = config.city(city.id) else {

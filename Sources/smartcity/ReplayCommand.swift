@@ -37,6 +37,9 @@ struct Replay: AsyncParsableCommand {
     @Option(help: "Seconds between progress lines (0: none).")
     var progress: Double = 2
 
+    @Option(help: "Scenario whose device types a CSV long table may hold besides the built-in families.")
+    var scenario: String?
+
     func validate() throws {
         guard (0...2).contains(qos) else { throw ValidationError("--qos must be 0, 1 or 2, got \(qos)") }
         guard connections >= 1, connections <= 10_000 else { throw ValidationError("--connections must be 1 to 10000, got \(connections)") }
@@ -65,7 +68,7 @@ struct Replay: AsyncParsableCommand {
     func run() async throws {
         let level = QoS(level: qos)!
         let factor: Double? = { if case .factor(let x) = Scenario.Speed(parsing: speed)! { return x } else { return nil } }()
-        let source: any ReplaySource = input.hasSuffix(".csv") ? try LongTableSource(path: input) : try JSONLinesSource(path: input)
+        let source: any ReplaySource = input.hasSuffix(".csv") ? try LongTableSource(path: input, schema: scenario.map { try Scenario(contentsOf: $0).schema } ?? .standard) : try JSONLinesSource(path: input)
         var mqtt = MQTTSettings()
         try credentials.apply(to: &mqtt)
         let (url, embedded) = try await brokerFor(broker)
@@ -163,10 +166,12 @@ final class LongTableSource: ReplaySource {
     private var columns: [String: Int] = [:]
     private var pending: [String]?
     private var sequence: [String: Int] = [:]
+    private let schema: TelemetrySchema
     private static let required = ["time", "city", "domain", "district", "device", "attribute", "value"]
 
-    init(path: String) throws {
+    init(path: String, schema: TelemetrySchema = .standard) throws {
         self.path = path
+        self.schema = schema
         lines = try LineReader(path: path)
         guard let header = try lines.next() else { throw ValidationError("\(path): empty; expected a header \(Self.required.joined(separator: ","))[,unit]") }
         for (i, name) in CSVFields.split(header).enumerated() { columns[name] = i }
@@ -198,8 +203,8 @@ final class LongTableSource: ReplaySource {
         guard let seconds = Timestamps.parse(time) else { throw ValidationError("\(path):\(lines.number): '\(time)' is not a time (ISO 8601)") }
         guard let domain = Domain(rawValue: domainName) else { throw ValidationError("\(path):\(lines.number): '\(domainName)' is not a domain (\(Domain.allCases.map(\.rawValue).joined(separator: ", ")))") }
         let code = device.split(separator: "-").dropFirst().first.map(String.init) ?? ""
-        guard let entity = TelemetrySchema.standard.entities.first(where: { $0.domain == domain && $0.deviceCode == code }) else {
-            throw ValidationError("\(path):\(lines.number): no \(domainName) family has devices like '\(device)' ({city}-{code}-{number}, code one of \(TelemetrySchema.standard.entities.filter { $0.domain == domain }.map(\.deviceCode).joined(separator: ", ")))")
+        guard let entity = schema.entities.first(where: { $0.domain == domain && $0.deviceCode == code }) else {
+            throw ValidationError("\(path):\(lines.number): no \(domainName) family has devices like '\(device)' ({city}-{code}-{number}, code one of \(schema.entities.filter { $0.domain == domain }.map(\.deviceCode).joined(separator: ", ")))")
         }
         var pack = "[{\"bn\":\(ExportReadings.jsonString("urn:ngsi-ld:\(entity.type):\(device):")),\"bt\":\(seconds)"
         var firstRecord = true

@@ -1,3 +1,4 @@
+import Telemetry
 /// Everything the aggregation keeps between messages; a checkpoint holds exactly this.
 struct AggregationState {
     var counters = IngestCounters()
@@ -11,6 +12,9 @@ struct AggregationState {
     /// The detectors' memory per device and the open alarms.
     var watches: [DeviceWatch] = []
     var openAlarms: [OpenAlarm] = []
+    /// The families the series are numbered by (`TelemetrySchema.fingerprint`); empty in
+    /// checkpoints written before scenarios could define families, which had only the built-in ones.
+    var schema = ""
 }
 
 /// Reads and writes the aggregation state as one byte string: plain structs as they lie in
@@ -54,6 +58,8 @@ enum CheckpointCodec {
         w.array(revisions.map(\.value))
         w.array(state.watches)
         w.array(state.openAlarms)
+        // Last, so that checkpoints without it read as before.
+        w.string(state.schema)
         return w.bytes
     }
 
@@ -95,6 +101,7 @@ enum CheckpointCodec {
         }
         state.watches = try r.array()
         state.openAlarms = try r.array()
+        state.schema = r.isAtEnd ? TelemetrySchema.standard.fingerprint : try r.string()
         guard r.isAtEnd else { throw SnapshotError(description: "checkpoint has trailing bytes") }
         let groups = state.registry.groups.count, cities = state.registry.cities.count
         guard state.freeFlow.count % FreeFlowProfiles.bins == 0,

@@ -70,7 +70,7 @@ public final class HTTPAPI: Sendable {
             return try HTTPAPI.json(status, status: status.ok ? .ok : .serviceUnavailable)
         }
         router.get("/api/definitions") { _, _ -> Response in
-            try HTTPAPI.json(IndicatorCatalog.all.map {
+            try HTTPAPI.json(service.definitions.values.sorted { $0.code < $1.code }.map {
                 ["code": $0.code, "slug": $0.slug, "name": $0.name, "unit": $0.unit, "domain": $0.domain.rawValue,
                  "formula": $0.formula, "needs": $0.needs, "direction": $0.higherIsBetter ? "higher is better" : "lower is better"]
             })

@@ -4,13 +4,8 @@ import Telemetry
 /// in fault. Not a standard's indicator: the share of street lights in fault feeds the index's
 /// safety pillar (dark streets), the rest watch the telemetry itself.
 enum HealthIndicators {
-    static let entities: [Domain: [String]] = [
-        .mobility: ["TrafficFlowObserved"], .lighting: ["Streetlight"], .waste: ["WasteContainer"],
-        .water: ["WaterConsumptionObserved", "WaterObserved"], .environment: ["AirQualityObserved"],
-    ]
-
-    static let all: [IndicatorDefinition] = Domain.allCases.flatMap { domain -> [IndicatorDefinition] in
-        let types = entities[domain] ?? []
+    static func all(schema: TelemetrySchema) -> [IndicatorDefinition] { Domain.allCases.flatMap { domain -> [IndicatorDefinition] in
+        let types = schema.entities.filter { $0.domain == domain }.map(\.type)
         @Sendable func reporting(_ i: IndicatorInputs) -> Double { types.reduce(0) { $0 + i.reporting($1) } }
         return [
             IndicatorDefinition(
@@ -28,5 +23,5 @@ enum HealthIndicators {
                     return n > 0 ? percent(Double(i.partial("faulty@\(domain.rawValue)").count), of: n) : nil
                 },
         ]
-    }
+    } }
 }

@@ -80,9 +80,13 @@ public struct IndicatorInputs {
 
 /// Every indicator the gateway computes, by domain.
 public enum IndicatorCatalog {
-    public static let all: [IndicatorDefinition] =
+    public static let all = all(schema: .standard)
+
+    /// The catalogue for these families: telemetry health counts every family of a domain.
+    public static func all(schema: TelemetrySchema) -> [IndicatorDefinition] {
         EnvironmentIndicators.all + LightingIndicators.all + WasteIndicators.all + WaterIndicators.all
-        + MobilityIndicators.all + HealthIndicators.all
+            + MobilityIndicators.all + HealthIndicators.all(schema: schema)
+    }
 }
 
 /// One indicator value for one city and window. Later revisions replace earlier ones.

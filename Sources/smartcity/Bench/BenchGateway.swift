@@ -40,7 +40,7 @@ struct BenchGateway: AsyncParsableCommand {
         var config = GatewayConfig(scenario: loaded)
         config.lateness = 3600
         if selected.contains("ingest") { try ingest(loaded, config) }
-        if selected.contains("memory") { memory(loaded, config) }
+        if selected.contains("memory") { try memory(loaded, config) }
         if selected.contains("broker") { try await broker(loaded, config) }
         if selected.contains("checkpoint") { try checkpoint(loaded, config) }
     }
@@ -113,7 +113,7 @@ struct BenchGateway: AsyncParsableCommand {
         guard let seconds = Durations.parse(duration) else { throw ValidationError("--duration '\(duration)' is not a duration") }
         let (topics, payloads) = messages(scenario, seconds: seconds)
         let clock = ContinuousClock()
-        let aggregator = Aggregator(config: config)
+        let aggregator = try Aggregator(config: config)
         let began = clock.now
         // The first half includes each device's first message (registration); the second half
         // is the steady state of a long-running gateway.
@@ -159,11 +159,11 @@ struct BenchGateway: AsyncParsableCommand {
     /// Streams messages straight from the generator into the aggregator (flushing its output as
     /// the gateway does) and samples the heap: it must follow the open windows and devices, not
     /// the message count.
-    func memory(_ scenario: Scenario, _ config: GatewayConfig) {
+    func memory(_ scenario: Scenario, _ config: GatewayConfig) throws {
         var s = scenario
         s.duration = 30 * 86_400
         let generator = Generator(scenario: s, includeStatus: false)
-        let aggregator = Aggregator(config: config)
+        let aggregator = try Aggregator(config: config)
         let baseline = Int(csys_heap_bytes())
         let checkpoints = Set([1, 2, 5, 10, 20, 50, 100].map { $0 * memoryMessages / 100 }.filter { $0 >= 100_000 })
         var samples: [(Int, Int, Int)] = []
