@@ -18,7 +18,7 @@ import TestSupport
         let devices = Set(messages.map { $0.topicString.split(separator: "/").prefix(5).joined(separator: "/") })
         #expect(devices.count == s.cities[0].facts.devices.values.reduce(0, +))
         #expect(roster.count > devices.count, "the devices and their concentrators")
-        let a = Aggregator(config: gatewayConfig(s))
+        let a = try Aggregator(config: gatewayConfig(s))
         for m in messages { a.ingest(m) }
         #expect(a.counters.rejected == 0, "\(a.pending.deadLetters.first?.detail ?? "")")
         #expect(a.knownDevices == devices.count)
@@ -37,7 +37,7 @@ import TestSupport
     ])
     func strangersAreRefusedAndLeaveNothing(_ topic: String, _ reason: RejectReason) throws {
         let s = try gatewayScenario(duration: "1h")
-        let a = Aggregator(config: gatewayConfig(s))
+        let a = try Aggregator(config: gatewayConfig(s))
         let device = String(topic.split(separator: "/")[4])
         let payload = topic.hasSuffix("/status") ? "online" : Self.reading(device)
         #expect(a.ingest(topic, payload) == .rejected(reason), "\(a.pending.deadLetters.last?.detail ?? "")")
@@ -56,7 +56,7 @@ import TestSupport
         let s = try gatewayScenario(duration: "1d")
         let messages = simulated(s)
         func indicators(fakes: Bool) -> [String: IndicatorValue] {
-            let a = Aggregator(config: gatewayConfig(s))
+            let a = try! Aggregator(config: gatewayConfig(s))
             var all: [IndicatorValue] = []
             for (i, m) in messages.enumerated() {
                 a.ingest(m)
@@ -81,7 +81,7 @@ import TestSupport
         var config = gatewayConfig(s)
         config.acceptUnknownDevices = true
         config.maxUnknownDevices = 2
-        let a = Aggregator(config: config)
+        let a = try Aggregator(config: config)
         for n in 1...3 {
             let device = "probe-\(n)"
             let outcome = a.ingest("city/almaty/environment/north/\(device)/attrs", Self.reading(device))
@@ -90,7 +90,7 @@ import TestSupport
         #expect(a.counters.unknownDevices == 2)
         // Known devices are not held back by the cap, and the count survives a checkpoint.
         #expect(a.ingest("city/almaty/environment/north/alm-aq-000001/attrs", Self.reading("alm-aq-000001")) == .accepted)
-        let restored = Aggregator(config: config)
+        let restored = try Aggregator(config: config)
         try restored.restore(a.snapshot())
         #expect(restored.counters.unknownDevices == 2)
         #expect(restored.ingest("city/almaty/environment/north/probe-4/attrs", Self.reading("probe-4")) == .rejected(.unknownDevice))
@@ -111,7 +111,7 @@ import TestSupport
               - {id: springfield, population: 100000, area-km2: 40, districts: [centre, docks]}
             """, file: "gateway.yaml")
         #expect(config.roster.count == 2)
-        let a = Aggregator(config: config)
+        let a = try Aggregator(config: config)
         #expect(a.ingest("city/springfield/environment/centre/st-1/attrs", Self.reading("st-1")) == .accepted)
         #expect(a.ingest("city/springfield/environment/docks/st-1/attrs", Self.reading("st-1")) == .rejected(.unknownDevice))
         #expect(a.ingest("city/springfield/environment/harbour/st-3/attrs", Self.reading("st-3")) == .rejected(.unknownDistrict))

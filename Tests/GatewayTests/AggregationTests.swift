@@ -17,7 +17,7 @@ import TestSupport
         let telemetry = messages.filter { $0.kind == .telemetry }
         var distinct = Set<[UInt8]>()
         for m in telemetry { distinct.insert(m.payload) }
-        let aggregator = Aggregator(config: gatewayConfig(scenario))
+        let aggregator = try Aggregator(config: gatewayConfig(scenario))
         var outcomes: [IngestOutcome: Int] = [:]
         for m in messages { outcomes[aggregator.ingest(m), default: 0] += 1 }
         let counters = aggregator.counters
@@ -36,7 +36,7 @@ import TestSupport
     @Test func theSameMessagesTwiceAndShuffledGiveTheSameWindows() throws {
         let scenario = try gatewayScenario(duration: "6h", faults: "  - {kind: reboot, share: 0.3, family: water}\n")
         let messages = simulated(scenario)
-        let straight = Aggregator(config: gatewayConfig(scenario, lateness: 86_400))
+        let straight = try Aggregator(config: gatewayConfig(scenario, lateness: 86_400))
         for m in messages { straight.ingest(m) }
         straight.emitOpenWindows()
 
@@ -50,7 +50,7 @@ import TestSupport
             i = end
         }
         twice = Array(twice[0..<messages.count].enumerated().flatMap { [$0.element, twice[messages.count + $0.offset]] })
-        let shuffled = Aggregator(config: gatewayConfig(scenario, lateness: 86_400))
+        let shuffled = try Aggregator(config: gatewayConfig(scenario, lateness: 86_400))
         for m in twice { shuffled.ingest(m) }
         shuffled.emitOpenWindows()
 

@@ -7,7 +7,7 @@ import TestSupport
 /// The checkpoint codec alone.
 @Suite struct CheckpointCodecTests {
     func state() -> AggregationState {
-        let aggregator = Aggregator(config: openGatewayConfig())
+        let aggregator = try! Aggregator(config: openGatewayConfig())
         _ = aggregator.ingest(ValidationTests.topic, ValidationTests.good)
         return try! CheckpointCodec.decode(aggregator.snapshot())
     }

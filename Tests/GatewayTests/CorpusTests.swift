@@ -14,7 +14,7 @@ import TestSupport
     func aggregator() throws -> Aggregator {
         var config = gatewayConfig(try gatewayScenario(duration: "1h"))
         config.maxPayload = 65_536
-        return Aggregator(config: config)
+        return try Aggregator(config: config)
     }
 
     static func expected(_ name: String) -> IngestOutcome {

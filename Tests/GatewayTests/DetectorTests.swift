@@ -25,7 +25,7 @@ import TestSupport
     /// A counter's spike moves one measurement alone; traffic that really changes (a rush, a
     /// queue) moves count, occupancy and speed together and raises nothing.
     @Test func aSpikeIsOneMeasurementTheOthersDoNotFollow() {
-        let a = Aggregator(config: openGatewayConfig())
+        let a = try! Aggregator(config: openGatewayConfig())
         for n in 0..<5 {
             for d in ["c1", "c2", "c3", "c4"] { #expect(counter(a, "alm-tf-\(d)", n, count: 100, occupancy: 0.1, speed: 60) == .accepted) }
         }
@@ -43,7 +43,7 @@ import TestSupport
     /// A station whose air pressure leaves its district's others is drifting, once it has done
     /// so for the readings the settings ask; it clears when it is back.
     @Test func aStationAwayFromItsDistrictDrifts() {
-        let a = Aggregator(config: openGatewayConfig())
+        let a = try! Aggregator(config: openGatewayConfig())
         let stations = (1...5).map { "alm-aq-d\($0)" }
         for n in 0..<4 {
             for (i, s) in stations.enumerated() { #expect(station(a, s, n, pressure: 920 + Double(i) * 0.3) == .accepted) }
@@ -61,9 +61,25 @@ import TestSupport
         #expect(cleared.map(\.kind) == ["drift"] && cleared.first?.cleared != nil)
     }
 
+    /// A district of 500 stations is sampled, not read whole for every reading: the drifting
+    /// stations still raise, and the others, a third of which read a little high, do not.
+    @Test func aLargeDistrictIsSampledAndStillFindsTheDrift() {
+        let a = try! Aggregator(config: openGatewayConfig())
+        let stations = (0..<500).map { "alm-aq-l\($0)" }
+        for n in 0..<6 {
+            for (i, s) in stations.enumerated() {
+                let drifting = i % 100 == 7 && n >= 2
+                _ = station(a, s, n, pressure: drifting ? 950 : 920 + Double(i % 3) * 2)
+            }
+        }
+        let raised = a.drain().alarms
+        #expect(Set(raised.map(\.device)) == Set(stride(from: 7, to: 500, by: 100).map { "alm-aq-l\($0)" }), "\(raised.map(\.device))")
+        #expect(raised.allSatisfy { $0.kind == "drift" })
+    }
+
     /// With fewer than three other stations in the district there is no majority to depart from.
     @Test func twoPeersAreNotADistrict() {
-        let a = Aggregator(config: openGatewayConfig())
+        let a = try! Aggregator(config: openGatewayConfig())
         for n in 0..<8 {
             _ = station(a, "alm-aq-e1", n, pressure: 980)
             _ = station(a, "alm-aq-e2", n, pressure: 920)

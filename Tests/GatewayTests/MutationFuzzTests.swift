@@ -94,14 +94,14 @@ import TestSupport
         let config = gatewayConfig(scenario)
 
         // The clean run: how many windows are open at most.
-        let clean = Aggregator(config: config)
+        let clean = try Aggregator(config: config)
         var cleanOpen = 0
         for (t, p) in messages {
             t.withUnsafeBufferPointer { tb in p.withUnsafeBufferPointer { _ = clean.ingest(topic: tb, payload: $0) } }
             cleanOpen = max(cleanOpen, clean.openWindows)
         }
 
-        let a = Aggregator(config: config)
+        let a = try Aggregator(config: config)
         var r = SplitMix(state: seed)
         var outcomes: [String: Int] = [:]
         var mutants = 0, open = 0, checked = 0

@@ -9,7 +9,7 @@ import TestSupport
     @Test func copiesOfReadingsFromBeforeTheLossAreRedeliveries() throws {
         let scenario = try gatewayScenario(duration: "6h")
         let telemetry = simulated(scenario, status: false)
-        let aggregator = Aggregator(config: gatewayConfig(scenario))
+        let aggregator = try Aggregator(config: gatewayConfig(scenario))
         let half = telemetry.count / 2
         for m in telemetry[..<half] { aggregator.ingest(m) }
         // A device's copy before any loss is the device's.
@@ -33,7 +33,7 @@ import TestSupport
         let scenario = try gatewayScenario(duration: "6h", faults: "  - {kind: stuck, family: environment, share: 1, start: 1h, duration: 3h}\n")
         var config = gatewayConfig(scenario)
         config.detectors = settings
-        let aggregator = Aggregator(config: config)
+        let aggregator = try Aggregator(config: config)
         for m in simulated(scenario) { aggregator.ingest(m) }
         return aggregator.drain().alarms.filter { $0.kind == "stuck" && $0.cleared == nil }.count
     }

@@ -8,7 +8,7 @@ import TestSupport
     static let topic = "city/almaty/environment/north/alm-aq-000001/attrs"
     static let good = #"[{"bn":"urn:ngsi-ld:AirQualityObserved:alm-aq-000001:","bt":1768158000,"n":"pm25","u":"ug/m3","v":42.5},{"n":"seq","v":1},{"n":"sent","u":"s","v":1768158000}]"#
 
-    func aggregator() -> Aggregator { Aggregator(config: openGatewayConfig()) }
+    func aggregator() -> Aggregator { try! Aggregator(config: openGatewayConfig()) }
 
     @Test func aValidMessageIsAccepted() {
         let a = aggregator()

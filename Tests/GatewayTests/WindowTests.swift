@@ -18,7 +18,7 @@ struct Feed {
         config.watermarkQuorum = quorum
         config.cities = [CityFacts(id: "almaty", utcOffset: 0, population: 1000, areaKm2: 10, litStreetKm: 2)]
         config.acceptUnknownDevices = true
-        aggregator = Aggregator(config: config)
+        aggregator = try! Aggregator(config: config)
     }
 
     @discardableResult
@@ -178,7 +178,7 @@ extension Feed {
         config.cities = [CityFacts(id: "almaty", utcOffset: 0, population: 1000, areaKm2: 10, litStreetKm: 2, majorStreetKm: 4,
                                    waterNetworkKm: 20, devices: [.mobility: 4, .waste: 4, .water: 10, .lighting: 5, .environment: 2],
                                    inventory: [.waste: 8, .water: 4], kmPerTrafficCounter: 1, kmPerNetworkSensor: 5)]
-        f.aggregator = Aggregator(config: config)
+        f.aggregator = try Aggregator(config: config)
         func traffic(_ device: String, _ t: Int64, speed: Double, occupancy: Double) {
             f.send("mobility", "TrafficFlowObserved", device, at: t,
                    #"[{"n":"intensity","u":"count","v":20},{"n":"occupancy","u":"/","v":\#(occupancy)},{"n":"averageVehicleSpeed","u":"km/h","v":\#(speed)}]"#)
@@ -318,7 +318,7 @@ extension Feed {
         var f = Feed(quorum: 2)
         _ = station(&f, 1, 10, at: t0)
         _ = station(&f, 2, 10, at: t0 + 2000)
-        let restored = Aggregator(config: f.aggregator.config)
+        let restored = try Aggregator(config: f.aggregator.config)
         try restored.restore(f.aggregator.snapshot())
         // Station 1 reaching t0 + 1000 makes the quorum time t0 + 1000 in both: the same windows close.
         f.aggregator = restored

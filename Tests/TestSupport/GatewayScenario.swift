@@ -31,6 +31,8 @@ public func gatewayConfig(_ scenario: Scenario, lateness: Int64 = 3600) -> Gatew
     var config = GatewayConfig()
     config.cities = facts(scenario)
     config.roster = scenario.roster
+    config.schema = scenario.schema
+    config.indicators = scenario.indicators
     config.lateness = lateness
     return config
 }

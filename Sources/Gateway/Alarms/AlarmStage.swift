@@ -295,12 +295,20 @@ final class AlarmStage {
     /// Drift: a station whose air pressure, which every station of a district reads alike,
     /// departs from the median of the district's other stations by more than `drift-share` for
     /// `drift-readings` readings in a row; cleared when it is back.
+    /// Peers a drift check compares with at most (about): a district's stations are sampled above it.
+    static let driftPeers = 24
+
     private func drift(device: Int, pressure: Double, time: Int64, watch w: inout DeviceWatch) {
         let group = Int(registry.devices[device].group)
         if w.baseline.isNaN { stations[group, default: []].append(device) }
         w.baseline = pressure
         peerValues.removeAll(keepingCapacity: true)
-        for peer in stations[group] ?? [] where peer != device && watches[peer].last >= 0 && !watches[peer].baseline.isNaN {
+        // A district of many stations is sampled: every k-th of them, so that a reading costs
+        // the same in a district of 20 stations and of 2,000 (their median is as good).
+        let peers = stations[group] ?? []
+        let step = max(1, peers.count / AlarmStage.driftPeers)
+        for peer in stride(from: device % step, to: peers.count, by: step).lazy.map({ peers[$0] })
+            where peer != device && watches[peer].last >= 0 && !watches[peer].baseline.isNaN {
             peerValues.append(watches[peer].baseline)
         }
         // Three other stations at least, or the median is one station's word against another's.

@@ -31,7 +31,7 @@ struct BenchGateway: AsyncParsableCommand {
     @Option(help: "Alternating rounds of the broker part; the median ratio is reported.")
     var rounds: Int = 3
 
-    @Option(help: "Parts to run, comma-separated: ingest, memory, broker, checkpoint.")
+    @Option(help: "Parts to run, comma-separated: ingest, memory, broker, checkpoint, defined (a YAML-defined family against the built-in one it imitates).")
     var parts: String = "ingest,memory,broker"
 
     func run() async throws {
@@ -43,6 +43,7 @@ struct BenchGateway: AsyncParsableCommand {
         if selected.contains("memory") { try memory(loaded, config) }
         if selected.contains("broker") { try await broker(loaded, config) }
         if selected.contains("checkpoint") { try checkpoint(loaded, config) }
+        if selected.contains("defined") { try DefinedFamilyBench.run(stations: 2000, duration: duration, rounds: rounds, generation: false, aggregation: true) }
     }
 
     // MARK: Checkpoints

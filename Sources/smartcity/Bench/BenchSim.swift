@@ -33,7 +33,7 @@ struct BenchSim: AsyncParsableCommand {
     @Option(help: "QoS levels for the publishing part, comma-separated.")
     var qos: String = "0,1"
 
-    @Option(help: "Parts to run, comma-separated: generate, memory, publish.")
+    @Option(help: "Parts to run, comma-separated: generate, memory, publish, defined (a YAML-defined family against the built-in one it imitates).")
     var parts: String = "generate,memory,publish"
 
     @Option(help: "The publishing part publishes part i of n of the fleet, e.g. 0/21 (its connections must fit the open-file limit).")
@@ -47,6 +47,7 @@ struct BenchSim: AsyncParsableCommand {
         if selected.contains("generate") { generate(loaded) }
         if selected.contains("memory") { memory(loaded) }
         if selected.contains("publish") { try await publish(loaded) }
+        if selected.contains("defined") { try DefinedFamilyBench.run(stations: 2000, duration: duration, rounds: rounds, generation: true, aggregation: false) }
     }
 
     // MARK: Offline generation

@@ -57,7 +57,7 @@ extension Integration {
         #expect(statusValue(last, "invalid") == 0)
 
         // The same messages aggregated in one go, without a broker.
-        let reference = Aggregator(config: gatewayConfig(scenario, lateness: 3 * 86_400))
+        let reference = try Aggregator(config: gatewayConfig(scenario, lateness: 3 * 86_400))
         for m in messages { reference.ingest(m) }
         reference.emitOpenWindows()
         let want = finalWindows(reference.pending.windows)

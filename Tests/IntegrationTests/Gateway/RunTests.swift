@@ -604,3 +604,44 @@ extension Integration.RunTests {
         #expect(mixed.output.contains("summary 2 is of another run"), "\(mixed.output)")
     }
 }
+
+extension Integration.RunTests {
+    /// Families and indicators a scenario defines go the whole way: the contract describes
+    /// their payloads (and refuses bad ones), and a run through the broker stores their
+    /// indicators beside the built-in ones.
+    @Test func definedFamiliesRunThroughTheBrokerAndTheContract() async throws {
+        let dir = try directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try definedTypesScenarioYAML(duration: "6h").write(toFile: dir + "/s.yaml", atomically: true, encoding: .utf8)
+        let contract = try ChildProcess(["contract", dir + "/s.yaml", "--output", dir + "/contract.json"])
+        #expect(await contract.waitForExit() == 0, "\(contract.output)")
+        let simulate = try ChildProcess(["simulate", dir + "/s.yaml", "--output", dir + "/good.jsonl"])
+        #expect(await simulate.waitForExit() == 0, "\(simulate.output)")
+        let noise = "city/almaty/environment/north/alm-nm-000001/attrs"
+        let base = #"{"bn":"urn:ngsi-ld:NoiseLevelObserved:alm-nm-000001:","bt":1768158000,"#
+        let bad: [(String, String, String)] = [
+            ("a level above its range", noise, "[" + base + #""n":"LAeq","u":"dB","v":180}]"#),
+            ("a unit that is not the attribute's", noise, "[" + base + #""n":"LAeq","u":"dBA","v":58}]"#),
+            ("a state the bay does not have", "city/almaty/mobility/north/alm-pk-000001/attrs",
+             #"[{"bn":"urn:ngsi-ld:ParkingSpot:alm-pk-000001:","bt":1768158000,"n":"status","vs":"reserved"}]"#),
+        ]
+        let lines = try bad.map { String(decoding: try JSONSerialization.data(withJSONObject: ["why": $0.0, "topic": $0.1, "payload": $0.2]), as: UTF8.self) }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: dir + "/bad.jsonl", atomically: true, encoding: .utf8)
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Contract/validate_contract.py").standardized.path
+        let (status, output) = try shellStatus("python3 '\(script)' contract.json good.jsonl bad.jsonl", in: URL(fileURLWithPath: dir))
+        #expect(status == 0, "\(output)")
+        let document = try String(contentsOfFile: dir + "/contract.json", encoding: .utf8)
+        #expect(document.contains("NoiseLevelObserved") && document.contains("EVChargingStation"))
+
+        let run = try ChildProcess(["run", dir + "/s.yaml", "--out", dir + "/out", "--progress", "0"])
+        #expect(await run.waitForExit() == 0, "\(run.output)")
+        let table = try String(contentsOfFile: dir + "/out/indicators.csv", encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+        let header = try #require(table.first).map(String.init)
+        let column = try #require(header.firstIndex(of: "SC_parking_occupancy"), "\(header)")
+        let occupancy = try #require(Double(table[1][column]))
+        #expect(occupancy > 5 && occupancy < 95)
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/out/summary.json"))) as? [String: Any])
+        let telemetry = try #require(summary["telemetry"] as? [String: Any])
+        #expect(telemetry["lost"] as? Int == 0 && telemetry["invalid"] as? Int == 0, "\(telemetry)")
+    }
+}
