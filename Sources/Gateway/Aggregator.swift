@@ -28,6 +28,8 @@ public struct AggregatorOutput: Sendable, Equatable {
 public final class Aggregator {
     public let config: GatewayConfig
     public let schema: TelemetrySchema
+    /// Other topic layouts and payload formats into the city scheme and SenML.
+    private let translator: PayloadTranslator
     public private(set) var counters = IngestCounters()
     /// Duplicates whose original came before the broker connection was last lost: copies
     /// at-least-once delivery made across the outage (the broker's re-sends of what it had
@@ -77,6 +79,7 @@ public final class Aggregator {
         lengths = [config.window * 1000, 3_600_000, 86_400_000]
         seriesPerGroup = schema.attributeCount + schema.entities.count + Derived.allCases.count
         validator = ReadingValidator(schema: schema)
+        translator = PayloadTranslator(schema: schema, roster: config.roster, formats: config.payloadFormats, mappings: config.topicMappings)
         alarms = AlarmStage(schema: schema, registry: registry, settings: config.detectors)
         lampEntity = schema.entities.firstIndex { $0.type == "Streetlight" } ?? -1
         store = WindowStore(lengths: lengths, lateness: config.lateness * 1000, quorum: config.watermarkQuorum, cacheGrowth: 3 * seriesPerGroup)
@@ -125,7 +128,17 @@ public final class Aggregator {
     @discardableResult
     public func ingest(topic: UnsafeBufferPointer<UInt8>, payload: UnsafeBufferPointer<UInt8>,
                        position: UInt64 = 0, arrivalMs: Int64 = 0, retained: Bool = false) -> IngestOutcome {
-        let result = process(topic: topic, payload: payload, arrivalMs: arrivalMs)
+        var result: Result<IngestOutcome, Rejection>
+        if translator.isActive {
+            switch translator.translate(topic: topic, payload: payload) {
+            case .success(nil): result = process(topic: topic, payload: payload, arrivalMs: arrivalMs)
+            case .success(let (canonical, pack)?):
+                result = canonical.withUnsafeBufferPointer { t in pack.withUnsafeBufferPointer { process(topic: t, payload: $0, arrivalMs: arrivalMs) } }
+            case .failure(let rejection): result = .failure(rejection)
+            }
+        } else {
+            result = process(topic: topic, payload: payload, arrivalMs: arrivalMs)
+        }
         if retained, case .success(.status) = result {
             counters.retainedStatuses += 1
             return .status

@@ -1,6 +1,7 @@
 import Foundation
 import Telemetry
 import YAMLReader
+import Yams
 
 /// The gateway's settings; `Config/gateway.yaml` documents every field.
 public struct GatewayConfig: Sendable {
@@ -21,6 +22,11 @@ public struct GatewayConfig: Sendable {
     public var schema = TelemetrySchema.standard
     /// Indicators a scenario defines, computed beside the built-in ones.
     public var indicators: [IndicatorSpec] = []
+    /// Payload formats by topic filter (`payload-formats`): the first filter a topic matches
+    /// names its format; SenML where none does.
+    public var payloadFormats: [PayloadFormatRule] = []
+    /// Topic layouts besides the city scheme (`topic-mappings`), also subscribed to.
+    public var topicMappings: [TopicMapping] = []
     /// The devices admitted: a scenario's fleets and the registry file's devices. Readings
     /// from a city not in `cities`, a district the city does not list or a device not here are
     /// refused, unless `acceptUnknownDevices` (then at most `maxUnknownDevices` of them).
@@ -80,8 +86,41 @@ public struct GatewayConfig: Sendable {
         let top = try root.mapping(allowed: [
             "window", "lateness", "max-skew", "watermark-quorum", "max-payload", "cities", "store", "journal", "client-id", "subscription",
             "http-port", "http-host", "http-max-connections", "http-idle-timeout", "http-request-timeout", "flush-interval", "checkpoint-interval", "status-interval", "publish-indicators",
-            "device-registry", "accept-unknown-devices", "max-unknown-devices", "detectors",
+            "device-registry", "accept-unknown-devices", "max-unknown-devices", "detectors", "payload-formats", "topic-mappings",
         ])
+        for field in try top["payload-formats"]?.list() ?? [] {
+            let m = try field.mapping(allowed: ["topics", "format"])
+            let filterField = try m.required("topics")
+            let filter = try filterField.string()
+            let levels = filter.split(separator: "/", omittingEmptySubsequences: false)
+            guard !filter.isEmpty, levels.dropLast().allSatisfy({ $0 != "#" }),
+                  levels.allSatisfy({ $0 == "+" || $0 == "#" || (!$0.contains("+") && !$0.contains("#")) }) else {
+                throw filterField.error("'\(filter)' is not an MQTT topic filter; write levels with + for one level and a final # for the rest, e.g. city/+/mobility/#")
+            }
+            let formatField = try m.required("format")
+            var formats: [PayloadFormat] = []
+            if case .sequence(_) = formatField.node {
+                for item in try formatField.list() { formats.append(try item.choice(PayloadFormat.self)) }
+            } else {
+                formats = [try formatField.choice(PayloadFormat.self)]
+            }
+            guard !formats.isEmpty else { throw formatField.error("name at least one format: senml, json, ngsi-ld") }
+            payloadFormats.append(PayloadFormatRule(filter: filter, formats: formats))
+        }
+        for field in try top["topic-mappings"]?.list() ?? [] {
+            let m = try field.mapping(allowed: ["pattern", "kind"])
+            let patternField = try m.required("pattern")
+            let kind: TopicScheme.Kind
+            switch try m["kind"]?.string() ?? "attrs" {
+            case "attrs": kind = .attributes
+            case "status": kind = .status
+            case let other: throw try m.required("kind").error("'\(other)' is not a kind; write attrs (readings) or status (online/offline)")
+            }
+            let pattern = try patternField.string()
+            do { topicMappings.append(try TopicMapping(pattern: pattern, kind: kind)) } catch {
+                throw patternField.error(error.description)
+            }
+        }
         if let field = top["detectors"] { detectors = try DetectorSettings(field) }
         if let field = top["window"] {
             let w = try field.duration()

@@ -169,9 +169,10 @@ public final class GatewayService: @unchecked Sendable {
         })
         self.client = client
         try await client.connect()
-        _ = try await client.subscribe(config.subscription, qos: .atLeastOnce)
+        let filters = [config.subscription] + config.topicMappings.map(\.filter)
+        for filter in filters { _ = try await client.subscribe(filter, qos: .atLeastOnce) }
         connectedFlag.store(true, ordering: .relaxed)
-        logger.info("subscribed to \(config.subscription) as '\(options.clientID)' (persistent session)")
+        logger.info("subscribed to \(filters.joined(separator: ", ")) as '\(options.clientID)' (persistent session)")
         // The loss and return of the broker, in the log and in `connected`; the loop ends with
         // the client's events (at disconnect).
         let events = client.events

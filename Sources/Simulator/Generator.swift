@@ -112,8 +112,9 @@ public final class Generator {
                 districtDaily[district] += meters.meanDaily * Double(max(0, unconnected))
             }
             let perDistrict = water.networkSensorsPerDistrict
-            let network = FleetSettings(count: perDistrict * city.districts.count, interval: water.networkInterval,
+            var network = FleetSettings(count: perDistrict * city.districts.count, interval: water.networkInterval,
                                         connection: water.fleet.connection, perConnection: water.fleet.perConnection)
+            network.payload = water.fleet.payload
             fleets.append(WaterNetworkFleet(WaterNetworkSensor(settings: water, city: context, districtDaily: districtDaily),
                                 city: context, settings: network,
                                 districtStarts: (0...city.districts.count).map { $0 * perDistrict }, scenario: scenario, shard: shard))
@@ -197,6 +198,7 @@ public final class Generator {
     private func encode(fleet: FleetRunner, report: DeviceReport, values: [Double]) {
         let (device, time, sendMs, sequence, attributes) = (report.device, report.time, report.sendMs, report.sequence, fleet.attributes)
         writer.reset()
+        writer.format = fleet.connection.payload
         deviceID.removeAll(keepingCapacity: true)
         fleet.writeDeviceID(device, into: &deviceID)
         writer.begin(entityType: fleet.entityType, deviceID: deviceID, time: time)

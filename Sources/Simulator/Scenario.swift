@@ -204,6 +204,8 @@ public struct FleetSettings: Sendable {
     /// Fields of this fleet that are assumptions rather than sourced facts (`connected-share`,
     /// `inventory`, ...), as the scenario marks them.
     public var synthetic: [String] = []
+    /// The payload format the devices write.
+    public var payload = PayloadFormat.senml
     public init(count: Int, interval: Int64, connection: ConnectionMode = .concentrator, perConnection: Int = 0, inventory: Int? = nil) {
         self.count = count
         self.interval = interval
@@ -302,6 +304,17 @@ public struct Fleets: Sendable {
     /// Fleets of the scenario's own device types, in the order of `device-types:`.
     public var defined: [Defined] = []
     public init() {}
+
+    /// The payload format of each family the fleets run, by entity type.
+    public var payloads: [(type: String, format: PayloadFormat)] {
+        var out: [(String, PayloadFormat)] = []
+        if let f = traffic { out.append(("TrafficFlowObserved", f.fleet.payload)) }
+        if let f = lighting { out.append(("Streetlight", f.fleet.payload)) }
+        if let f = waste { out.append(("WasteContainer", f.fleet.payload)) }
+        if let f = water { out += [("WaterConsumptionObserved", f.fleet.payload), ("WaterObserved", f.fleet.payload)] }
+        if let f = environment { out.append(("AirQualityObserved", f.fleet.payload)) }
+        return out + defined.map { ($0.type.schema.type, $0.fleet.payload) }
+    }
 }
 
 public enum FaultKind: String, Sendable, CaseIterable {

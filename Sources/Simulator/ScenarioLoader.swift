@@ -213,7 +213,7 @@ extension Scenario {
         return climate
     }
 
-    static let fleetKeys = ["count", "interval", "connection", "per-connection", "inventory", "connected-share", "synthetic"]
+    static let fleetKeys = ["count", "interval", "connection", "per-connection", "inventory", "connected-share", "synthetic", "payload"]
 
     /// The connected fleet: `count` devices, or `connected-share` of the `inventory`; the
     /// inventory (the city's assets, connected or not) is never smaller than the fleet.
@@ -238,6 +238,7 @@ extension Scenario {
         var fleet = FleetSettings(count: count, interval: try map["interval"]?.duration() ?? defaultInterval,
                                   connection: try map["connection"]?.choice(ConnectionMode.self) ?? .concentrator,
                                   perConnection: try map["per-connection"]?.int(in: 0...1_000_000) ?? 0, inventory: inventory)
+        fleet.payload = try map["payload"]?.choice(PayloadFormat.self) ?? .senml
         if let syntheticField = map["synthetic"] {
             for item in try syntheticField.list() {
                 let name = try item.string()

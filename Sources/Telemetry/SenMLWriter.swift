@@ -5,6 +5,11 @@
 /// A message is `[{"bn":…,"bt":…,"n":…,…},{"n":…},…]`: call `begin`, then one `number`,
 /// `sum`, `bool` or `string` per record, then `end`. `bytes` is valid until the next `reset`.
 public final class SenMLWriter {
+    /// The shape written: SenML (the default), a flat JSON object or an NGSI-LD entity, with
+    /// the same calls (see `PayloadFormat`).
+    public var format = PayloadFormat.senml
+    /// The NGSI-LD `observedAt` of the message being written.
+    private var observedAt: [UInt8] = []
     private var storage: UnsafeMutablePointer<UInt8>
     private var capacity: Int
     public private(set) var count = 0
@@ -50,6 +55,7 @@ public final class SenMLWriter {
 
     @inline(__always)
     private func put(_ raw: UnsafeBufferPointer<UInt8>) {
+        guard !raw.isEmpty else { return }
         reserve(raw.count)
         (storage + count).update(from: raw.baseAddress!, count: raw.count)
         count += raw.count
@@ -66,6 +72,25 @@ public final class SenMLWriter {
     /// and the base time (event time, seconds since 1970).
     public func begin(entityType: StaticBytes, deviceID: UnsafeBufferPointer<UInt8>, time: Int64) {
         records = 0
+        switch format {
+        case .senml: break
+        case .json:
+            put(#"{"ts":"#)
+            appendInteger(time * 1000)
+            put(#","values":{"#)
+            return
+        case .ngsiLD:
+            put(#"{"id":""#)
+            put(Envelope.baseNamePrefix)
+            put(entityType.buffer)
+            put(UInt8(ascii: ":"))
+            put(deviceID)
+            put(#"","type":""#)
+            put(entityType.buffer)
+            put(UInt8(ascii: "\""))
+            observedAt = Array(Timestamps.format(time).utf8)
+            return
+        }
         put(#"[{"bn":""#)
         put(Envelope.baseNamePrefix)
         put(entityType.buffer)
@@ -75,57 +100,116 @@ public final class SenMLWriter {
         appendInteger(time)
     }
 
+    /// A SenML pack whose base time has milliseconds (written with up to three decimals).
+    public func begin(entityType: StaticBytes, deviceID: UnsafeBufferPointer<UInt8>, timeMs: Int64) {
+        let seconds = timeMs >= 0 ? timeMs / 1000 : (timeMs - 999) / 1000
+        begin(entityType: entityType, deviceID: deviceID, time: seconds)
+        let ms = timeMs - seconds * 1000
+        guard format == .senml, ms != 0 else { return }
+        put(UInt8(ascii: "."))
+        put(UInt8(truncatingIfNeeded: ms / 100) &+ 48)
+        put(UInt8(truncatingIfNeeded: ms / 10 % 10) &+ 48)
+        put(UInt8(truncatingIfNeeded: ms % 10) &+ 48)
+    }
+
     public func begin(entityType: StaticBytes, deviceID: [UInt8], time: Int64) {
         deviceID.withUnsafeBufferPointer { begin(entityType: entityType, deviceID: $0, time: time) }
     }
 
     @inline(__always)
     private func open(_ name: StaticBytes) {
-        if records > 0 { put(#"},{"n":""#) } else { put(#","n":""#) }
+        switch format {
+        case .senml:
+            if records > 0 { put(#"},{"n":""#) } else { put(#","n":""#) }
+        case .json:
+            if records > 0 { put(#",""#) } else { put(UInt8(ascii: "\"")) }
+        case .ngsiLD:
+            put(#",""#)
+        }
         records += 1
         put(name.buffer)
-        put(UInt8(ascii: "\""))
+        switch format {
+        case .senml: put(UInt8(ascii: "\""))
+        case .json: put(#"":"#)
+        case .ngsiLD: put(#"":{"type":"Property","value":"#)
+        }
     }
 
+    /// After a value: the unit (SenML), or the time and unit code that close an NGSI-LD property.
     @inline(__always)
-    private func unit(_ unit: StaticBytes?) {
-        guard let unit else { return }
-        put(#","u":""#)
-        put(unit.buffer)
-        put(UInt8(ascii: "\""))
+    private func close(unit: StaticBytes?) {
+        switch format {
+        case .senml:
+            guard let unit else { return }
+            put(#","u":""#)
+            put(unit.buffer)
+            put(UInt8(ascii: "\""))
+        case .json: return
+        case .ngsiLD:
+            put(#","observedAt":""#)
+            observedAt.withUnsafeBufferPointer { put($0) }
+            if let unit, let code = PayloadFormat.unitCodes[unit.description] {
+                put(#"","unitCode":""#)
+                for byte in code.utf8 { put(byte) }
+            }
+            put(#""}"#)
+        }
     }
 
     /// A measurement: `{"n":name,"u":unit,"v":value}`.
     public func number(_ name: StaticBytes, unit: StaticBytes?, _ value: Double, decimals: Int) {
         open(name)
-        self.unit(unit)
-        put(#","v":"#)
-        appendFixed(value, decimals: decimals)
+        if format == .senml {
+            close(unit: unit)
+            put(#","v":"#)
+            appendFixed(value, decimals: decimals)
+        } else {
+            appendFixed(value, decimals: decimals)
+            close(unit: unit)
+        }
     }
 
     /// A cumulative meter reading: `{"n":name,"u":unit,"s":value}` (SenML sum).
     public func sum(_ name: StaticBytes, unit: StaticBytes?, _ value: Double, decimals: Int) {
         open(name)
-        self.unit(unit)
-        put(#","s":"#)
-        appendFixed(value, decimals: decimals)
+        if format == .senml {
+            close(unit: unit)
+            put(#","s":"#)
+            appendFixed(value, decimals: decimals)
+        } else {
+            appendFixed(value, decimals: decimals)
+            close(unit: unit)
+        }
     }
 
     public func bool(_ name: StaticBytes, _ value: Bool) {
         open(name)
-        if value { put(#","vb":true"#) } else { put(#","vb":false"#) }
+        if format == .senml { put(value ? #","vb":true"# : #","vb":false"#) } else {
+            put(value ? "true" : "false")
+            close(unit: nil)
+        }
     }
 
     /// A string value; `value` must not need JSON escaping (names and enumerations do not).
-    public func string(_ name: StaticBytes, _ value: StaticBytes) {
+    public func string(_ name: StaticBytes, _ value: StaticBytes) { string(name, bytes: value.buffer) }
+
+    /// A string value of any text that needs no JSON escaping.
+    public func string(_ name: StaticBytes, text: [UInt8]) { text.withUnsafeBufferPointer { string(name, bytes: $0) } }
+
+    private func string(_ name: StaticBytes, bytes: UnsafeBufferPointer<UInt8>) {
         open(name)
-        put(#","vs":""#)
-        put(value.buffer)
+        if format == .senml { put(#","vs":""#) } else { put(UInt8(ascii: "\"")) }
+        put(bytes)
         put(UInt8(ascii: "\""))
+        if format != .senml { close(unit: nil) }
     }
 
     public func end() {
-        put("}]")
+        switch format {
+        case .senml: put("}]")
+        case .json: put("}}")
+        case .ngsiLD: put(#","@context":"https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld"}"#)
+        }
     }
 
     // MARK: Numbers
@@ -164,8 +248,13 @@ public final class SenMLWriter {
     /// `value` rounded half away from zero to `decimals` (0...9) places, trailing zeros dropped.
     /// Values that are not finite cannot be written as JSON numbers, so they are a programming
     /// error here; values beyond 1e15 fall back to the shortest round-trip form.
+    /// A negative `decimals` writes the shortest form that reads back as the same Double.
     public func appendFixed(_ value: Double, decimals: Int) {
         precondition(value.isFinite, "SenML values must be finite")
+        if decimals < 0 {
+            for byte in (value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : value.description).utf8 { put(byte) }
+            return
+        }
         let decimals = min(max(decimals, 0), 9)
         let magnitude = abs(value)
         guard magnitude < 1e15 / SenMLWriter.powers[decimals] else {

@@ -60,6 +60,9 @@ struct ContractDocument {
         scenario.mqtt.topic.replacingOccurrences(of: "{domain}", with: domain).replacingOccurrences(of: "{kind}", with: kind)
     }
 
+    /// The parameters of an address: those of its placeholders.
+    func parameters(of address: String) -> [String: Any] { parameters.filter { address.contains("{\($0.key)}") } }
+
     var parameters: [String: Any] {
         [
             "city": ["description": "The city's id.", "enum": scenario.cities.map(\.id)],
@@ -126,6 +129,66 @@ struct ContractDocument {
         ]
     }
 
+    /// The payload formats the scenario's fleets of a family write.
+    func formats(of entity: EntitySchema) -> [PayloadFormat] {
+        var out: [PayloadFormat] = []
+        for city in scenario.cities {
+            for (type, format) in city.fleets.payloads where type == entity.type && !out.contains(format) { out.append(format) }
+        }
+        return out.isEmpty ? [.senml] : out
+    }
+
+    /// The JSON Schema of one attribute's value.
+    func valueSchema(_ attribute: AttributeSchema) -> [String: Any] {
+        switch attribute.kind {
+        case .number, .sum: ["type": "number", "minimum": attribute.range.lowerBound, "maximum": attribute.range.upperBound]
+        case .bool: ["type": "boolean"]
+        case .string: ["type": "string", "enum": attribute.allowed]
+        }
+    }
+
+    /// The flat JSON object of a family: `{"ts": ms, "values": {...}}`, units implied.
+    func flat(_ entity: EntitySchema) -> [String: Any] {
+        var values = Dictionary(uniqueKeysWithValues: entity.attributes.map { ($0.name, valueSchema($0) as Any) })
+        values[String(describing: Envelope.sequence)] = ["type": "integer", "minimum": 0]
+        values[String(describing: Envelope.sent)] = ["type": "number", "description": "The send time, seconds since 1970."]
+        return [
+            "$schema": "http://json-schema.org/draft-07/schema#",
+            "title": "\(entity.type) flat JSON",
+            "type": "object", "additionalProperties": false, "required": ["ts", "values"],
+            "properties": [
+                "ts": ["type": "integer", "minimum": 0, "description": "The reading's event time, ms since 1970 (UTC)."],
+                "values": ["type": "object", "additionalProperties": false, "minProperties": 1, "properties": values,
+                           "description": "Attribute values in the family's units: \(entity.attributes.map { "\($0.name)\($0.unit.map { " (\($0))" } ?? "")" }.joined(separator: ", "))"],
+            ],
+        ]
+    }
+
+    /// The normalized NGSI-LD entity of a family: each attribute a Property with its value,
+    /// observedAt and, where the unit has one, its UN/CEFACT unitCode.
+    func ngsiLD(_ entity: EntitySchema) -> [String: Any] {
+        func property(_ value: [String: Any], unit: String?) -> [String: Any] {
+            var properties: [String: Any] = ["type": ["const": "Property"], "value": value,
+                                             "observedAt": ["type": "string", "pattern": "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?Z$"]]
+            if let code = unit.flatMap({ PayloadFormat.unitCodes[$0] }) { properties["unitCode"] = ["const": code] }
+            return ["type": "object", "additionalProperties": false, "required": ["type", "value", "observedAt"], "properties": properties]
+        }
+        var properties: [String: Any] = [
+            "id": ["type": "string", "pattern": "^urn:ngsi-ld:\(entity.type):[A-Za-z0-9_.-]+$"],
+            "type": ["const": entity.type],
+            "@context": ["oneOf": [["type": "string"], ["type": "array", "items": ["type": "string"]]]],
+        ]
+        for attribute in entity.attributes { properties[attribute.name] = property(valueSchema(attribute), unit: attribute.unit) }
+        properties[String(describing: Envelope.sequence)] = property(["type": "integer", "minimum": 0], unit: nil)
+        properties[String(describing: Envelope.sent)] = property(["type": "number"], unit: String(describing: Envelope.sentUnit))
+        return [
+            "$schema": "http://json-schema.org/draft-07/schema#",
+            "title": "\(entity.type) NGSI-LD entity (normalized)",
+            "type": "object", "additionalProperties": false, "required": ["id", "type"], "minProperties": 3,
+            "properties": properties,
+        ]
+    }
+
     var value: [String: Any] {
         let settings = scenario.mqtt
         let qos = settings.qos
@@ -133,25 +196,40 @@ struct ContractDocument {
         var operations: [String: Any] = [:]
         var messages: [String: Any] = [:]
         let domains = Array(Set(families.map(\.domain.rawValue))).sorted()
-        for domain in domains {
-            let entities = families.filter { $0.domain.rawValue == domain }
+        // A topic layout without the domain level carries every family on one channel.
+        let byDomain = scenario.mqtt.topic.contains("{domain}")
+        for domain in byDomain ? domains : ["all"] {
+            let entities = families.filter { !byDomain || $0.domain.rawValue == domain }
+            var used: [String: Any] = [:]
             for entity in entities {
-                messages[entity.type] = [
+                let names = [PayloadFormat.senml: entity.type, .json: entity.type + "Flat", .ngsiLD: entity.type + "NGSILD"]
+                messages[names[.senml]!] = [
                     "name": entity.type, "title": "\(entity.type) reading", "contentType": "application/senml+json",
                     "summary": "One reading of a \(entity.type) device as a SenML pack (RFC 8428).",
                     "payload": pack(entity),
                 ]
+                messages[names[.json]!] = [
+                    "name": names[.json]!, "title": "\(entity.type) reading, flat JSON", "contentType": "application/json",
+                    "summary": "One reading of a \(entity.type) device as a flat JSON object (ts and values).",
+                    "payload": flat(entity),
+                ]
+                messages[names[.ngsiLD]!] = [
+                    "name": names[.ngsiLD]!, "title": "\(entity.type) reading, NGSI-LD", "contentType": "application/ld+json",
+                    "summary": "One reading of a \(entity.type) device as a normalized NGSI-LD entity.",
+                    "payload": ngsiLD(entity),
+                ]
+                for format in formats(of: entity) { used[names[format]!] = ["$ref": "#/components/messages/\(names[format]!)"] }
             }
             channels["\(domain)Telemetry"] = [
                 "address": address(domain: domain, kind: "attrs"),
-                "description": "Readings of the \(domain) devices, one SenML pack per reading.",
-                "parameters": parameters,
-                "messages": Dictionary(uniqueKeysWithValues: entities.map { ($0.type, ["$ref": "#/components/messages/\($0.type)"]) }),
+                "description": "Readings of the \(domain) devices, one message per reading in the format of its fleet (SenML pack, flat JSON or NGSI-LD entity).",
+                "parameters": parameters(of: address(domain: domain, kind: "attrs")),
+                "messages": used,
             ]
             channels["\(domain)Status"] = [
                 "address": address(domain: domain, kind: "status"),
                 "description": "Each \(domain) device's (or concentrator's) connection state, retained: `online` when it connects; `offline` when it disconnects, and as its last will (QoS 1, retained) when the broker loses it.",
-                "parameters": parameters,
+                "parameters": parameters(of: address(domain: domain, kind: "status")),
                 "messages": ["status": ["$ref": "#/components/messages/status"]],
             ]
             operations["send\(domain.capitalized)Telemetry"] = [

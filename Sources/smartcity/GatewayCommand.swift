@@ -26,8 +26,16 @@ extension GatewayConfig {
         self.init()
         cities = scenario.cities.map(\.facts)
         roster = scenario.roster
+        adopt(scenario)
+    }
+
+    /// What the scenario's devices send besides the cities' facts: its families and
+    /// indicators, the payload formats of its fleets and its topic layout.
+    mutating func adopt(_ scenario: Scenario) {
         schema = scenario.schema
         indicators = scenario.indicators
+        payloadFormats += scenario.payloadFormatRules
+        if let mapping = scenario.topicMapping { topicMappings.append(mapping) }
     }
 }
 
@@ -54,8 +62,7 @@ struct GatewayOptions: ParsableArguments {
         var config = try config.map { try GatewayConfig(contentsOf: $0) } ?? GatewayConfig()
         if let scenario {
             let loaded = try Scenario(contentsOf: scenario)
-            config.schema = loaded.schema
-            config.indicators = loaded.indicators
+            config.adopt(loaded)
             // One source per city: a city the configuration lists too must say the same.
             for city in loaded.cities {
                 guard let listed = config.city(city.id) else {

@@ -33,6 +33,8 @@ public func gatewayConfig(_ scenario: Scenario, lateness: Int64 = 3600) -> Gatew
     config.roster = scenario.roster
     config.schema = scenario.schema
     config.indicators = scenario.indicators
+    config.payloadFormats = scenario.payloadFormatRules
+    config.topicMappings = scenario.topicMapping.map { [$0] } ?? []
     config.lateness = lateness
     return config
 }

@@ -21,6 +21,8 @@ public enum RejectReason: String, Sendable, CaseIterable {
     case unknownCity = "unknown-city"
     case unknownDistrict = "unknown-district"
     case unknownDevice = "unknown-device"
+    /// A payload that is not in the format its topic is configured for (`payload-formats`).
+    case wrongFormat = "wrong-format"
 
     var index: Int { RejectReason.allCases.firstIndex(of: self)! }
 }
