@@ -202,6 +202,11 @@ struct PayloadTranslator {
                 if let unitCode, unitCode != attribute.unit.flatMap({ PayloadFormat.unitCodes[$0] }) {
                     return .failure(Rejection(.wrongUnit, "\(name) has the unit code '\(unitCode)'; expected \(attribute.unit.flatMap { PayloadFormat.unitCodes[$0] }.map { "'\($0)'" } ?? "none")"))
                 }
+                let fits = switch (attribute.kind, value) {
+                case (.number, .number), (.sum, .number), (.bool, .bool), (.string, .string): true
+                default: false
+                }
+                guard fits else { return .failure(Rejection(.wrongType, "\(name) must be \(attribute.kind.expected.split(separator: " (").first ?? "")")) }
                 if case .number(let v) = value, attribute.kind == .sum {
                     writer.sum(nameBytes, unit: unit, v, decimals: -1)
                     continue

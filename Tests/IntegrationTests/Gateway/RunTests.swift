@@ -452,10 +452,7 @@ extension Integration.RunTests {
             ("a topic of no channel", "city/almaty/parking/north/alm-pk-000001/attrs", "[\(head)]"),
             ("an alarm of an unknown kind", alarm.topic, String(decoding: alarm.message, as: UTF8.self).replacingOccurrences(of: "container-fire", with: "meteor")),
         ]
-        let lines = try bad.map { String(decoding: try JSONSerialization.data(withJSONObject: ["why": $0.0, "topic": $0.1, "payload": $0.2]), as: UTF8.self) }
-        try (lines.joined(separator: "\n") + "\n").write(toFile: dir + "/bad.jsonl", atomically: true, encoding: .utf8)
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Contract/validate_contract.py").standardized.path
-        let (status, output) = try shellStatus("python3 '\(script)' contract.json good.jsonl bad.jsonl", in: URL(fileURLWithPath: dir))
+        let (status, output) = try validateContract(in: dir, bad: bad)
         #expect(status == 0, "\(output)")
         let messages = try String(contentsOfFile: dir + "/good.jsonl", encoding: .utf8).split(separator: "\n").count
         #expect(output.contains("contract: \(messages) good messages valid, \(bad.count) bad payloads refused"), "\(output)")
@@ -625,10 +622,7 @@ extension Integration.RunTests {
             ("a state the bay does not have", "city/almaty/mobility/north/alm-pk-000001/attrs",
              #"[{"bn":"urn:ngsi-ld:ParkingSpot:alm-pk-000001:","bt":1768158000,"n":"status","vs":"reserved"}]"#),
         ]
-        let lines = try bad.map { String(decoding: try JSONSerialization.data(withJSONObject: ["why": $0.0, "topic": $0.1, "payload": $0.2]), as: UTF8.self) }
-        try (lines.joined(separator: "\n") + "\n").write(toFile: dir + "/bad.jsonl", atomically: true, encoding: .utf8)
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Contract/validate_contract.py").standardized.path
-        let (status, output) = try shellStatus("python3 '\(script)' contract.json good.jsonl bad.jsonl", in: URL(fileURLWithPath: dir))
+        let (status, output) = try validateContract(in: dir, bad: bad)
         #expect(status == 0, "\(output)")
         let document = try String(contentsOfFile: dir + "/contract.json", encoding: .utf8)
         #expect(document.contains("NoiseLevelObserved") && document.contains("EVChargingStation"))
@@ -643,5 +637,51 @@ extension Integration.RunTests {
         let summary = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/out/summary.json"))) as? [String: Any])
         let telemetry = try #require(summary["telemetry"] as? [String: Any])
         #expect(telemetry["lost"] as? Int == 0 && telemetry["invalid"] as? Int == 0, "\(telemetry)")
+    }
+}
+
+/// Writes `bad` (why, topic, payload) to `dir/bad.jsonl` and runs the contract validator on
+/// `dir/contract.json`, `dir/good.jsonl` and it.
+func validateContract(in dir: String, bad: [(String, String, String)]) throws -> (Int32, String) {
+    let lines = try bad.map { String(decoding: try JSONSerialization.data(withJSONObject: ["why": $0.0, "topic": $0.1, "payload": $0.2]), as: UTF8.self) }
+    try (lines.joined(separator: "\n") + "\n").write(toFile: dir + "/bad.jsonl", atomically: true, encoding: .utf8)
+    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Contract/validate_contract.py").standardized.path
+    return try shellStatus("python3 '\(script)' contract.json good.jsonl bad.jsonl", in: URL(fileURLWithPath: dir))
+}
+
+extension Integration.RunTests {
+    /// Fleets writing flat JSON and NGSI-LD on a vendor topic layout: the contract describes
+    /// every message (and refuses bad ones of each format), and a run through the broker takes
+    /// every reading.
+    @Test func otherPayloadFormatsAndLayoutsRunThroughTheBroker() async throws {
+        let dir = try directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let yaml = gatewayScenarioYAML(duration: "6h")
+            .replacingOccurrences(of: "mobility: {", with: "mobility: {payload: json, ")
+            .replacingOccurrences(of: "environment: {", with: "environment: {payload: ngsi-ld, ")
+            .replacingOccurrences(of: "mqtt:\n", with: "mqtt:\n  topic: \"vendor/{device}/{kind}\"\n")
+        try yaml.write(toFile: dir + "/s.yaml", atomically: true, encoding: .utf8)
+        let contract = try ChildProcess(["contract", dir + "/s.yaml", "--output", dir + "/contract.json"])
+        #expect(await contract.waitForExit() == 0, "\(contract.output)")
+        let simulate = try ChildProcess(["simulate", dir + "/s.yaml", "--output", dir + "/good.jsonl"])
+        #expect(await simulate.waitForExit() == 0, "\(simulate.output)")
+        let good = try String(contentsOfFile: dir + "/good.jsonl", encoding: .utf8)
+        #expect(good.contains(#""payload":{"ts":"#) && good.contains(#""type":"Property""#) && good.contains(#""payload":[{"bn""#))
+        let at = #""observedAt":"2026-01-11T19:00:00Z""#
+        let bad: [(String, String, String)] = [
+            ("flat JSON with occupancy above its range", "vendor/alm-tf-000001/attrs", #"{"ts":1768158000000,"values":{"occupancy":1.5}}"#),
+            ("flat JSON with an attribute the family lacks", "vendor/alm-tf-000001/attrs", #"{"ts":1768158000000,"values":{"colour":1}}"#),
+            ("NGSI-LD with another unit code", "vendor/alm-aq-000001/attrs",
+             #"{"id":"urn:ngsi-ld:AirQualityObserved:alm-aq-000001","type":"AirQualityObserved","pm25":{"type":"Property","value":40,\#(at),"unitCode":"KGM"}}"#),
+            ("NGSI-LD with a bare value", "vendor/alm-aq-000001/attrs",
+             #"{"id":"urn:ngsi-ld:AirQualityObserved:alm-aq-000001","type":"AirQualityObserved","pm25":40}"#),
+        ]
+        let (status, output) = try validateContract(in: dir, bad: bad)
+        #expect(status == 0, "\(output)")
+        let run = try ChildProcess(["run", dir + "/s.yaml", "--out", dir + "/out", "--progress", "0"])
+        #expect(await run.waitForExit() == 0, "\(run.output)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/out/summary.json"))) as? [String: Any])
+        let telemetry = try #require(summary["telemetry"] as? [String: Any])
+        #expect(telemetry["lost"] as? Int == 0 && telemetry["invalid"] as? Int == 0 && (telemetry["accepted"] as? Int ?? 0) > 1000, "\(telemetry)")
     }
 }
