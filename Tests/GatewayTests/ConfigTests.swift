@@ -15,6 +15,20 @@ import TestSupport
         #expect(config.detectors == DetectorSettings(), "the shipped file states the defaults")
     }
 
+    @Test func payloadFormatsAndTopicMappingsAreRead() throws {
+        let config = try GatewayConfig(yaml: """
+            payload-formats:
+              - {topics: "city/+/mobility/#", format: json}
+              - {topics: "devices/+/up", format: [json, ngsi-ld]}
+            topic-mappings:
+              - {pattern: "devices/{device}/up"}
+              - {pattern: "devices/{device}/state", kind: status}
+            """, file: "gw.yaml")
+        #expect(config.payloadFormats == [PayloadFormatRule(filter: "city/+/mobility/#", formats: [.json]),
+                                          PayloadFormatRule(filter: "devices/+/up", formats: [.json, .ngsiLD])])
+        #expect(config.topicMappings.map(\.kind) == [.attributes, .status] && config.topicMappings.map(\.filter) == ["devices/+/up", "devices/+/state"])
+    }
+
     @Test func detectorThresholdsAreRead() throws {
         let config = try GatewayConfig(yaml: "detectors: {spike-factor: 6, stuck-repeats: 5, lamp-sun-elevation: -3}", file: "gw.yaml")
         #expect(config.detectors.spikeFactor == 6 && config.detectors.stuckRepeats == 5 && config.detectors.lampSunElevation == -3)
@@ -40,6 +54,10 @@ import TestSupport
         ("cities:\n  - {id: x, population: 1, area-km2: 2, devices: {lighting: 5}, inventory: {lighting: 4}}",
          "cities[0].inventory.lighting: the inventory of lighting (4) is smaller than its connected devices (5)"),
         ("publish-indicators: perhaps", "publish-indicators: expected true or false, got 'perhaps'"),
+        ("payload-formats:\n  - {topics: \"city/#/x\", format: json}", "payload-formats[0].topics: 'city/#/x' is not an MQTT topic filter"),
+        ("payload-formats:\n  - {topics: \"city/#\", format: xml}", "payload-formats[0].format: 'xml' is not one of senml, json, ngsi-ld"),
+        ("topic-mappings:\n  - {pattern: \"devices/up\"}", "topic-mappings[0].pattern: a topic mapping must name the {device} level"),
+        ("topic-mappings:\n  - {pattern: \"devices/{device}\", kind: data}", "topic-mappings[0].kind: 'data' is not a kind"),
         ("http-port: 70000", "http-port: 70000 is out of range"),
         ("detectors: {spike-factor: 1}", "gw.yaml:1:27: detectors.spike-factor: 1.0 is out of range; allowed 1.5 to 1000.0"),
         ("detectors: {fire-celsius: hot}", "detectors.fire-celsius: expected a number, got 'hot'"),
