@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Gateway
 import Simulator
 import Telemetry
 
@@ -29,6 +30,9 @@ struct ExportReadings: ParsableCommand {
     @Option(help: "csv or jsonl.")
     var format: String = "csv"
 
+    @Option(help: "Scenario of the messages, when its topic layout is not the city scheme or it defines device types.")
+    var scenario: String?
+
     func run() throws {
         guard format == "csv" || format == "jsonl" else { throw ValidationError("--format must be csv or jsonl, got '\(format)'") }
         var episodes: [String: [(start: Int64, end: Int64, kind: String)]] = [:]
@@ -51,10 +55,38 @@ struct ExportReadings: ParsableCommand {
             text.removeAll(keepingCapacity: true)
         }
         var reader = SenMLReader()
-        try MessageFile.read(input) { topic, payload, _ in
-            guard let place = TopicScheme.parse(topic), !place.isStatus else { return }
+        // Any payload format, and the scenario's layout, are read as SenML on the city scheme.
+        let loaded = try scenario.map { try Scenario(contentsOf: $0) }
+        let translator = PayloadTranslator(schema: loaded?.schema ?? .standard, roster: loaded?.roster ?? DeviceRoster(),
+                                           formats: [PayloadFormatRule(filter: "#", formats: PayloadFormat.allCases)],
+                                           mappings: loaded?.topicMapping.map { [$0] } ?? [])
+        var skipped = 0, firstSkip: String?
+        try MessageFile.read(input) { rawTopic, rawPayload, _ in
+            var topic = rawTopic, payload = rawPayload
+            var t = rawTopic
+            let translated = t.withUTF8 { tb in rawPayload.withUnsafeBufferPointer { translator.translate(topic: tb, payload: $0) } }
+            switch translated {
+            case .success(let converted?):
+                topic = String(decoding: converted.topic, as: UTF8.self)
+                payload = converted.payload
+            case .success(nil): break
+            case .failure(let rejection):
+                skipped += 1
+                if firstSkip == nil { firstSkip = "\(rawTopic): \(rejection.detail)" }
+                return
+            }
+            guard let place = TopicScheme.parse(topic) else {
+                skipped += 1
+                if firstSkip == nil { firstSkip = "\(rawTopic): not a topic of the city scheme; give --scenario for its layout" }
+                return
+            }
+            guard !place.isStatus else { return }
             payload.withUnsafeBufferPointer { bytes in
-                do { try reader.read(bytes) } catch { return }
+                do { try reader.read(bytes) } catch {
+                    skipped += 1
+                    if firstSkip == nil { firstSkip = "\(rawTopic): \(error)" }
+                    return
+                }
                 let covering = episodes["\(place.city)/\(place.device)"] ?? []
                 for i in 0..<reader.count {
                     let record = reader[i]
@@ -87,6 +119,9 @@ struct ExportReadings: ParsableCommand {
         if output != "-" {
             try? out.close()
             print("export: \(rows) readings to \(output)")
+        }
+        if skipped > 0 {
+            FileHandle.standardError.write(Data("export: \(skipped) messages were not readings and were left out, the first: \(firstSkip ?? "")\n".utf8))
         }
     }
 

@@ -6,7 +6,7 @@ import Telemetry
 /// rejection reasons whatever the format. Flat JSON carries no units (the family's are
 /// written); an NGSI-LD `unitCode` that is not the attribute's unit's code is passed on as the
 /// unit, so the validator refuses it as a wrong unit.
-struct PayloadTranslator {
+public struct PayloadTranslator {
     let schema: TelemetrySchema
     let roster: DeviceRoster
     let formats: [PayloadFormatRule]
@@ -14,7 +14,7 @@ struct PayloadTranslator {
     private let writer = SenMLWriter(capacity: 1024)
     private let names: [String: StaticBytes]
 
-    init(schema: TelemetrySchema, roster: DeviceRoster, formats: [PayloadFormatRule], mappings: [TopicMapping]) {
+    public init(schema: TelemetrySchema, roster: DeviceRoster, formats: [PayloadFormatRule], mappings: [TopicMapping]) {
         self.schema = schema
         self.roster = roster
         self.formats = formats
@@ -37,7 +37,7 @@ struct PayloadTranslator {
     static let sentUnit = StaticBytes(Envelope.sentUnit.description)
 
     /// The canonical topic and SenML payload, or nil when the message is canonical already.
-    func translate(topic: UnsafeBufferPointer<UInt8>, payload: UnsafeBufferPointer<UInt8>) -> Result<(topic: [UInt8], payload: [UInt8])?, Rejection> {
+    public func translate(topic: UnsafeBufferPointer<UInt8>, payload: UnsafeBufferPointer<UInt8>) -> Result<(topic: [UInt8], payload: [UInt8])?, Rejection> {
         let text = String(decoding: topic, as: UTF8.self)
         let levels = text.split(separator: "/", omittingEmptySubsequences: false)
         var canonical: (city: String, domain: Domain, district: String, device: String, kind: TopicScheme.Kind)?

@@ -678,6 +678,17 @@ extension Integration.RunTests {
         ]
         let (status, output) = try validateContract(in: dir, bad: bad)
         #expect(status == 0, "\(output)")
+        // The long table of readings is the same as that of the SenML twin on the city scheme.
+        try gatewayScenarioYAML(duration: "6h").write(toFile: dir + "/twin.yaml", atomically: true, encoding: .utf8)
+        let twin = try ChildProcess(["simulate", dir + "/twin.yaml", "--output", dir + "/twin.jsonl"])
+        #expect(await twin.waitForExit() == 0)
+        for (messages, scenario, table) in [("good.jsonl", "s.yaml", "formats.csv"), ("twin.jsonl", "twin.yaml", "twin.csv")] {
+            let export = try ChildProcess(["export", "readings", dir + "/" + messages, "--scenario", dir + "/" + scenario, "--output", dir + "/" + table])
+            #expect(await export.waitForExit() == 0, "\(export.output)")
+            #expect(!export.output.contains("left out"), "\(export.output)")
+        }
+        let rows = try ["formats.csv", "twin.csv"].map { try String(contentsOfFile: dir + "/" + $0, encoding: .utf8).split(separator: "\n").sorted() }
+        #expect(rows[0].count > 1000 && rows[0] == rows[1])
         let run = try ChildProcess(["run", dir + "/s.yaml", "--out", dir + "/out", "--progress", "0"])
         #expect(await run.waitForExit() == 0, "\(run.output)")
         let summary = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/out/summary.json"))) as? [String: Any])
