@@ -70,16 +70,20 @@ public struct TopicMapping: Sendable, Equatable {
 /// Which payload formats the topics matching a filter carry (one, or several told apart by
 /// their shape: a SenML pack is a JSON array, a flat object has `ts`, an NGSI-LD entity `id`).
 public struct PayloadFormatRule: Sendable, Equatable {
-    public var filter: String
+    public var filter: String { didSet { levels = PayloadFormatRule.split(filter) } }
     public var formats: [PayloadFormat]
+    private var levels: [String]
+
     public init(filter: String, formats: [PayloadFormat]) {
         self.filter = filter
         self.formats = formats
+        levels = PayloadFormatRule.split(filter)
     }
+
+    private static func split(_ filter: String) -> [String] { filter.split(separator: "/", omittingEmptySubsequences: false).map(String.init) }
 
     /// MQTT filter matching: `+` one level, `#` the rest.
     public func matches(_ topic: [Substring]) -> Bool {
-        let levels = filter.split(separator: "/", omittingEmptySubsequences: false)
         for (i, level) in levels.enumerated() {
             if level == "#" { return true }
             guard i < topic.count, level == "+" || level == topic[i] else { return false }

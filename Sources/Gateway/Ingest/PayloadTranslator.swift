@@ -59,7 +59,8 @@ public struct PayloadTranslator {
             }
             place = (parsed.city, parsed.domain, parsed.district, parsed.device, parsed.isStatus ? .status : .attributes)
         }
-        let outTopic = Array(TopicScheme.topic(city: place.city, domain: place.domain, district: place.district, device: place.device, kind: place.kind).utf8)
+        let outTopic = canonical == nil ? Array(topic)
+            : Array(TopicScheme.topic(city: place.city, domain: place.domain, district: place.district, device: place.device, kind: place.kind).utf8)
         if place.kind == .status { return .success((outTopic, Array(payload))) }
         let first = payload.first { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }
         if first == UInt8(ascii: "[") {
@@ -106,26 +107,12 @@ public struct PayloadTranslator {
         return .success((city!, domain!, district!, device, kind))
     }
 
-    /// A generic JSON value.
-    enum JSON: Decodable {
-        case bool(Bool), number(Double), string(String), object([String: JSON]), array([JSON]), null
-
-        init(from decoder: Decoder) throws {
-            let c = try decoder.singleValueContainer()
-            if c.decodeNil() { self = .null } else if let b = try? c.decode(Bool.self) { self = .bool(b) } else if let n = try? c.decode(Double.self) {
-                self = .number(n)
-            } else if let s = try? c.decode(String.self) { self = .string(s) } else if let o = try? c.decode([String: JSON].self) {
-                self = .object(o)
-            } else { self = .array(try c.decode([JSON].self)) }
-        }
-    }
-
     /// The SenML pack of a flat JSON or NGSI-LD payload.
     private func pack(_ payload: UnsafeBufferPointer<UInt8>, allowed: [PayloadFormat], device: String, domain: Domain) -> Result<[UInt8], Rejection> {
         let expected = allowed.map(\.rawValue).joined(separator: " or ")
-        let root: JSON
-        do { root = try JSONDecoder().decode(JSON.self, from: Data(buffer: payload)) } catch {
-            return .failure(Rejection(.malformedJSON, "not JSON (\(expected) expected on this topic)"))
+        let root: JSONValue
+        do { root = try JSONValue.parse(payload) } catch {
+            return .failure(Rejection(error.reason == .notFinite ? .notFinite : .malformedJSON, "not JSON (\(expected) expected on this topic): \(error.detail)"))
         }
         guard case .object(let object) = root else {
             return .failure(Rejection(.wrongFormat, "expected \(expected) on this topic"))
@@ -136,7 +123,7 @@ public struct PayloadTranslator {
         }
         var entity: String?
         var timeMs: Int64?
-        var properties: [(name: String, value: JSON, unitCode: String?)] = []
+        var properties: [(name: String, value: JSONValue, unitCode: String?)] = []
         if format == .json {
             guard case .number(let ts)? = object["ts"], case .object(let values)? = object["values"] else {
                 return .failure(Rejection(.wrongFormat, #"expected a flat JSON object {"ts": ms, "values": {...}} on this topic"#))

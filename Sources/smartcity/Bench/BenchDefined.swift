@@ -64,6 +64,33 @@ enum DefinedFamilyBench {
         return (Double(generator.stats.messages) / (clock.now - began).seconds, generator.stats.messages)
     }
 
+    /// The scenario with every fleet writing `format`.
+    static func written(_ scenario: Scenario, as format: PayloadFormat) -> Scenario {
+        var s = scenario
+        for c in s.cities.indices {
+            s.cities[c].fleets.traffic?.fleet.payload = format
+            s.cities[c].fleets.lighting?.fleet.payload = format
+            s.cities[c].fleets.waste?.fleet.payload = format
+            s.cities[c].fleets.water?.fleet.payload = format
+            s.cities[c].fleets.environment?.fleet.payload = format
+            for d in s.cities[c].fleets.defined.indices { s.cities[c].fleets.defined[d].fleet.payload = format }
+        }
+        return s
+    }
+
+    /// The gateway's ingest of the same readings in each payload format, against SenML in the
+    /// same run.
+    static func formats(_ scenario: Scenario) throws {
+        print("bench payload formats: \(scenario.name), \(Durations.format(scenario.duration)) simulated, offline ingest on one core")
+        var senml = 0.0
+        for format in PayloadFormat.allCases {
+            let r = try aggregationRate(written(scenario, as: format))
+            guard r.rejected == 0 else { throw BenchDefinedError(description: "\(r.rejected) \(format.rawValue) messages rejected") }
+            if format == .senml { senml = r.rate }
+            print("  \(format.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(Int(r.rate)) msg/s, \(r.readings) readings; ratio to SenML \(fmt(r.rate / senml, 2))")
+        }
+    }
+
     /// Messages per second of the aggregator over the scenario's messages, generated beforehand.
     static func aggregationRate(_ scenario: Scenario) throws -> (rate: Double, readings: Int64, rejected: Int64) {
         let generator = Generator(scenario: scenario, includeStatus: false)

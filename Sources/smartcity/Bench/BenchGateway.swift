@@ -31,7 +31,7 @@ struct BenchGateway: AsyncParsableCommand {
     @Option(help: "Alternating rounds of the broker part; the median ratio is reported.")
     var rounds: Int = 3
 
-    @Option(help: "Parts to run, comma-separated: ingest, memory, broker, checkpoint, defined (a YAML-defined family against the built-in one it imitates).")
+    @Option(help: "Parts to run, comma-separated: ingest, memory, broker, checkpoint, defined (a YAML-defined family against the built-in one it imitates), formats (flat JSON and NGSI-LD against SenML).")
     var parts: String = "ingest,memory,broker"
 
     func run() async throws {
@@ -43,6 +43,11 @@ struct BenchGateway: AsyncParsableCommand {
         if selected.contains("memory") { try memory(loaded, config) }
         if selected.contains("broker") { try await broker(loaded, config) }
         if selected.contains("checkpoint") { try checkpoint(loaded, config) }
+        if selected.contains("formats") {
+            var s = loaded
+            s.duration = Durations.parse(duration) ?? 3600
+            try DefinedFamilyBench.formats(s)
+        }
         if selected.contains("defined") { try DefinedFamilyBench.run(stations: 2000, duration: duration, rounds: rounds, generation: false, aggregation: true) }
     }
 
