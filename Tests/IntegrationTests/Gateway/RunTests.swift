@@ -627,8 +627,22 @@ extension Integration.RunTests {
         let document = try String(contentsOfFile: dir + "/contract.json", encoding: .utf8)
         #expect(document.contains("NoiseLevelObserved") && document.contains("EVChargingStation"))
 
-        let run = try ChildProcess(["run", dir + "/s.yaml", "--out", dir + "/out", "--progress", "0"])
+        // An index definition reads the scenario's own indicators by their slugs.
+        try """
+            pipeline: {normalise: {method: goalposts}, aggregate: {method: arithmetic}}
+            index: {code: CUR, name: Kerbside index}
+            pillars:
+              - code: KRB
+                name: Kerbside
+                indicators:
+                  - {code: PARK, name: Parking occupancy, column: SC_parking_occupancy, direction: -1, goalposts: [0, 100], target: 85}
+                  - {code: EVKWH, name: Charging energy, column: SC_charging_kwh_per_capita, direction: 1, goalposts: [0, 100], target: 50}
+            """.write(toFile: dir + "/index.yaml", atomically: true, encoding: .utf8)
+        let run = try ChildProcess(["run", dir + "/s.yaml", "--out", dir + "/out", "--progress", "0", "--index", dir + "/index.yaml"])
         #expect(await run.waitForExit() == 0, "\(run.output)")
+        let index = try String(contentsOfFile: dir + "/out/index.csv", encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",") }
+        let kerbside = try #require(index.first?.firstIndex(of: "KRB"))
+        #expect(index.count == 2 && Double(index[1][kerbside]).map { $0 > 0 && $0 < 100 } == true, "\(index)")
         let table = try String(contentsOfFile: dir + "/out/indicators.csv", encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false) }
         let header = try #require(table.first).map(String.init)
         let column = try #require(header.firstIndex(of: "SC_parking_occupancy"), "\(header)")
