@@ -5,8 +5,9 @@ SHELL := /bin/bash
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the build and the tests need: the libmosquitto headers, the broker the tool
-# starts, pkg-config to find the library, openssl to make test certificates, iproute2 (ss) to see the sockets.
-PACKAGES := libmosquitto-dev mosquitto mosquitto-clients pkg-config openssl iproute2
+# starts, pkg-config to find the library, openssl to make test certificates, iproute2 (ss) to see the sockets,
+# postgresql for the PostgreSQL store's tests (they start a server of their own).
+PACKAGES := libmosquitto-dev mosquitto mosquitto-clients pkg-config openssl iproute2 postgresql
 
 .PHONY: deps build release run test bench fuzz clean
 

@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         .systemLibrary(
@@ -69,6 +70,18 @@ let package = Package(
             ],
             swiftSettings: hotPath
         ),
+        // The gateway's store on a PostgreSQL server (postgres-nio).
+        .target(
+            name: "PostgresStore",
+            dependencies: [
+                "Gateway", "Telemetry",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: upcoming
+        ),
         // The composite-index pipeline (COINr's steps), for any units x indicators table.
         .target(name: "IndexEngine", dependencies: ["YAMLReader"], swiftSettings: upcoming),
         // The smart-city index on top of it: pillars, goalposts, SDG stages and the HTML report.
@@ -76,7 +89,7 @@ let package = Package(
         .executableTarget(
             name: "smartcity",
             dependencies: [
-                "MQTT", "EmbeddedBroker", "Telemetry", "Simulator", "Gateway", "IndexEngine", "SmartCityIndex", "CMosquittoBaseline", "CPlatform",
+                "MQTT", "EmbeddedBroker", "Telemetry", "Simulator", "Gateway", "PostgresStore", "IndexEngine", "SmartCityIndex", "CMosquittoBaseline", "CPlatform",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -104,7 +117,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "MQTT", "EmbeddedBroker", "CMosquitto", "CPlatform", "Telemetry", "Simulator", "Gateway", "IndexEngine",
+                "MQTT", "EmbeddedBroker", "CMosquitto", "CPlatform", "Telemetry", "Simulator", "Gateway", "PostgresStore", "IndexEngine",
                 "SmartCityIndex", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

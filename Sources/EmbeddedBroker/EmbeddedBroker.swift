@@ -135,7 +135,7 @@ public final class EmbeddedBroker: @unchecked Sendable {
         throw MQTTError(.brokerProcess, "the mosquitto broker is not installed; install it with `sudo apt-get install mosquitto`, or connect to a running broker instead")
     }
 
-    static func freeLoopbackPort() throws(MQTTError) -> Int {
+    public static func freeLoopbackPort() throws(MQTTError) -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw MQTTError.system(errno, "finding a free port") }
         defer { close(fd) }

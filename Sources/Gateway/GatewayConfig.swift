@@ -63,6 +63,13 @@ public struct GatewayConfig: Sendable {
 
     public func city(_ id: String) -> CityFacts? { cities.first { $0.id == id } }
 
+    /// Whether `store` names a PostgreSQL server (`postgres://...`) rather than a SQLite file.
+    public var storeIsServer: Bool { store.hasPrefix("postgres://") || store.hasPrefix("postgresql://") }
+
+    /// The journal's directory: `journal`, else beside a SQLite store, else `gateway.journal`
+    /// in the working directory (a server store is shared; the journal is this instance's).
+    public var journalPath: String { journal ?? (storeIsServer ? "gateway.journal" : store + ".journal") }
+
     /// Every indicator this gateway computes: the catalogue for its families, then the
     /// scenario's own.
     public func indicatorDefinitions() throws(Formula.Problem) -> [IndicatorDefinition] {

@@ -80,7 +80,7 @@ public final class GatewayService: @unchecked Sendable {
         self.logger = logger
         self.metrics = GatewayMetrics(factory: metrics)
         self.store = try store ?? SQLiteStore(path: config.store)
-        journal = try Journal(directory: config.journal ?? config.store + ".journal")
+        journal = try Journal(directory: config.journalPath)
         aggregator = try Aggregator(config: config)
         try self.store.define(aggregator.indicators)
         definitions = Dictionary(uniqueKeysWithValues: aggregator.indicators.map { ($0.code, $0) })

@@ -48,6 +48,21 @@ public struct IndicatorRow: Sendable, Codable, Equatable {
     public var value: Double
     public var revision: Int
     public var closed: Bool
+
+    public init(city: String, code: String, name: String, unit: String, domain: String, resolution: String, start: Int64, end: Int64,
+                value: Double, revision: Int, closed: Bool) {
+        self.city = city
+        self.code = code
+        self.name = name
+        self.unit = unit
+        self.domain = domain
+        self.resolution = resolution
+        self.start = start
+        self.end = end
+        self.value = value
+        self.revision = revision
+        self.closed = closed
+    }
 }
 
 /// Where the gateway keeps windows, indicators, dead letters and checkpoints. SQLite is the
@@ -375,14 +390,8 @@ public final class SQLiteStore: TelemetryStore, @unchecked Sendable {
 
     /// The same table from means already read with `indicatorMeans`.
     public func indicatorTable(_ values: [String: [String: Double]], names: [String: String] = [:]) throws -> String {
-        let codes = try pool.read { db in try String.fetchAll(db, sql: "SELECT slug FROM indicator_definitions ORDER BY domain, code") }
-            .filter { slug in values.values.contains { $0[slug] != nil } }
-        var csv = "uCode,uName," + codes.joined(separator: ",") + "\n"
-        for city in values.keys.sorted() {
-            let fields = codes.map { values[city]?[$0].map { String($0) } ?? "" }
-            csv += "\(city),\(csvField(names[city] ?? city)),\(fields.joined(separator: ","))\n"
-        }
-        return csv
+        let slugs = try pool.read { db in try String.fetchAll(db, sql: "SELECT slug FROM indicator_definitions ORDER BY domain, code") }
+        return IndicatorTable.csv(values, slugs: slugs, names: names)
     }
 
     /// Per city and indicator slug, the mean of the closed windows at `resolution` (of the
@@ -401,6 +410,21 @@ public final class SQLiteStore: TelemetryStore, @unchecked Sendable {
             }
             return values.mapValues { $0.mapValues(\.value) }
         }
+    }
+}
+
+/// The cities x indicators table every store writes the same way.
+public enum IndicatorTable {
+    /// One row per city (`uCode`, `uName`), one column per slug (in the order given) that any
+    /// city has a value of.
+    public static func csv(_ values: [String: [String: Double]], slugs: [String], names: [String: String]) -> String {
+        let codes = slugs.filter { slug in values.values.contains { $0[slug] != nil } }
+        var csv = "uCode,uName," + codes.joined(separator: ",") + "\n"
+        for city in values.keys.sorted() {
+            let fields = codes.map { values[city]?[$0].map { String($0) } ?? "" }
+            csv += "\(city),\(csvField(names[city] ?? city)),\(fields.joined(separator: ","))\n"
+        }
+        return csv
     }
 }
 

@@ -120,7 +120,7 @@ struct Score: ParsableCommand {
         }
         guard FileManager.default.fileExists(atPath: store) else { throw ValidationError("no store at \(store); give the gateway's --store file") }
         let truth = try GroundTruthLabel.read(path: labels)
-        let alarms = try SQLiteStore(path: store).alarms(activeOnly: false, city: nil, kind: nil)
+        let alarms = try GatewayConfig.readStore(store).alarms(activeOnly: false, city: nil, kind: nil)
         let scores = AlarmScore.score(alarms: alarms, labels: truth, tolerance: seconds)
         if json {
             let encoder = JSONEncoder()

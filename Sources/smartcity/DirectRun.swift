@@ -34,7 +34,7 @@ struct DirectRun {
     static let batch = 1 << 18
 
     func run() throws -> Outcome {
-        let store = try SQLiteStore(path: config.store)
+        let store = try config.openStore()
         let aggregator = try Aggregator(config: config)
         try store.define(aggregator.indicators)
         let stop = Interruption()

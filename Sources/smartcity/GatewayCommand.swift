@@ -46,7 +46,7 @@ struct GatewayOptions: ParsableArguments {
     @Option(help: "Take the cities' facts (population, area, street and network km, installed devices) from this scenario.")
     var scenario: String?
 
-    @Option(help: "SQLite store file (overrides the config).")
+    @Option(help: "Store: a SQLite file, or a PostgreSQL server as postgres://user[:password]@host[:port]/database (overrides the config).")
     var store: String?
 
     @Option(help: "Base window length, e.g. 15m (overrides the config).")
@@ -134,7 +134,7 @@ struct GatewayServe: AsyncParsableCommand {
         // Counters and gauges go to one Prometheus registry, which /metrics serves.
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-        let service = try GatewayService(config: config, logger: logger)
+        let service = try GatewayService(config: config, store: try config.openStore(), logger: logger)
         var options = ConnectionOptions(url: url, clientID: config.clientID)
         try credentials.apply(to: &options, url: url)
         options.reconnect = GatewayService.reconnectPolicy
@@ -176,7 +176,7 @@ struct GatewayReplay: AsyncParsableCommand {
         var config = try options.load()
         config.publishIndicators = false
         config.statusInterval = 0
-        let service = try GatewayService(config: config, logger: LogSetup.logger("smartcity.gateway", level: options.logLevel))
+        let service = try GatewayService(config: config, store: try config.openStore(), logger: LogSetup.logger("smartcity.gateway", level: options.logLevel))
         var count = 0
         // Each message arrives when it was sent: the city's clock follows the recording.
         try MessageFile.read(file) { topic, payload, sent in
@@ -206,7 +206,8 @@ struct GatewayExport: ParsableCommand {
     func run() throws {
         guard let r = Resolution(name: resolution) else { throw ValidationError("--resolution must be window, hour or day") }
         guard FileManager.default.fileExists(atPath: store) else { throw ValidationError("\(store): no such store; run 'smartcity gateway' first or pass --store") }
-        let csv = try SQLiteStore(path: store).indicatorTable(resolution: r)
+        let source = try GatewayConfig.readStore(store)
+        let csv = try source.indicatorTable(try source.indicatorMeans(resolution: r), names: [:])
         if output == "-" { print(csv, terminator: "") } else {
             try csv.write(toFile: output, atomically: true, encoding: .utf8)
             print("wrote \(output)")

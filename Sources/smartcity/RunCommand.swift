@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Gateway
+import PostgresStore
 import Logging
 import IndexEngine
 import SmartCityIndex
@@ -28,6 +29,9 @@ struct Run: AsyncParsableCommand {
 
     @Option(help: "Output directory (indicators.csv, index.csv, summary.json, gateway.sqlite).")
     var out: String = "out"
+
+    @Option(help: "The gateway's store: out/gateway.sqlite by default, or a PostgreSQL server as postgres://user@host:port/database, whose tables the run empties first.")
+    var store: String?
 
     @Option(help: "The smart-city index definition (pillars, indicators, goalposts, SDG stages).")
     var index: String = "Config/index/smart-city.yaml"
@@ -72,12 +76,14 @@ struct Run: AsyncParsableCommand {
         }
         guard latencySample >= 1 else { throw ValidationError("--latency-sample: \(latencySample) must be 1 (every message) or more") }
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        let store = out + "/gateway.sqlite"
+        let local = out + "/gateway.sqlite"
         // A run starts from an empty store and journal.
-        for suffix in ["", "-wal", "-shm", ".journal"] { try? FileManager.default.removeItem(atPath: store + suffix) }
+        for suffix in ["", "-wal", "-shm", ".journal", ".journal.checkpoints.sqlite"] { try? FileManager.default.removeItem(atPath: local + suffix) }
 
         var config = GatewayConfig(scenario: scenario)
-        config.store = store
+        config.store = store ?? local
+        config.journal = local + ".journal"
+        if config.storeIsServer { try PostgresStore.empty(url: config.store) }
         config.lateness = late
         // The gateway's clock runs on arrival at real-time pace; a faster simulation moves its
         // event time that much faster, so after a pause (a broker outage) a reading may be
@@ -111,7 +117,7 @@ struct Run: AsyncParsableCommand {
             let (url, embedded) = try await brokerFor(broker ?? scenario.mqtt.broker, announce: "run: ")
             defer { embedded?.stop() }
             let registry = PrometheusCollectorRegistry()
-            let service = try GatewayService(config: config, logger: logger, metrics: PrometheusMetricsFactory(registry: registry))
+            let service = try GatewayService(config: config, store: try config.openStore(), logger: logger, metrics: PrometheusMetricsFactory(registry: registry))
             // The live view while the run goes on; stopped last, after the final flush.
             let api = httpPort.map { HTTPAPI(service: service, registry: registry, host: "127.0.0.1", port: $0, logger: logger) }
             if let api {
@@ -238,7 +244,7 @@ struct Run: AsyncParsableCommand {
         }
         try html.render().write(toFile: out + "/report.html", atomically: true, encoding: .utf8)
         print(summary.text())
-        print("run: wrote \(out)/report.html, indicators.csv, index.csv, summary.json\(direct ? "" : ", latency.csv, latency.json"), labels.csv (\(labelCount) fault episodes and events) and the store \(store)")
+        print("run: wrote \(out)/report.html, indicators.csv, index.csv, summary.json\(direct ? "" : ", latency.csv, latency.json"), labels.csv (\(labelCount) fault episodes and events) and the store \(config.store)")
         if brokerLost {
             throw RunFailure("the broker stayed unreachable for \(brokerOutage) (--broker-outage); the outputs cover what was sent until then and are marked interrupted")
         }

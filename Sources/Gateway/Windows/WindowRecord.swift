@@ -42,4 +42,18 @@ public struct WindowRecord: Sendable, Equatable {
     public var revision: Int32
     /// False while the window can still change (written at shutdown as provisional).
     public var closed: Bool
+
+    public init(city: String, domain: Domain, district: String, attribute: String, resolution: Resolution, start: Int64, end: Int64,
+                partial: WindowPartial, revision: Int32, closed: Bool) {
+        self.city = city
+        self.domain = domain
+        self.district = district
+        self.attribute = attribute
+        self.resolution = resolution
+        self.start = start
+        self.end = end
+        self.partial = partial
+        self.revision = revision
+        self.closed = closed
+    }
 }
