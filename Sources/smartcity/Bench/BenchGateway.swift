@@ -3,6 +3,7 @@ import CMosquittoBaseline
 import CPlatform
 import Foundation
 import Gateway
+import PostgresStore
 import Logging
 import MQTT
 import EmbeddedBroker
@@ -31,7 +32,10 @@ struct BenchGateway: AsyncParsableCommand {
     @Option(help: "Alternating rounds of the broker part; the median ratio is reported.")
     var rounds: Int = 3
 
-    @Option(help: "Parts to run, comma-separated: ingest, memory, broker, checkpoint, defined (a YAML-defined family against the built-in one it imitates), formats (flat JSON and NGSI-LD against SenML).")
+    @Option(help: "The store part: a PostgreSQL server (postgres://user@host:port/database) whose tables it empties and fills.")
+    var postgres: String?
+
+    @Option(help: "Parts to run, comma-separated: ingest, memory, broker, checkpoint, defined (a YAML-defined family against the built-in one it imitates), formats (flat JSON and NGSI-LD against SenML), store (PostgreSQL against SQLite; needs --postgres).")
     var parts: String = "ingest,memory,broker"
 
     func run() async throws {
@@ -43,6 +47,10 @@ struct BenchGateway: AsyncParsableCommand {
         if selected.contains("memory") { try memory(loaded, config) }
         if selected.contains("broker") { try await broker(loaded, config) }
         if selected.contains("checkpoint") { try checkpoint(loaded, config) }
+        if selected.contains("store") {
+            guard let postgres else { throw ValidationError("the store part needs --postgres postgres://user@host:port/database") }
+            try store(loaded, config, postgres: postgres)
+        }
         if selected.contains("formats") {
             var s = loaded
             s.duration = Durations.parse(duration) ?? 3600
@@ -96,6 +104,56 @@ struct BenchGateway: AsyncParsableCommand {
             let bytes = store.lastCheckpointBytes
             print("  \((label + ":").padding(toLength: 22, withPad: " ", startingAt: 0)) \(fmt(Double(bytes) / 1_048_576, 2)) MiB (\(n) messages) in \(fmt((clock.now - began).seconds, 2)) s; ratio to the whole state \(fmt(Double(bytes) / Double(max(1, full)), 3))")
         }
+    }
+
+    // MARK: Store
+
+    /// The gateway service taking the scenario's messages as fast as it can, flushing to its
+    /// store every second of wall time as it does in service (and with a checkpoint every ten),
+    /// once with SQLite and once with PostgreSQL per round, alternating.
+    func store(_ scenario: Scenario, _ config: GatewayConfig, postgres: String) throws {
+        guard let seconds = Durations.parse(duration) else { throw ValidationError("--duration '\(duration)' is not a duration") }
+        var s = scenario
+        s.duration = seconds
+        let generator = Generator(scenario: s, includeStatus: true)
+        var messages: [(String, [UInt8])] = []
+        while generator.next() { messages.append((generator.message.topicString, generator.message.payload)) }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bench-store-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        func once(_ server: Bool, _ round: Int) throws -> (rate: Double, writeMs: Double, windows: Int64) {
+            var c = config
+            c.store = server ? postgres : directory + "/r\(round).sqlite"
+            c.journal = directory + "/r\(round)-\(server).journal"
+            c.httpPort = nil
+            c.statusInterval = 0
+            if server { try PostgresStore.empty(url: postgres) }
+            let service = try GatewayService(config: c, store: try c.openStore(), logger: LogSetup.logger("smartcity.bench", level: .error))
+            let clock = ContinuousClock()
+            let began = clock.now
+            var lastFlush = began, lastCheckpoint = began
+            for (i, (topic, payload)) in messages.enumerated() {
+                service.receive(topic: topic, payload: payload)
+                if i % 1024 == 0, clock.now - lastFlush >= .seconds(1) {
+                    lastFlush = clock.now
+                    let checkpoint = clock.now - lastCheckpoint >= .seconds(10)
+                    if checkpoint { lastCheckpoint = lastFlush }
+                    try service.flush(checkpoint: checkpoint)
+                }
+            }
+            try service.flush(checkpoint: true, provisional: true)
+            let elapsed = (clock.now - began).seconds
+            let latency = service.storeLatency
+            return (Double(messages.count) / elapsed, latency.totalSeconds / Double(max(1, latency.count)) * 1000, service.counters().0.windowsEmitted)
+        }
+        print("store: \(messages.count) messages of \(duration) of \(scenario.name) through the gateway service, flushed every second; \(rounds) alternating rounds")
+        var ratios: [Double] = []
+        for round in 0..<rounds {
+            let lite = try once(false, round), pg = try once(true, round)
+            ratios.append(pg.rate / lite.rate)
+            print("  round \(round + 1): SQLite \(Int(lite.rate)) msg/s (mean write \(fmt(lite.writeMs, 1)) ms), PostgreSQL \(Int(pg.rate)) msg/s (mean write \(fmt(pg.writeMs, 1)) ms); ratio \(fmt(pg.rate / lite.rate, 2))")
+        }
+        print("  median ratio PostgreSQL / SQLite: \(fmt(ratios.sorted()[ratios.count / 2], 2)) (goal at least 0.9)")
     }
 
     /// Messages of the scenario's first `seconds`, without statuses.
