@@ -35,12 +35,10 @@ public struct Signal: Sendable, Equatable {
         let fraction = position - position.rounded(.down)
         return points[low] + (points[(low + 1) % points.count] - points[low]) * fraction
     }
-
-    var maximum: Double { max(daily.max() ?? 0, weekend?.max() ?? -.infinity) }
 }
 
 /// How one attribute of a defined device gets its value at each report.
-public enum Process: Sendable {
+public enum AttributeProcess: Sendable {
     /// The signal itself (a constant or a profile), times the device's factor.
     case profile(Signal)
     /// AR(1) / Ornstein-Uhlenbeck around the signal: pulled back at `reversion` per hour, with
@@ -60,7 +58,7 @@ public enum Process: Sendable {
 }
 
 public struct DefinedAttribute: Sendable {
-    public var process: Process
+    public var process: AttributeProcess
     /// Standard deviation of measurement noise added to each value written.
     public var noise: Double
     /// Relative standard deviation of a device's own factor on its signal (lognormal).

@@ -175,7 +175,7 @@ extension DeviceType {
 
     /// The process and the attributes it reads in the same report.
     private static func parseGenerator(_ field: YAMLField, schema: AttributeSchema, names: [String],
-                                       kinds: [AttributeSchema.Kind]) throws(ScenarioError) -> (Process, [Int]) {
+                                       kinds: [AttributeSchema.Kind]) throws(ScenarioError) -> (AttributeProcess, [Int]) {
         let map = try field.mapping(allowed: generatorNames)
         guard map.entries.count == 1, let (name, body) = map.entries.first else {
             throw field.error("name exactly one generator: \(generatorNames.joined(separator: ", "))")
