@@ -42,16 +42,22 @@ public final class PostgresStore: TelemetryStore, @unchecked Sendable {
         configuration.options.connectTimeout = .milliseconds(Int64(connectTimeout * 1000))
         self.configuration = configuration
         address = "\(host):\(port)/\(database)"
+        let existed = FileManager.default.fileExists(atPath: localPath)
         local = try SQLiteStore(path: localPath, definitions: [])
+        // A store that cannot be reached leaves no local file behind.
+        func abandon() {
+            try? group.syncShutdownGracefully()
+            if !existed { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: localPath + suffix) } }
+        }
         do {
             _ = try connection(writer: true)
             try execute(Self.schema, writer: true)
             try define(definitions)
         } catch let error as GatewayError {
-            try? group.syncShutdownGracefully()
+            abandon()
             throw error
         } catch {
-            try? group.syncShutdownGracefully()
+            abandon()
             throw GatewayError.store("cannot use the PostgreSQL store at \(address) (\(error)); check that the server runs there and takes this user and database")
         }
     }

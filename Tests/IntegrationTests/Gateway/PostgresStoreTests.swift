@@ -65,9 +65,14 @@ extension Integration {
 
         @Test func anUnreachableServerFailsAtOnceNamingItsAddress() async throws {
             let port = try EmbeddedBroker.freeLoopbackPort()
+            let dir = try directory()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            try "journal: \(dir)/journal\n".write(toFile: dir + "/gateway.yaml", atomically: true, encoding: .utf8)
             let began = ContinuousClock.now
-            let gateway = try ChildProcess(["gateway", "replay", "/dev/null", "--store", "postgres://postgres@127.0.0.1:\(port)/city"])
+            let gateway = try ChildProcess(["gateway", "replay", "/dev/null", "--store", "postgres://postgres@127.0.0.1:\(port)/city",
+                                            "--config", dir + "/gateway.yaml"])
             #expect(await gateway.waitForExit() != 0)
+            #expect(!FileManager.default.fileExists(atPath: dir + "/journal.checkpoints.sqlite"), "nothing is left of a store that could not be opened")
             #expect(ContinuousClock.now - began < .seconds(8))
             #expect(gateway.output.contains("127.0.0.1:\(port)/city"), "\(gateway.output)")
         }
