@@ -74,6 +74,7 @@ final class PostgresServer: @unchecked Sendable {
             guard process.isRunning else { break }
             usleep(50_000)
         }
+        try? kill()
         throw TestFailure("PostgreSQL did not start on port \(port): \((try? String(contentsOfFile: directory + "/server.log", encoding: .utf8)) ?? "")")
     }
 
