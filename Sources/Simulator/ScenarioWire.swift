@@ -10,8 +10,8 @@ extension Scenario {
     public var payloadFormatRules: [PayloadFormatRule] {
         let template = mqtt.topic
         var rules: [PayloadFormatRule] = []
+        let schema = self.schema
         for city in cities {
-            let schema = self.schema
             for (type, format) in city.fleets.payloads {
                 let domain = schema.family(type).domain
                 let topics = template.replacingOccurrences(of: "{city}", with: city.id).replacingOccurrences(of: "{domain}", with: domain.rawValue)

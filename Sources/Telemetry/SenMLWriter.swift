@@ -158,23 +158,21 @@ public final class SenMLWriter {
 
     /// A measurement: `{"n":name,"u":unit,"v":value}`.
     public func number(_ name: StaticBytes, unit: StaticBytes?, _ value: Double, decimals: Int) {
-        open(name)
-        if format == .senml {
-            close(unit: unit)
-            put(#","v":"#)
-            appendFixed(value, decimals: decimals)
-        } else {
-            appendFixed(value, decimals: decimals)
-            close(unit: unit)
-        }
+        numeric(name, unit: unit, value, decimals: decimals, field: #","v":"#)
     }
 
     /// A cumulative meter reading: `{"n":name,"u":unit,"s":value}` (SenML sum).
     public func sum(_ name: StaticBytes, unit: StaticBytes?, _ value: Double, decimals: Int) {
+        numeric(name, unit: unit, value, decimals: decimals, field: #","s":"#)
+    }
+
+    /// A number under its SenML `field` (`v` or `s`); the other formats write the value alone.
+    @inline(__always)
+    private func numeric(_ name: StaticBytes, unit: StaticBytes?, _ value: Double, decimals: Int, field: StaticString) {
         open(name)
         if format == .senml {
             close(unit: unit)
-            put(#","s":"#)
+            put(field)
             appendFixed(value, decimals: decimals)
         } else {
             appendFixed(value, decimals: decimals)

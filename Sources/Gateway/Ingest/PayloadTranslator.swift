@@ -59,18 +59,21 @@ public struct PayloadTranslator {
             }
             place = (parsed.city, parsed.domain, parsed.district, parsed.device, parsed.isStatus ? .status : .attributes)
         }
-        let outTopic = canonical == nil ? Array(topic)
-            : Array(TopicScheme.topic(city: place.city, domain: place.domain, district: place.district, device: place.device, kind: place.kind).utf8)
-        if place.kind == .status { return .success((outTopic, Array(payload))) }
+        // The mapped topic, if the topic is not canonical already; a payload that needs no
+        // translation is then used as it came, without a copy.
+        let mapped = canonical.map { _ in
+            Array(TopicScheme.topic(city: place.city, domain: place.domain, district: place.district, device: place.device, kind: place.kind).utf8)
+        }
+        if place.kind == .status { return .success(mapped.map { ($0, Array(payload)) }) }
         let first = payload.first { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }
         if first == UInt8(ascii: "[") {
             guard allowed.contains(.senml) else {
                 return .failure(Rejection(.wrongFormat, "a JSON array (SenML?) where this topic carries \(allowed.map(\.rawValue).joined(separator: " or "))"))
             }
-            return .success((outTopic, Array(payload)))
+            return .success(mapped.map { ($0, Array(payload)) })
         }
         switch pack(payload, allowed: allowed, device: place.device, domain: place.domain) {
-        case .success(let bytes): return .success((outTopic, bytes))
+        case .success(let bytes): return .success((mapped ?? Array(topic), bytes))
         case .failure(let r): return .failure(r)
         }
     }
