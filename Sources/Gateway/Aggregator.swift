@@ -68,6 +68,8 @@ public final class Aggregator {
     private let inflowAttribute: Int, useAttribute: Int
 
     public var indicators: [IndicatorDefinition] { indicatorStage.definitions }
+    /// One partition of several: its windows go out, the indicators are merged elsewhere.
+    private var partitioned: Bool { config.partition != nil }
 
     /// `indicators`: the configuration's (`indicatorDefinitions()`) unless given.
     public init(config: GatewayConfig, indicators given: [IndicatorDefinition]? = nil) throws(Formula.Problem) {
@@ -411,8 +413,10 @@ public final class Aggregator {
             if window.closed { if window.revision == 1 { counters.windowsEmitted += 1 } else { counters.corrections += 1 } }
             let record = self.record(window)
             pending.windows.append(record)
-            indicatorStage.consume(record)
+            if !partitioned { indicatorStage.consume(record) }
         }
+        // A partition's windows cover some districts: the city-wide indicators are merged in the store.
+        guard !partitioned else { return }
         let values = indicatorStage.compute(newest: { [registry, store] in
             registry.city(named: $0).map { store.newest(city: $0) } ?? .min
         }, devices: { [registry] city, domain in
@@ -462,6 +466,21 @@ public final class Aggregator {
 
     private func text(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> String {
         String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)
+    }
+
+    /// Per city the partition owns districts of: its newest event time (`.min` before any
+    /// reading); and the devices registered per domain.
+    public func partitionClocks() -> (clocks: [String: Int64], devices: [String: [String: Int]]) {
+        guard let partition = config.partition else { return ([:], [:]) }
+        var clocks: [String: Int64] = [:], devices: [String: [String: Int]] = [:]
+        for facts in config.cities where !partition.districts(of: facts).isEmpty {
+            let city = registry.city(named: facts.id)
+            clocks[facts.id] = city.map { store.newest(city: $0) } ?? .min
+            if let city {
+                for domain in Domain.allCases { devices[facts.id, default: [:]][domain.rawValue] = registry.devices(city: city, domain: domain) }
+            }
+        }
+        return (clocks, devices)
     }
 
     // MARK: checkpoint

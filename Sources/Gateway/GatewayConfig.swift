@@ -58,6 +58,13 @@ public struct GatewayConfig: Sendable {
     public var statusInterval = 5.0
     /// Publish indicators back as retained messages on `city/{city}/indicators/{code}`.
     public var publishIndicators = true
+    /// This instance's share of the cities when several gateways split them (`partition: 2/3`):
+    /// it subscribes to its districts only and the city-wide indicators are merged in the
+    /// shared store (`Partition`, `IndicatorMerger`). Nil: one gateway takes everything.
+    public var partition: Partition?
+    /// Seconds after its last report that a partition's instance counts as gone: its partition
+    /// may be taken by another instance, and the merge stops waiting for it.
+    public var partitionLease = 10.0
 
     public init() {}
 
@@ -68,7 +75,22 @@ public struct GatewayConfig: Sendable {
 
     /// The journal's directory: `journal`, else beside a SQLite store, else `gateway.journal`
     /// in the working directory (a server store is shared; the journal is this instance's).
-    public var journalPath: String { journal ?? (storeIsServer ? "gateway.journal" : store + ".journal") }
+    /// A partition's default journal is its own (`gateway-p2of3.journal`).
+    public var journalPath: String {
+        journal ?? (storeIsServer ? (partition.map { "gateway-\($0.tag).journal" } ?? "gateway.journal") : store + ".journal")
+    }
+
+    /// The topic filters the gateway subscribes to: its partition's districts, or the whole
+    /// city scheme (`subscription`); and the topic mappings' layouts.
+    public var subscriptions: [String] {
+        if let partition { return partition.filters(cities: cities) }
+        return [subscription] + topicMappings.map(\.filter)
+    }
+
+    /// Why the partition cannot be run with these settings, or nil.
+    public var partitionProblem: String? {
+        partition?.problem(cities: cities, topicMappings: topicMappings, storeIsServer: storeIsServer)
+    }
 
     /// Every indicator this gateway computes: the catalogue for its families, then the
     /// scenario's own.
@@ -94,7 +116,13 @@ public struct GatewayConfig: Sendable {
             "window", "lateness", "max-skew", "watermark-quorum", "max-payload", "cities", "store", "journal", "client-id", "subscription",
             "http-port", "http-host", "http-max-connections", "http-idle-timeout", "http-request-timeout", "flush-interval", "checkpoint-interval", "status-interval", "publish-indicators",
             "device-registry", "accept-unknown-devices", "max-unknown-devices", "detectors", "payload-formats", "topic-mappings",
+            "partition", "partition-lease",
         ])
+        if let field = top["partition"] {
+            guard let p = Partition(parsing: try field.string()) else { throw field.error(Partition.problem) }
+            partition = p
+        }
+        if let field = top["partition-lease"] { partitionLease = Double(try field.duration()) }
         for field in try top["payload-formats"]?.list() ?? [] {
             let m = try field.mapping(allowed: ["topics", "format"])
             let filterField = try m.required("topics")
@@ -207,10 +235,12 @@ public enum GatewayError: Error, CustomStringConvertible {
     case store(String)
     case journal(String)
     case state(String)
+    /// A partition that cannot be taken, or a merge that cannot be made.
+    case partition(String)
 
     public var description: String {
         switch self {
-        case .store(let s), .journal(let s), .state(let s): s
+        case .store(let s), .journal(let s), .state(let s), .partition(let s): s
         }
     }
 }

@@ -70,6 +70,10 @@ public final class GatewayService: @unchecked Sendable {
     public private(set) var replayed = 0
     /// Indicator definitions by code, for the published messages.
     let definitions: [String: IndicatorDefinition]
+    /// A partition's name across restarts (kept in its journal directory); empty otherwise.
+    let instance: String
+    /// The city-wide merge of the partitions' windows (on the first partition).
+    let merger: IndicatorMerger?
 
     /// Opens the store (SQLite at `config.store` unless another is given) and the journal,
     /// restores the last checkpoint and replays the journal. Counters and gauges go to
@@ -80,10 +84,30 @@ public final class GatewayService: @unchecked Sendable {
         self.logger = logger
         self.metrics = GatewayMetrics(factory: metrics)
         self.store = try store ?? SQLiteStore(path: config.store)
-        journal = try Journal(directory: config.journalPath)
+        if let partition = config.partition {
+            if let problem = config.partitionProblem { throw GatewayError.partition(problem) }
+            guard let shared = self.store as? any SharedStore else {
+                throw GatewayError.partition("partition \(partition) needs a store every instance shares: --store postgres://user@host:port/database")
+            }
+            journal = try Journal(directory: config.journalPath, exclusive: true)
+            instance = try InstanceToken.load(directory: config.journalPath)
+            // Until its first flush, its cities' clocks are at the beginning: the merge waits for it.
+            let owned = config.cities.filter { !partition.districts(of: $0).isEmpty }.map { ($0.id, Int64.min) }
+            try shared.claim(PartitionReport(partition: partition, instance: instance, clientID: config.clientID,
+                                             clocks: Dictionary(owned, uniquingKeysWith: { a, _ in a })), lease: config.partitionLease)
+        } else {
+            journal = try Journal(directory: config.journalPath)
+            instance = ""
+        }
         aggregator = try Aggregator(config: config)
         try self.store.define(aggregator.indicators)
         definitions = Dictionary(uniqueKeysWithValues: aggregator.indicators.map { ($0.code, $0) })
+        // The first partition merges the city-wide indicators.
+        if let partition = config.partition, partition.index == 1, let shared = self.store as? any SharedStore {
+            merger = IndicatorMerger(store: shared, config: config, partitions: partition.count, definitions: aggregator.indicators)
+        } else {
+            merger = nil
+        }
         if let checkpoint = try self.store.latestCheckpoint() {
             do { try aggregator.restore(checkpoint.state) } catch {
                 throw GatewayError.state("\(config.store): the last checkpoint cannot be read (\(error)); move the store and its journal aside to start afresh")
@@ -169,7 +193,7 @@ public final class GatewayService: @unchecked Sendable {
         })
         self.client = client
         try await client.connect()
-        let filters = [config.subscription] + config.topicMappings.map(\.filter)
+        let filters = config.subscriptions
         for filter in filters { _ = try await client.subscribe(filter, qos: .atLeastOnce) }
         connectedFlag.store(true, ordering: .relaxed)
         logger.info("subscribed to \(filters.joined(separator: ", ")) as '\(options.clientID)' (persistent session)")
@@ -274,6 +298,11 @@ public final class GatewayService: @unchecked Sendable {
         }
     }
 
+    /// Distinct telemetry messages so far (what `waitUntilReadings` counts).
+    public var readings: Int64 {
+        lock.withLock { aggregator.counters.received - aggregator.counters.duplicates - aggregator.counters.statusMessages }
+    }
+
     /// Returns once `count` telemetry messages have been accepted (counted once each), or
     /// when the task is cancelled.
     public func waitUntilAccepted(_ count: Int64) async { await wait(count, .accepted) }
@@ -342,6 +371,13 @@ public final class GatewayService: @unchecked Sendable {
             aggregator.emitOpenWindows()
             batch.add(aggregator.drain())
         }
+        if let partition = config.partition {
+            // Every window before these clocks is in this batch or an earlier one.
+            let (clocks, devices) = aggregator.partitionClocks()
+            batch.source = partition.description
+            batch.report = PartitionReport(partition: partition, instance: instance, clientID: config.clientID,
+                                           clocks: clocks, devices: devices, stopped: provisional)
+        }
         lock.unlock()
         let started = ContinuousClock.now
         do {
@@ -368,7 +404,13 @@ public final class GatewayService: @unchecked Sendable {
             if batch.checkpoint == nil { checkpointsSkipped += 1 }
             lastCheckpointWall = Date()
         }
-        queueForPublishing(batch.indicators, alarms: batch.alarms)
+        var merged: [IndicatorValue] = []
+        if let merger {
+            do { merged = try merger.step(final: false) } catch {
+                logger.error("merging the partitions' windows: \(error)")
+            }
+        }
+        queueForPublishing(batch.indicators + merged, alarms: batch.alarms)
         updateMetrics(latency: latency)
     }
 

@@ -19,12 +19,14 @@ public final class Journal {
     /// Position after the last record written to the buffer.
     public private(set) var end: UInt64 = 0
     private var fd: Int32 = -1
+    private var lockFD: Int32 = -1
     private var segmentStart: UInt64 = 0
     private var buffer: [UInt8] = []
     /// Bytes handed to the kernel (survive a kill of the process).
     public private(set) var written: UInt64 = 0
 
-    public init(directory: String, segmentSize: Int = 64 << 20) throws {
+    /// `exclusive`: hold a lock on the directory while open, so a second process cannot use it.
+    public init(directory: String, segmentSize: Int = 64 << 20, exclusive: Bool = false) throws {
         self.directory = directory
         self.segmentSize = segmentSize
         buffer.reserveCapacity(1 << 20)
@@ -32,6 +34,15 @@ public final class Journal {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
             throw GatewayError.journal("\(directory): cannot create the journal directory (\(error.localizedDescription)); check the path and permissions")
+        }
+        if exclusive {
+            lockFD = open(directory + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+            guard lockFD >= 0 else { throw GatewayError.journal("\(directory)/lock: cannot open (\(String(cString: strerror(errno))))") }
+            guard flock(lockFD, LOCK_EX | LOCK_NB) == 0 else {
+                close(lockFD)
+                lockFD = -1
+                throw GatewayError.journal("\(directory): the journal is in use by another gateway process; give each instance its own journal (--journal or journal:)")
+            }
         }
         let segments = try Journal.segments(in: directory)
         if let last = segments.last {
@@ -52,6 +63,7 @@ public final class Journal {
 
     deinit {
         if fd >= 0 { close(fd) }
+        if lockFD >= 0 { close(lockFD) }
     }
 
     /// Appends a record to the buffer and returns its position.

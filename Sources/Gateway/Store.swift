@@ -9,8 +9,15 @@ public struct StoreBatch: Sendable {
     public var deadLetters: [DeadLetter] = []
     public var alarms: [Alarm] = []
     public var checkpoint: Checkpoint?
+    /// Which instance's journal the dead letters' positions are in: its partition (`2/3`), or
+    /// empty for a gateway of its own.
+    public var source = ""
+    /// A partition's report, written with the rows (`SharedStore`).
+    public var report: PartitionReport?
     public init() {}
-    public var isEmpty: Bool { windows.isEmpty && indicators.isEmpty && deadLetters.isEmpty && alarms.isEmpty && checkpoint == nil }
+    public var isEmpty: Bool {
+        windows.isEmpty && indicators.isEmpty && deadLetters.isEmpty && alarms.isEmpty && checkpoint == nil && report == nil
+    }
 
     /// Appends what the aggregator produced.
     public mutating func add(_ output: AggregatorOutput) {

@@ -15,7 +15,7 @@ import Telemetry
 /// The protocol is synchronous, so each call waits for its queries on a private event loop;
 /// a lost connection is opened again at the next call, and a write that fails throws (the
 /// gateway then stops acknowledging and keeps the messages in its journal until one succeeds).
-public final class PostgresStore: TelemetryStore, @unchecked Sendable {
+public final class PostgresStore: SharedStore, @unchecked Sendable {
     /// `host:port/database`, for messages.
     public let address: String
     private let configuration: PostgresConnection.Configuration
@@ -25,6 +25,7 @@ public final class PostgresStore: TelemetryStore, @unchecked Sendable {
     private var writer: PostgresConnection?
     private var reader: PostgresConnection?
     private var nextID = 1
+    private var closed = false
     /// Checkpoints of this instance.
     public let local: SQLiteStore
 
@@ -46,12 +47,12 @@ public final class PostgresStore: TelemetryStore, @unchecked Sendable {
         local = try SQLiteStore(path: localPath, definitions: [])
         // A store that cannot be reached leaves no local file behind.
         func abandon() {
-            try? group.syncShutdownGracefully()
+            close()
             if !existed { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: localPath + suffix) } }
         }
         do {
             _ = try connection(writer: true)
-            try execute(Self.schema, writer: true)
+            try createTables()
             try define(definitions)
         } catch let error as GatewayError {
             abandon()
@@ -67,12 +68,21 @@ public final class PostgresStore: TelemetryStore, @unchecked Sendable {
     public static func empty(url: String) throws {
         let store = try PostgresStore(url: url, local: NSTemporaryDirectory() + "/smartcity-empty-\(UUID().uuidString).sqlite", definitions: [])
         defer { try? FileManager.default.removeItem(atPath: store.local.path) }
-        try store.execute("TRUNCATE windows, indicators, dead_letters, alarms", writer: true)
+        try store.execute("TRUNCATE windows, indicators, dead_letters, alarms, gateway_partitions", writer: true)
     }
 
-    deinit {
+    deinit { close() }
+
+    /// Closes the connections, then their event loop (once).
+    private func close() {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !closed else { return }
+        closed = true
         _ = try? writer?.close().wait()
         _ = try? reader?.close().wait()
+        writer = nil
+        reader = nil
         try? group.syncShutdownGracefully()
     }
 
@@ -93,14 +103,54 @@ public final class PostgresStore: TelemetryStore, @unchecked Sendable {
           code TEXT PRIMARY KEY, slug TEXT NOT NULL, name TEXT NOT NULL, unit TEXT NOT NULL, domain TEXT NOT NULL,
           formula TEXT NOT NULL, needs TEXT NOT NULL, higher_is_better BOOLEAN NOT NULL);
         CREATE TABLE IF NOT EXISTS dead_letters (
-          position BIGINT PRIMARY KEY, written_ms BIGINT NOT NULL, topic TEXT NOT NULL, reason TEXT NOT NULL,
-          detail TEXT NOT NULL, payload BYTEA NOT NULL);
+          position BIGINT NOT NULL, written_ms BIGINT NOT NULL, topic TEXT NOT NULL, reason TEXT NOT NULL,
+          detail TEXT NOT NULL, payload BYTEA NOT NULL, source TEXT NOT NULL DEFAULT '', PRIMARY KEY (source, position));
         CREATE TABLE IF NOT EXISTS alarms (
           city TEXT NOT NULL, domain TEXT NOT NULL, district TEXT NOT NULL, device TEXT NOT NULL, kind TEXT NOT NULL,
           severity TEXT NOT NULL, raised_ms BIGINT NOT NULL, cleared_ms BIGINT, value DOUBLE PRECISION NOT NULL, written_ms BIGINT NOT NULL,
           PRIMARY KEY (device, kind, raised_ms));
         CREATE INDEX IF NOT EXISTS alarms_open ON alarms (raised_ms) WHERE cleared_ms IS NULL;
+        CREATE TABLE IF NOT EXISTS gateway_partitions (
+          partitions INTEGER NOT NULL, partition INTEGER NOT NULL, instance TEXT NOT NULL, client_id TEXT NOT NULL,
+          heartbeat_ms BIGINT NOT NULL, stopped BOOLEAN NOT NULL, report TEXT NOT NULL, PRIMARY KEY (partitions, partition));
+        CREATE INDEX IF NOT EXISTS windows_end ON windows (end_ms);
         """
+
+    /// Dead letters of a store made before partitions were keyed by position alone.
+    static let deadLetterSource = """
+        ALTER TABLE dead_letters ADD COLUMN source TEXT NOT NULL DEFAULT '';
+        ALTER TABLE dead_letters DROP CONSTRAINT dead_letters_pkey;
+        ALTER TABLE dead_letters ADD PRIMARY KEY (source, position)
+        """
+
+    /// The store's clock in ms: partitions on different hosts are timed by one clock.
+    static let nowMs = "(extract(epoch from clock_timestamp()) * 1000)::bigint"
+
+    /// Creates what is missing, one instance at a time (instances starting together would
+    /// race on `CREATE TABLE IF NOT EXISTS`).
+    private func createTables() throws {
+        try transaction {
+            try run("SELECT pg_advisory_xact_lock(371220180)", writer: true)
+            try execute(Self.schema, writer: true)
+            let hasSource = try run("""
+                SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema()
+                  AND table_name = 'dead_letters' AND column_name = 'source'
+                """, writer: true).map { try $0.decode(Int64.self) }.first ?? 0
+            if hasSource == 0 { try execute(Self.deadLetterSource, writer: true) }
+        }
+    }
+
+    /// Runs `body` in one transaction on the writer's connection.
+    private func transaction(_ body: () throws -> Void) throws {
+        try run("BEGIN", writer: true)
+        do {
+            try body()
+            try run("COMMIT", writer: true)
+        } catch {
+            _ = try? run("ROLLBACK", writer: true)
+            throw error
+        }
+    }
 
     // MARK: Connections
 
@@ -157,10 +207,9 @@ public final class PostgresStore: TelemetryStore, @unchecked Sendable {
         guard !batch.isEmpty else { return }
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let rows = !batch.windows.isEmpty || !batch.indicators.isEmpty || !batch.deadLetters.isEmpty || !batch.alarms.isEmpty
-        if rows {
+        if rows || batch.report != nil {
             do {
-                try run("BEGIN", writer: true)
-                do {
+                try transaction {
                     // One statement may touch a row once: rows of one key are folded first,
                     // by the same rule the upsert applies to them one after the other.
                     if !batch.windows.isEmpty {
@@ -174,16 +223,13 @@ public final class PostgresStore: TelemetryStore, @unchecked Sendable {
                         try run(Self.indicators(rows, now: now), writer: true)
                     }
                     if !batch.deadLetters.isEmpty {
-                        try run(Self.deadLetters(Self.fold(batch.deadLetters, key: { "\($0.position)" }) { _, _ in false }, now: now), writer: true)
+                        try run(Self.deadLetters(Self.fold(batch.deadLetters, key: { "\($0.position)" }) { _, _ in false }, source: batch.source, now: now), writer: true)
                     }
                     if !batch.alarms.isEmpty {
                         let rows = Self.fold(batch.alarms, key: { "\($0.device)|\($0.kind)|\($0.raised)" }) { $1.cleared != nil }
                         try run(Self.alarms(rows, now: now), writer: true)
                     }
-                    try run("COMMIT", writer: true)
-                } catch {
-                    _ = try? run("ROLLBACK", writer: true)
-                    throw error
+                    if let report = batch.report { try heartbeat(report) }
                 }
             } catch let error as GatewayError {
                 throw error
@@ -280,11 +326,12 @@ public final class PostgresStore: TelemetryStore, @unchecked Sendable {
         return q
     }
 
-    private static func deadLetters(_ letters: [DeadLetter], now: Int64) throws -> PostgresQuery {
+    private static func deadLetters(_ letters: [DeadLetter], source: String, now: Int64) throws -> PostgresQuery {
         var q = PostgresQuery(unsafeSQL: """
-            INSERT INTO dead_letters SELECT p, $6, t, r, d, b FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::bytea[])
+            INSERT INTO dead_letters (position, written_ms, topic, reason, detail, payload, source)
+            SELECT p, $6, t, r, d, b, $7 FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::bytea[])
               AS u(p, t, r, d, b)
-            ON CONFLICT (position) DO NOTHING
+            ON CONFLICT (source, position) DO NOTHING
             """)
         try q.binds.append(letters.map { Int64(bitPattern: $0.position) })
         try q.binds.append(letters.map(\.topic))
@@ -292,6 +339,7 @@ public final class PostgresStore: TelemetryStore, @unchecked Sendable {
         try q.binds.append(letters.map(\.detail))
         try q.binds.append(letters.map { ByteBuffer(bytes: $0.payload) })
         try q.binds.append(now)
+        try q.binds.append(source)
         return q
     }
 
@@ -380,14 +428,25 @@ public final class PostgresStore: TelemetryStore, @unchecked Sendable {
     }
 
     public func windows(city: String?, resolution: Resolution?) throws -> [WindowRecord] {
-        var q = PostgresQuery(unsafeSQL: """
-            SELECT city, domain, district, attribute, resolution, start_ms, end_ms, count, sum, sum_squares, min, max,
-                   first_ms, first_value, last_ms, last_value, increment, revision, closed
-            FROM windows WHERE ($1::text IS NULL OR city = $1) AND ($2::text IS NULL OR resolution = $2)
-            """)
+        var q = PostgresQuery(unsafeSQL: Self.windowColumns + " WHERE ($1::text IS NULL OR city = $1) AND ($2::text IS NULL OR resolution = $2)")
         try q.binds.append(city)
         try q.binds.append(resolution?.name)
-        return try run(q).map { row in
+        return try windowRecords(q)
+    }
+
+    public func windows(endingAfter time: Int64) throws -> [WindowRecord] {
+        var q = PostgresQuery(unsafeSQL: Self.windowColumns + " WHERE end_ms > $1")
+        try q.binds.append(time)
+        return try windowRecords(q)
+    }
+
+    private static let windowColumns = """
+        SELECT city, domain, district, attribute, resolution, start_ms, end_ms, count, sum, sum_squares, min, max,
+               first_ms, first_value, last_ms, last_value, increment, revision, closed FROM windows
+        """
+
+    private func windowRecords(_ q: PostgresQuery) throws -> [WindowRecord] {
+        try run(q).map { row in
             let r = row.makeRandomAccess()
             var p = WindowPartial()
             p.count = try r[7].decode(Int64.self)
@@ -426,5 +485,85 @@ public final class PostgresStore: TelemetryStore, @unchecked Sendable {
     public func indicatorTable(_ values: [String: [String: Double]], names: [String: String]) throws -> String {
         let slugs = try run(PostgresQuery(unsafeSQL: "SELECT slug FROM indicator_definitions ORDER BY domain, code")).map { try $0.decode(String.self) }
         return IndicatorTable.csv(values, slugs: slugs, names: names)
+    }
+
+    // MARK: Partitions
+
+    public func claim(_ report: PartitionReport, lease: Double) throws {
+        let leaseMs = Int64(lease * 1000)
+        let me = report.partition
+        do {
+            try transaction {
+                // One claim at a time: two instances starting together see each other.
+                try run("LOCK TABLE gateway_partitions IN EXCLUSIVE MODE", writer: true)
+                let rows = try run(PostgresQuery(unsafeSQL: "SELECT report, stopped, \(Self.nowMs) - heartbeat_ms, instance FROM gateway_partitions"), writer: true)
+                for row in rows {
+                    let (text, stopped, age, instance) = try row.decode((String, Bool, Int64, String).self)
+                    guard !stopped, age < leaseMs, let other = try? JSONDecoder().decode(PartitionReport.self, from: Data(text.utf8)) else { continue }
+                    let who = "instance \(instance.prefix(8)) (pid \(other.pid) on \(other.host), client id '\(other.clientID)', last report \(age / 1000) s ago)"
+                    let wait = "stop it, or wait until its lease of \(Int(lease)) s has passed since its last report"
+                    if other.partition == me, instance != report.instance {
+                        throw GatewayError.partition("partition \(me) is held by \(who); \(wait)")
+                    }
+                    if other.count != me.count {
+                        throw GatewayError.partition("this store is split \(other.count) ways by live gateways (\(other.partition) is \(who)), not \(me.count); start every instance with --partition k/\(other.count), or \(wait)")
+                    }
+                    if other.partition != me, other.clientID == report.clientID {
+                        throw GatewayError.partition("client id '\(report.clientID)' is used by partition \(other.partition), \(who); the broker would end one session with the other: give each instance its own --client-id")
+                    }
+                }
+                var q = PostgresQuery(unsafeSQL: """
+                    INSERT INTO gateway_partitions AS g VALUES ($1, $2, $3, $4, \(Self.nowMs), false, $5)
+                    ON CONFLICT (partitions, partition) DO UPDATE SET instance = excluded.instance, client_id = excluded.client_id,
+                      heartbeat_ms = excluded.heartbeat_ms, stopped = false,
+                      report = CASE WHEN g.instance = excluded.instance THEN g.report ELSE excluded.report END
+                    """)
+                try q.binds.append(Int32(me.count))
+                try q.binds.append(Int32(me.index))
+                try q.binds.append(report.instance)
+                try q.binds.append(report.clientID)
+                try q.binds.append(Self.text(report))
+                try run(q, writer: true)
+            }
+        } catch let error as GatewayError {
+            throw error
+        } catch {
+            throw GatewayError.store("cannot claim partition \(me) in the PostgreSQL store at \(address) (\(String(reflecting: error).prefix(300)))")
+        }
+    }
+
+    /// A partition's report, in the flush's transaction; refused when another instance took
+    /// the partition meanwhile (this one was gone longer than the lease).
+    private func heartbeat(_ report: PartitionReport) throws {
+        var q = PostgresQuery(unsafeSQL: """
+            UPDATE gateway_partitions SET heartbeat_ms = \(Self.nowMs), stopped = $4, report = $5, client_id = $6
+            WHERE partitions = $1 AND partition = $2 AND instance = $3 RETURNING 1
+            """)
+        try q.binds.append(Int32(report.count))
+        try q.binds.append(Int32(report.index))
+        try q.binds.append(report.instance)
+        try q.binds.append(report.stopped)
+        try q.binds.append(Self.text(report))
+        try q.binds.append(report.clientID)
+        guard try run(q, writer: true).map({ _ in 1 }).count == 1 else {
+            throw GatewayError.partition("partition \(report.partition) was taken by another instance while this one was away longer than the lease; this instance writes nothing more: stop it")
+        }
+    }
+
+    public func partitions(count: Int) throws -> [PartitionState] {
+        var q = PostgresQuery(unsafeSQL: "SELECT report, stopped, \(Self.nowMs) - heartbeat_ms FROM gateway_partitions WHERE partitions = $1 ORDER BY partition")
+        try q.binds.append(Int32(count))
+        return try run(q).compactMap { row in
+            let (text, stopped, age) = try row.decode((String, Bool, Int64).self)
+            guard var report = try? JSONDecoder().decode(PartitionReport.self, from: Data(text.utf8)) else { return nil }
+            report.stopped = stopped
+            return PartitionState(report: report, secondsSinceReport: Double(age) / 1000)
+        }
+    }
+
+    private static func text(_ report: PartitionReport) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return String(decoding: try encoder.encode(report), as: UTF8.self)
     }
 }

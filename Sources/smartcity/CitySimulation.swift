@@ -17,16 +17,17 @@ final class CitySimulation: Service, @unchecked Sendable {
 
     let generator: Generator
     let publisher: Publisher
-    let gateway: GatewayService
+    /// The gateway, or the partitions that share the city.
+    let gateways: [GatewayService]
     let progress: Double
     let scenario: Scenario
     /// What the publishing did and whether everything sent arrived, once it is over.
     let result = Mutex<(Outcome, Bool)?>(nil)
 
-    init(generator: Generator, publisher: Publisher, gateway: GatewayService, progress: Double, scenario: Scenario) {
+    init(generator: Generator, publisher: Publisher, gateways: [GatewayService], progress: Double, scenario: Scenario) {
         self.generator = generator
         self.publisher = publisher
-        self.gateway = gateway
+        self.gateways = gateways
         self.progress = progress
         self.scenario = scenario
     }
@@ -57,16 +58,31 @@ final class CitySimulation: Service, @unchecked Sendable {
 
     /// Everything sent must arrive; give up after a quiet spell (QoS 0 may lose messages).
     private func waitForArrivals(_ count: Int64) async -> Bool {
-        await withTaskGroup(of: Bool.self) { group in
-            group.addTask { [gateway] in
-                await gateway.waitUntilReadings(count)
-                return true
+        let gateways = self.gateways
+        func received() -> Int64 { gateways.reduce(0) { $0 + $1.status().received } }
+        return await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                // Woken when any gateway has taken a share of what is missing: of R readings
+                // still to come, one of N gateways takes at least R/N, so one wakes with
+                // R/2N; the rounds are logarithmic in the messages.
+                while !Task.isCancelled {
+                    let counts = gateways.map(\.readings)
+                    let missing = count - counts.reduce(0, +)
+                    if missing <= 0 { return true }
+                    let step = max(1, missing / Int64(2 * gateways.count))
+                    await withTaskGroup(of: Void.self) { any in
+                        for (gateway, n) in zip(gateways, counts) { any.addTask { await gateway.waitUntilReadings(n + step) } }
+                        await any.next()
+                        any.cancelAll()
+                    }
+                }
+                return false
             }
-            group.addTask { [gateway] in
-                var last = gateway.status().received
+            group.addTask {
+                var last = received()
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .seconds(30))
-                    let now = gateway.status().received
+                    let now = received()
                     if now == last { return false }
                     last = now
                 }

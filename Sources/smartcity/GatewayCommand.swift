@@ -4,6 +4,7 @@ import Gateway
 import Logging
 import Metrics
 import Prometheus
+import PostgresStore
 import ServiceLifecycle
 import UnixSignals
 import MQTT
@@ -15,7 +16,7 @@ struct GatewayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gateway",
         abstract: "Ingest city telemetry, aggregate it into windows and indicators, store and serve them.",
-        subcommands: [GatewayServe.self, GatewayReplay.self, GatewayExport.self],
+        subcommands: [GatewayServe.self, GatewayReplay.self, GatewayExport.self, GatewayMerge.self],
         defaultSubcommand: GatewayServe.self)
 }
 
@@ -121,9 +122,25 @@ struct GatewayServe: AsyncParsableCommand {
     @Option(help: "Seconds between checkpoints of the aggregation state.")
     var checkpointInterval: Double?
 
+    @Option(help: "Share the cities with other gateways: this is instance k of n (e.g. 2/3); it takes every n-th district. Needs a PostgreSQL store.")
+    var partition: String?
+
+    @Option(help: "This instance's journal directory (default: beside a SQLite store; gateway[-pKofN].journal for a PostgreSQL one).")
+    var journal: String?
+
     func run() async throws {
         var config = try options.load()
-        if let clientID { config.clientID = clientID }
+        if let partition {
+            guard let p = Partition(parsing: partition) else { throw ValidationError("--partition '\(partition)': \(Partition.problem)") }
+            config.partition = p
+        }
+        if let journal { config.journal = journal }
+        if let clientID {
+            config.clientID = clientID
+        } else if let p = config.partition {
+            config.clientID += "-\(p.tag)"
+        }
+        if let problem = config.partitionProblem { throw ValidationError(problem) }
         if let httpPort { config.httpPort = httpPort }
         if noHTTP { config.httpPort = nil }
         if noPublish { config.publishIndicators = false }
@@ -189,6 +206,38 @@ struct GatewayReplay: AsyncParsableCommand {
     }
 }
 
+struct GatewayMerge: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "merge",
+        abstract: "Compute the city-wide indicators of partitioned gateways from every window in their shared store (after they stopped).")
+
+    @OptionGroup var options: GatewayOptions
+
+    @Option(help: "How many partitions the gateways ran with (--partition k/n).")
+    var partitions: Int
+
+    func run() throws {
+        let config = try options.load()
+        guard config.storeIsServer else { throw ValidationError("--store: partitioned gateways share a PostgreSQL store; give its postgres:// URL") }
+        guard partitions >= 1 else { throw ValidationError("--partitions must be 1 or more") }
+        let merged = try GatewayConfig.merge(config, partitions: partitions)
+        print("gateway merge: \(merged) indicator values of \(partitions) partitions written to \(config.store)")
+    }
+}
+
+extension GatewayConfig {
+    /// The final merge of a split into `partitions` (every window in the store): the number of
+    /// indicator values written.
+    static func merge(_ config: GatewayConfig, partitions: Int) throws -> Int {
+        let store = try PostgresStore(url: config.store, local: NSTemporaryDirectory() + "/smartcity-merge-\(UUID().uuidString).sqlite", definitions: [])
+        defer { try? FileManager.default.removeItem(atPath: store.local.path) }
+        let definitions = try config.indicatorDefinitions()
+        try store.define(definitions)
+        let merger = IndicatorMerger(store: store, config: config, partitions: partitions, definitions: definitions)
+        return try merger.step(final: true).count
+    }
+}
+
 struct GatewayExport: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
@@ -205,7 +254,11 @@ struct GatewayExport: ParsableCommand {
 
     func run() throws {
         guard let r = Resolution(name: resolution) else { throw ValidationError("--resolution must be window, hour or day") }
-        guard FileManager.default.fileExists(atPath: store) else { throw ValidationError("\(store): no such store; run 'smartcity gateway' first or pass --store") }
+        var config = GatewayConfig()
+        config.store = store
+        guard config.storeIsServer || FileManager.default.fileExists(atPath: store) else {
+            throw ValidationError("\(store): no such store; run 'smartcity gateway' first or pass --store")
+        }
         let source = try GatewayConfig.readStore(store)
         let csv = try source.indicatorTable(try source.indicatorMeans(resolution: r), names: [:])
         if output == "-" { print(csv, terminator: "") } else {

@@ -63,6 +63,9 @@ struct Run: AsyncParsableCommand {
     @Option(help: "With --direct: the finest windows stored, base, hour or day (a year of 15-minute windows is a large store).")
     var storeWindows: Resolution = .base
 
+    @Option(help: "Through a broker: gateway instances that split the city by district (partitions) and merge their windows in a PostgreSQL store (--store).")
+    var gateways: Int = 1
+
     func run() async throws {
         var (scenario, shard) = try options.load()
         try credentials.apply(to: &scenario.mqtt)
@@ -108,6 +111,23 @@ struct Run: AsyncParsableCommand {
         var delivery: [LatencyProbe.Row] = []
         var deliveryOrigin = 0.0
         if direct, httpPort != nil { throw ValidationError("--http-port serves the live view of a run through a broker; leave out --direct or --http-port") }
+        guard (1...64).contains(gateways) else { throw ValidationError("--gateways \(gateways): give 1 to 64 instances") }
+        var partitions: [GatewayConfig] = []
+        if gateways > 1 {
+            guard !direct else { throw ValidationError("--gateways splits the stream a broker delivers; leave out --direct") }
+            guard httpPort == nil else { throw ValidationError("--http-port serves one gateway's live view; leave it out with --gateways") }
+            for k in 1...gateways {
+                var part = config
+                part.partition = Partition(index: k, count: gateways)
+                part.journal = out + "/gateway-\(part.partition!.tag).journal"
+                part.clientID += "-\(part.partition!.tag)"
+                for suffix in ["", ".checkpoints.sqlite", ".checkpoints.sqlite-wal", ".checkpoints.sqlite-shm"] {
+                    try? FileManager.default.removeItem(atPath: part.journalPath + suffix)
+                }
+                if let problem = part.partitionProblem { throw ValidationError("--gateways \(gateways): \(problem)") }
+                partitions.append(part)
+            }
+        }
         if direct {
             let outcome = try DirectRun(generator: generator, config: config, keep: storeWindows, progress: progress, scenario: scenario).run()
             gateway = (outcome.store, outcome.counters, 0)
@@ -117,23 +137,31 @@ struct Run: AsyncParsableCommand {
             let (url, embedded) = try await brokerFor(broker ?? scenario.mqtt.broker, announce: "run: ")
             defer { embedded?.stop() }
             let registry = PrometheusCollectorRegistry()
-            let service = try GatewayService(config: config, store: try config.openStore(), logger: logger, metrics: PrometheusMetricsFactory(registry: registry))
+            // One gateway, or the partitions that share the city (each its own journal and session).
+            let services = try (partitions.isEmpty ? [config] : partitions).map { part in
+                try GatewayService(config: part, store: try part.openStore(), logger: logger, metrics: PrometheusMetricsFactory(registry: registry))
+            }
+            let service = services[0]
             // The live view while the run goes on; stopped last, after the final flush.
             let api = httpPort.map { HTTPAPI(service: service, registry: registry, host: "127.0.0.1", port: $0, logger: logger) }
             if let api {
                 Task { if let bound = await api.boundPort() { print("run: the live view is at http://127.0.0.1:\(bound)/") } }
             }
             let probe = LatencyProbe(every: UInt64(latencySample), interval: interval)
-            service.onReceived = { probe.received($0) }
-            var options = ConnectionOptions(url: url, clientID: config.clientID)
-            // The gateway connects as the devices do: the scenario's credentials and TLS (with the
-            // command line's over them, applied above).
-            scenario.mqtt.authenticate(&options, to: url)
-            // It comes back with the broker, as the devices do; the devices' outage limit ends the run.
-            options.reconnect = GatewayService.reconnectPolicy
+            var connections: [ConnectionOptions] = []
             do {
-                // Subscribed before the first device publishes.
-                try await service.connect(broker: options)
+                for gateway in services {
+                    gateway.onReceived = { probe.received($0) }
+                    var options = ConnectionOptions(url: url, clientID: gateway.config.clientID)
+                    // The gateway connects as the devices do: the scenario's credentials and TLS (with the
+                    // command line's over them, applied above).
+                    scenario.mqtt.authenticate(&options, to: url)
+                    // It comes back with the broker, as the devices do; the devices' outage limit ends the run.
+                    options.reconnect = GatewayService.reconnectPolicy
+                    // Subscribed before the first device publishes.
+                    try await gateway.connect(broker: options)
+                    connections.append(options)
+                }
             } catch {
                 let hint = (error as? MQTTError).map(SmartCity.hint) ?? ""
                 throw RunFailure("cannot reach the broker at \(url): \(error)\(hint); or leave out --broker to use a private one")
@@ -155,10 +183,10 @@ struct Run: AsyncParsableCommand {
             // One group for the whole run: the simulation ends it when everything sent has arrived;
             // Ctrl-C (or SIGTERM) stops the publishing first, and what was sent is still aggregated,
             // flushed and written.
-            let city = CitySimulation(generator: generator, publisher: publisher, gateway: service, progress: progress, scenario: scenario)
+            let city = CitySimulation(generator: generator, publisher: publisher, gateways: services, progress: progress, scenario: scenario)
             let group = ServiceGroup(configuration: .init(
                 services: (api.map { [ServiceGroupConfiguration.ServiceConfiguration(service: $0.application)] } ?? [])
-                    + service.services(broker: options).map { .init(service: $0) }
+                    + zip(services, connections).flatMap { $0.services(broker: $1) }.map { .init(service: $0) }
                     + [.init(service: city, successTerminationBehavior: .gracefullyShutdownGroup)],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
@@ -189,7 +217,12 @@ struct Run: AsyncParsableCommand {
             struct Series: Encodable { let intervalSeconds: Double; let sample: Int; let rows: [LatencyProbe.Row] }
             try encoder.encode(Series(intervalSeconds: interval, sample: latencySample, rows: delivery))
                 .write(to: URL(fileURLWithPath: out + "/latency.json"))
-            gateway = (service.store, service.counters().0, service.redeliveries)
+            if !partitions.isEmpty {
+                // The partitions stopped and wrote their open windows: the city-wide indicators of every window.
+                let merged = try GatewayConfig.merge(config, partitions: gateways)
+                print("run: merged \(merged) indicator values of \(gateways) gateways")
+            }
+            gateway = (service.store, services.map { $0.counters().0 }.reduce(IngestCounters(), +), services.reduce(0) { $0 + $1.redeliveries })
         }
         // Through a broker, what was handed to it (publishes refused on a connection that was
         // down never left); direct, everything generated.

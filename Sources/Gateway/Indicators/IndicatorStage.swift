@@ -61,27 +61,11 @@ struct IndicatorStage {
         dirty = [:]
         var out: [IndicatorValue] = []
         for (key, closed) in keys {
-            let length = lengths[key.resolution.rawValue]
-            let series = records[key] ?? [:]
-            let inputs = IndicatorInputs(
-                facts: config.city(key.city), seconds: Double(length) / 1000,
-                lookup: { name in
-                    // Districts in name order, so the sum does not depend on arrival order.
-                    guard let districts = series[name] else { return WindowPartial() }
-                    var merged = WindowPartial()
-                    for district in districts.keys.sorted() { merged.merge(districts[district]!) }
-                    return merged
-                },
-                seen: { devices(key.city, $0) })
             let revision = (revisions[key] ?? 0) + 1
-            var any = false
-            for definition in definitions {
-                guard let value = definition.compute(inputs), value.isFinite else { continue }
-                any = true
-                out.append(IndicatorValue(city: key.city, code: definition.code, resolution: key.resolution, start: key.start,
-                                          end: key.start + length, value: value, revision: revision, closed: closed))
-            }
-            if any { revisions[key] = revision }
+            let values = Self.values(of: key, series: records[key] ?? [:], closed: closed, revision: revision, definitions: definitions,
+                                     config: config, lengths: lengths, devices: devices)
+            if !values.isEmpty { revisions[key] = revision }
+            out += values
         }
         // Forget windows no reading can reach any more.
         let lateness = config.lateness * 1000
@@ -91,6 +75,30 @@ struct IndicatorStage {
         }
         revisions = revisions.filter { reachable($0.key) }
         records = records.filter { reachable($0.key) }
+        return out
+    }
+
+    /// The indicators of one city window from its series' partials by district (merged in
+    /// district name order, so the sum does not depend on arrival order).
+    static func values(of key: IndicatorWindow, series: [String: [String: WindowPartial]], closed: Bool, revision: Int32,
+                       definitions: [IndicatorDefinition], config: GatewayConfig, lengths: [Int64],
+                       devices: @escaping (String, Domain) -> Int) -> [IndicatorValue] {
+        let length = lengths[key.resolution.rawValue]
+        let inputs = IndicatorInputs(
+            facts: config.city(key.city), seconds: Double(length) / 1000,
+            lookup: { name in
+                guard let districts = series[name] else { return WindowPartial() }
+                var merged = WindowPartial()
+                for district in districts.keys.sorted() { merged.merge(districts[district]!) }
+                return merged
+            },
+            seen: { devices(key.city, $0) })
+        var out: [IndicatorValue] = []
+        for definition in definitions {
+            guard let value = definition.compute(inputs), value.isFinite else { continue }
+            out.append(IndicatorValue(city: key.city, code: definition.code, resolution: key.resolution, start: key.start,
+                                      end: key.start + length, value: value, revision: revision, closed: closed))
+        }
         return out
     }
 

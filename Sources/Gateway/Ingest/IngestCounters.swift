@@ -30,6 +30,34 @@ public struct IngestCounters: Sendable, Equatable, BitwiseCopyable {
     public init() {}
 
     public var rejected: Int64 { invalid.total }
+
+    /// The counters of several instances (partitions) as one.
+    public static func + (a: IngestCounters, b: IngestCounters) -> IngestCounters {
+        var c = a
+        c.received += b.received
+        c.accepted += b.accepted
+        c.duplicates += b.duplicates
+        c.late += b.late
+        c.tooLate += b.tooLate
+        c.statusMessages += b.statusMessages
+        c.retainedStatuses += b.retainedStatuses
+        c.windowsEmitted += b.windowsEmitted
+        c.corrections += b.corrections
+        c.indicatorsEmitted += b.indicatorsEmitted
+        c.meterResets += b.meterResets
+        c.meterRollovers += b.meterRollovers
+        c.readings += b.readings
+        c.unknownDevices += b.unknownDevices
+        c.lagSumMs += b.lagSumMs
+        c.lagCount += b.lagCount
+        for reason in RejectReason.allCases { c.invalid[reason] += b.invalid[reason] }
+        for domain in Domain.allCases {
+            c.acceptedByDomain[domain] += b.acceptedByDomain[domain]
+            c.duplicatesByDomain[domain] += b.duplicatesByDomain[domain]
+            c.lateByDomain[domain] += b.lateByDomain[domain]
+        }
+        return c
+    }
 }
 
 public struct InvalidCounts: Sendable, Equatable, BitwiseCopyable {
