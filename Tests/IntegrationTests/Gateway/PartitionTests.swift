@@ -1,0 +1,176 @@
+import EmbeddedBroker
+import Foundation
+@testable import Gateway
+import Logging
+import PostgresStore
+import Simulator
+import Telemetry
+import Testing
+import TestSupport
+
+/// The gateway test city with four districts, so three partitions each own one or two.
+func partitionScenarioYAML(duration: String) -> String {
+    gatewayScenarioYAML(duration: duration).replacingOccurrences(
+        of: "      - {id: south, share: 1}", with: "      - {id: south, share: 1}\n      - {id: east, share: 1}\n      - {id: west, share: 1}")
+}
+
+extension Integration {
+    /// Gateways that split a city by district over a shared PostgreSQL store give the windows,
+    /// indicators and index of one gateway, also when one of them is killed and restarted;
+    /// a partition or client id already held is refused.
+    @Suite(.serialized, .timeLimit(.minutes(10))) struct PartitionTests {
+        func directory() throws -> String {
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("smartcity-partition-\(UUID().uuidString.prefix(8))").path
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            return dir
+        }
+
+        /// The partition (1-based) whose districts hold the message's device.
+        static func owner(_ topic: String, _ facts: CityFacts, of count: Int) -> Int {
+            let district = String(topic.split(separator: "/")[3])
+            return (1...count).first { Partition(index: $0, count: count)!.owns(district: district, of: facts) }!
+        }
+
+        static func sameWindow(_ a: WindowPartial, _ b: WindowPartial) -> Bool {
+            a.count == b.count && abs(a.sum - b.sum) <= 1e-9 * max(1, abs(a.sum)) && a.min == b.min && a.max == b.max
+                && a.firstValue == b.firstValue && a.lastValue == b.lastValue && abs(a.increment - b.increment) <= 1e-9 * max(1, abs(a.increment))
+        }
+
+        /// Windows of the store against the reference's: the same keys and partials.
+        static func windowMismatches(_ stored: [WindowRecord], _ reference: [WindowRecord]) -> [String] {
+            let want = finalWindows(reference), got = finalWindows(stored)
+            var out: [String] = []
+            if got.count != want.count { out.append("\(got.count) windows stored, \(want.count) expected") }
+            for (key, w) in want {
+                guard let g = got[key] else { out.append("missing \(key)"); continue }
+                if !sameWindow(w.partial, g.partial) { out.append("\(key): \(w.partial) vs \(g.partial)") }
+            }
+            return out
+        }
+
+        /// Every indicator value of the store against the reference's newest values.
+        static func indicatorMismatches(_ store: any TelemetryStore, _ reference: [IndicatorValue], codes: [String]) throws -> [String] {
+            var want: [String: IndicatorValue] = [:]
+            for v in reference {
+                let key = "\(v.city)|\(v.code)|\(v.resolution)|\(v.start)"
+                if let old = want[key], old.revision > v.revision { continue }
+                want[key] = v
+            }
+            var got: [String: Double] = [:]
+            for code in codes {
+                for resolution in Resolution.allCases {
+                    for row in try store.indicatorSeries(city: "almaty", code: code, resolution: resolution, from: nil, to: nil) {
+                        got["\(row.city)|\(row.code)|\(resolution)|\(row.start)"] = row.value
+                    }
+                }
+            }
+            var out: [String] = []
+            if got.count != want.count { out.append("\(got.count) indicator values stored, \(want.count) expected") }
+            for (key, v) in want {
+                guard let g = got[key] else { out.append("missing \(key)"); continue }
+                if abs(g - v.value) > 1e-9 * max(1, abs(v.value)) { out.append("\(key): \(g) vs \(v.value)") }
+            }
+            return out
+        }
+
+        /// Two and three partitions fed what their subscriptions would bring, the second of
+        /// three crashing halfway and coming back from its checkpoint and journal: the store
+        /// holds the windows and indicators one aggregator computes from all the messages.
+        @Test func partitionsMergeToTheWindowsAndIndicatorsOfOneGateway() throws {
+            let server = try PostgresServer()
+            defer { server.stop() }
+            let dir = try directory()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let s = try Scenario(yaml: partitionScenarioYAML(duration: "12h"), file: "partition-test.yaml")
+            let facts = s.cities[0].facts
+            let messages = simulated(s)
+            let reference = try Aggregator(config: gatewayConfig(s))
+            var windows: [WindowRecord] = [], values: [IndicatorValue] = []
+            for m in messages {
+                reference.ingest(m)
+                let out = reference.drain()
+                windows += out.windows
+                values += out.indicators
+            }
+            reference.emitOpenWindows()
+            let last = reference.drain()
+            windows += last.windows
+            values += last.indicators
+            let codes = reference.indicators.map(\.code)
+
+            for n in [2, 3] {
+                try PostgresStore.empty(url: server.url)
+                func config(_ k: Int) -> GatewayConfig {
+                    var c = gatewayConfig(s)
+                    c.store = server.url
+                    c.partition = Partition(index: k, count: n)
+                    c.journal = dir + "/journal-\(k)of\(n)"
+                    c.clientID = "gateway-\(k)of\(n)"
+                    c.httpPort = nil
+                    c.statusInterval = 0
+                    c.publishIndicators = false
+                    return c
+                }
+                func open(_ k: Int) throws -> GatewayService {
+                    let c = config(k)
+                    return try GatewayService(config: c, store: try PostgresStore(url: server.url, local: c.journalPath + ".checkpoints.sqlite"),
+                                              logger: Logger(label: "test"))
+                }
+                var services = try (1...n).map(open)
+                var checkedWatermark = false
+                // With two: partition 2 lags half the run behind (its messages held back).
+                var held: [SimMessage] = []
+                let mid = messages.count / 2
+                func merged() throws -> [IndicatorRow] {
+                    try services[0].store.indicatorSeries(city: "almaty", code: codes[0], resolution: .base, from: nil, to: nil)
+                }
+                for (i, m) in messages.enumerated() {
+                    if i == mid {
+                        if n == 2 {
+                            // Partition 2 is live but has not passed any window: nothing is merged.
+                            for service in services.reversed() { try service.flush(checkpoint: true) }
+                            #expect(try merged().isEmpty, "merged before a live partition passed the windows")
+                            for h in held { services[1].receive(topic: h.topicString, payload: h.payload) }
+                            for service in services.reversed() { try service.flush(checkpoint: true) }
+                        }
+                        // Merged: what every live partition has passed, and only that.
+                        let clocks = try (services[0].store as! PostgresStore).partitions(count: n).compactMap { $0.report.clocks["almaty"] }
+                        let rows = try merged()
+                        #expect(!rows.isEmpty && rows.allSatisfy { $0.end <= clocks.min()! }, "merged beyond the slowest partition")
+                        checkedWatermark = true
+                        if n == 3 {
+                            // Partition 2 crashes: what it took is in its journal (as before every
+                            // acknowledgement), its state in the last checkpoint.
+                            try services[1].journal.flush()
+                            services.remove(at: 1)
+                            services.insert(try open(2), at: 1)
+                            #expect(services[1].replayed > 0, "the restart replays its journal")
+                            // The broker's redelivery of what it had not seen acknowledged: counted once.
+                            for m in messages[(i - 200)..<i] where Self.owner(m.topicString, facts, of: n) == 2 {
+                                services[1].receive(topic: m.topicString, payload: m.payload)
+                            }
+                        }
+                    }
+                    let k = Self.owner(m.topicString, facts, of: n)
+                    if n == 2, k == 2, i < mid {
+                        held.append(m)
+                        continue
+                    }
+                    services[k - 1].receive(topic: m.topicString, payload: m.payload)
+                    if i % 250 == 249 { for service in services.reversed() { try service.flush(checkpoint: true) } }
+                }
+                #expect(checkedWatermark)
+                for service in services { try service.flush(checkpoint: true, provisional: true) }
+                let store = services[0].store
+                let merger = IndicatorMerger(store: store as! PostgresStore, config: config(1), partitions: n, definitions: reference.indicators)
+                try merger.step(final: true)
+                let accepted = services.reduce(Int64(0)) { $0 + $1.counters().0.accepted }
+                #expect(accepted == reference.counters.accepted, "\(n) partitions: every reading once")
+                let w = Self.windowMismatches(try store.windows(city: nil, resolution: nil), windows)
+                #expect(w.isEmpty, "\(n) partitions: \(w.prefix(5))")
+                let v = try Self.indicatorMismatches(store, values, codes: codes)
+                #expect(v.isEmpty, "\(n) partitions: \(v.prefix(5))")
+            }
+        }
+    }
+}
