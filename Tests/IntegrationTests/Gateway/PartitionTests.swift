@@ -172,5 +172,117 @@ extension Integration {
                 #expect(v.isEmpty, "\(n) partitions: \(v.prefix(5))")
             }
         }
+    
+        /// Three gateway processes on a broker, each with its partition; the second is killed
+        /// mid-stream and started again. A fourth instance for a partition already held, one
+        /// on a journal in use, one with another partition's client id and one that splits the
+        /// store another number of ways are refused. `gateway merge` then gives the windows and
+        /// indicators of one aggregator over every message.
+        @Test func gatewayProcessesShareTheCityAndOneKilledComesBack() async throws {
+            let server = try PostgresServer()
+            defer { server.stop() }
+            let dir = try directory()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let yaml = partitionScenarioYAML(duration: "1d")
+            try yaml.write(toFile: dir + "/s.yaml", atomically: true, encoding: .utf8)
+            let s = try Scenario(yaml: yaml, file: dir + "/s.yaml")
+            let facts = s.cities[0].facts
+            let messages = simulated(s)
+            let expected = (1...3).map { k in messages.filter { $0.kind == .telemetry && Self.owner($0.topicString, facts, of: 3) == k }.count }
+            try PostgresStore.empty(url: server.url)
+            let broker = try await EmbeddedBroker.start()
+            defer { broker.stop() }
+            func arguments(_ partition: String, journal: String, clientID: String? = nil) -> [String] {
+                ["gateway", "serve", "--broker", "mqtt://127.0.0.1:\(broker.port)", "--store", server.url, "--scenario", dir + "/s.yaml",
+                 "--partition", partition, "--journal", dir + "/" + journal, "--lateness", "3d", "--no-http", "--no-publish",
+                 "--status-interval", "0.05", "--checkpoint-interval", "0.2"] + (clientID.map { ["--client-id", $0] } ?? [])
+            }
+            func refused(_ args: [String], saying text: String) async throws {
+                let process = try ChildProcess(args)
+                #expect(await process.waitForExit() != 0)
+                #expect(process.output.contains(text), "\(process.output)")
+            }
+            var gateways: [Int: ChildProcess] = [:]
+            for k in [1, 3] {
+                gateways[k] = try ChildProcess(arguments("\(k)/3", journal: "journal-\(k)"))
+                _ = try await gateways[k]!.waitForLine { $0.contains("subscribed to") }
+            }
+            try await refused(arguments("2/3", journal: "journal-2", clientID: "smartcity-gateway-p1of3"),
+                              saying: "client id 'smartcity-gateway-p1of3' is used by partition 1/3")
+            gateways[2] = try ChildProcess(arguments("2/3", journal: "journal-2"))
+            _ = try await gateways[2]!.waitForLine { $0.contains("subscribed to") }
+            try await refused(arguments("2/3", journal: "journal-twin"), saying: "partition 2/3 is held by")
+            try await refused(arguments("2/3", journal: "journal-2"), saying: "in use by another gateway process")
+            try await refused(arguments("1/2", journal: "journal-halves"), saying: "split 3 ways")
+
+            let publisher = try Publisher(generator: Generator(scenario: s), broker: broker.url)
+            try await publisher.connect()
+            let box = Unchecked(publisher)
+            let publishing = Task { try await box.value.run { _ in } }
+            // Partition 2 is killed well into the stream and started again on its journal.
+            let before = try await gateways[2]!.waitForLine { (statusValue($0, "accepted") ?? 0) >= expected[1] / 4 }
+            gateways[2]!.signal(SIGKILL)
+            #expect(await gateways[2]!.waitForExit() != 0)
+            #expect((statusValue(before, "accepted") ?? 0) < expected[1], "killed mid-stream")
+            gateways[2] = try ChildProcess(arguments("2/3", journal: "journal-2"))
+            let outcome = try await publishing.value
+            #expect(outcome.unacknowledged == 0)
+            await publisher.close()
+            for k in 1...3 {
+                _ = try await gateways[k]!.waitForLine(timeout: 120) { statusValue($0, "accepted") == expected[k - 1] }
+                gateways[k]!.signal(SIGTERM)
+            }
+            for k in 1...3 { #expect(await gateways[k]!.waitForExit() == 0) }
+            let merge = try ChildProcess(["gateway", "merge", "--partitions", "3", "--store", server.url, "--scenario", dir + "/s.yaml", "--lateness", "3d"])
+            #expect(await merge.waitForExit() == 0, "\(merge.output)")
+
+            let reference = try Aggregator(config: gatewayConfig(s, lateness: 3 * 86_400))
+            var windows: [WindowRecord] = [], values: [IndicatorValue] = []
+            for m in messages {
+                reference.ingest(m)
+                let out = reference.drain()
+                windows += out.windows
+                values += out.indicators
+            }
+            #expect(reference.counters.accepted == Int64(expected.reduce(0, +)))
+            reference.emitOpenWindows()
+            let last = reference.drain()
+            windows += last.windows
+            values += last.indicators
+            let store = try PostgresStore(url: server.url, local: dir + "/reader.sqlite", definitions: [])
+            let w = Self.windowMismatches(try store.windows(city: nil, resolution: nil), windows)
+            #expect(w.isEmpty, "\(w.prefix(5))")
+            let v = try Self.indicatorMismatches(store, values, codes: reference.indicators.map(\.code))
+            #expect(v.isEmpty, "\(v.prefix(5))")
+        }
+    
+        /// The main job through the broker with three gateways gives the indicator table and
+        /// the index of the run with one.
+        @Test func aRunWithThreeGatewaysGivesTheIndexOfOne() async throws {
+            let server = try PostgresServer()
+            defer { server.stop() }
+            let dir = try directory()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            try partitionScenarioYAML(duration: "1d").write(toFile: dir + "/s.yaml", atomically: true, encoding: .utf8)
+            let alone = try ChildProcess(["run", dir + "/s.yaml", "--gateways", "2", "--out", dir + "/x", "--progress", "0"])
+            #expect(await alone.waitForExit() != 0)
+            #expect(alone.output.contains("needs a store every instance shares"), "\(alone.output)")
+            for (out, extra) in [("one", [String]()), ("three", ["--gateways", "3", "--store", server.url])] {
+                let run = try ChildProcess(["run", dir + "/s.yaml", "--out", dir + "/" + out, "--progress", "0"] + extra)
+                #expect(await run.waitForExit() == 0, "\(run.output)")
+                if out == "three" { #expect(run.output.contains("merged"), "\(run.output)") }
+            }
+            func table(_ out: String) throws -> [[String]] {
+                try String(contentsOfFile: dir + "/\(out)/indicators.csv", encoding: .utf8).split(separator: "\n")
+                    .map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+            }
+            let one = try table("one"), three = try table("three")
+            #expect(one.first == three.first && one.count == three.count && one.count == 2)
+            for (a, b) in zip(three[1].dropFirst(2), one[1].dropFirst(2)) {
+                let x = Double(a) ?? .nan, y = Double(b) ?? .nan
+                #expect(abs(x - y) <= 1e-9 * max(1, abs(y)), "\(a) vs \(b)")
+            }
+            #expect(try String(contentsOfFile: dir + "/three/index.csv", encoding: .utf8) == String(contentsOfFile: dir + "/one/index.csv", encoding: .utf8))
+        }
     }
 }
