@@ -31,6 +31,22 @@ extension Integration {
             return (1...count).first { Partition(index: $0, count: count)!.owns(district: district, of: facts) }!
         }
 
+        /// One aggregator over every message: its windows and indicator values as emitted,
+        /// the open windows last.
+        static func aggregate(_ messages: [SimMessage], _ config: GatewayConfig) throws -> (Aggregator, [WindowRecord], [IndicatorValue]) {
+            let reference = try Aggregator(config: config)
+            var windows: [WindowRecord] = [], values: [IndicatorValue] = []
+            for m in messages {
+                reference.ingest(m)
+                let out = reference.drain()
+                windows += out.windows
+                values += out.indicators
+            }
+            reference.emitOpenWindows()
+            let last = reference.drain()
+            return (reference, windows + last.windows, values + last.indicators)
+        }
+
         static func sameWindow(_ a: WindowPartial, _ b: WindowPartial) -> Bool {
             a.count == b.count && abs(a.sum - b.sum) <= 1e-9 * max(1, abs(a.sum)) && a.min == b.min && a.max == b.max
                 && a.firstValue == b.firstValue && a.lastValue == b.lastValue && abs(a.increment - b.increment) <= 1e-9 * max(1, abs(a.increment))
@@ -84,18 +100,7 @@ extension Integration {
             let s = try Scenario(yaml: partitionScenarioYAML(duration: "12h"), file: "partition-test.yaml")
             let facts = s.cities[0].facts
             let messages = simulated(s)
-            let reference = try Aggregator(config: gatewayConfig(s))
-            var windows: [WindowRecord] = [], values: [IndicatorValue] = []
-            for m in messages {
-                reference.ingest(m)
-                let out = reference.drain()
-                windows += out.windows
-                values += out.indicators
-            }
-            reference.emitOpenWindows()
-            let last = reference.drain()
-            windows += last.windows
-            values += last.indicators
+            let (reference, windows, values) = try Self.aggregate(messages, gatewayConfig(s))
             let codes = reference.indicators.map(\.code)
 
             for n in [2, 3] {
@@ -236,19 +241,8 @@ extension Integration {
             let merge = try ChildProcess(["gateway", "merge", "--partitions", "3", "--store", server.url, "--scenario", dir + "/s.yaml", "--lateness", "3d"])
             #expect(await merge.waitForExit() == 0, "\(merge.output)")
 
-            let reference = try Aggregator(config: gatewayConfig(s, lateness: 3 * 86_400))
-            var windows: [WindowRecord] = [], values: [IndicatorValue] = []
-            for m in messages {
-                reference.ingest(m)
-                let out = reference.drain()
-                windows += out.windows
-                values += out.indicators
-            }
+            let (reference, windows, values) = try Self.aggregate(messages, gatewayConfig(s, lateness: 3 * 86_400))
             #expect(reference.counters.accepted == Int64(expected.reduce(0, +)))
-            reference.emitOpenWindows()
-            let last = reference.drain()
-            windows += last.windows
-            values += last.indicators
             let store = try PostgresStore(url: server.url, local: dir + "/reader.sqlite", definitions: [])
             let w = Self.windowMismatches(try store.windows(city: nil, resolution: nil), windows)
             #expect(w.isEmpty, "\(w.prefix(5))")
