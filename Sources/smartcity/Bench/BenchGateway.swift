@@ -35,7 +35,7 @@ struct BenchGateway: AsyncParsableCommand {
     @Option(help: "The store part: a PostgreSQL server (postgres://user@host:port/database) whose tables it empties and fills.")
     var postgres: String?
 
-    @Option(help: "Parts to run, comma-separated: ingest, memory, broker, checkpoint, defined (a YAML-defined family against the built-in one it imitates), formats (flat JSON and NGSI-LD against SenML), store (PostgreSQL against SQLite; needs --postgres).")
+    @Option(help: "Parts to run, comma-separated: ingest, memory, broker, checkpoint, defined (a YAML-defined family against the built-in one it imitates), formats (flat JSON and NGSI-LD against SenML), store (PostgreSQL against SQLite; needs --postgres), partitions (two gateways splitting the city against one, through the broker; needs --postgres).")
     var parts: String = "ingest,memory,broker"
 
     func run() async throws {
@@ -50,6 +50,10 @@ struct BenchGateway: AsyncParsableCommand {
         if selected.contains("store") {
             guard let postgres else { throw ValidationError("the store part needs --postgres postgres://user@host:port/database") }
             try store(loaded, config, postgres: postgres)
+        }
+        if selected.contains("partitions") {
+            guard let postgres else { throw ValidationError("the partitions part needs --postgres postgres://user@host:port/database") }
+            try await partitions(loaded, config, postgres: postgres)
         }
         if selected.contains("formats") {
             var s = loaded
@@ -255,22 +259,66 @@ struct BenchGateway: AsyncParsableCommand {
 
     // MARK: Through the broker
 
+    /// The same messages published by one C client at QoS 1 into one gateway, then into two
+    /// gateways that split the city by district (both on the PostgreSQL store, the first of
+    /// the two merging the city-wide indicators); alternating rounds, the median ratio.
+    func partitions(_ scenario: Scenario, _ config: GatewayConfig, postgres: String) async throws {
+        let (topics, payloads) = messages(scenario, seconds: 86_400, limit: brokerMessages)
+        let input = PublishInput(topics: topics, payloads: payloads)
+        let embedded = try await EmbeddedBroker.start()
+        defer { embedded.stop() }
+        let url = embedded.url
+        var ratios: [Double] = []
+        print("partitions (QoS 1, \(topics.count) messages per round, one C publisher, embedded mosquitto, PostgreSQL store):")
+        for round in 1...rounds {
+            var rates: [Double] = []
+            for n in [1, 2] {
+                try PostgresStore.empty(url: postgres)
+                let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bench-partitions-\(UUID().uuidString)").path
+                var services: [GatewayService] = []
+                var expected: [Int64] = []
+                for k in 1...n {
+                    var c = config
+                    c.store = postgres
+                    c.journal = directory + "/journal-\(k)"
+                    c.partition = n > 1 ? Partition(index: k, count: n) : nil
+                    c.statusInterval = 0
+                    c.publishIndicators = false
+                    c.clientID = "bench-partitions-\(round)-\(k)of\(n)"
+                    services.append(try GatewayService(config: c, store: try c.openStore(), logger: LogSetup.logger("smartcity.bench", level: .error)))
+                    // What its subscriptions bring: the messages of its districts.
+                    expected.append(Int64(topics.filter { t in
+                        let levels = String(decoding: t, as: UTF8.self).split(separator: "/")
+                        guard let partition = c.partition else { return true }
+                        return c.city(String(levels[1])).map { partition.owns(district: String(levels[3]), of: $0) } ?? false
+                    }.count))
+                }
+                for service in services { try await service.start(broker: ConnectionOptions(url: url, clientID: service.config.clientID)) }
+                let start = scb_now_ns()
+                async let sent = input.publish(url)
+                await withTaskGroup(of: Void.self) { group in
+                    for (service, count) in zip(services, expected) { group.addTask { await service.waitUntilReceived(count) } }
+                }
+                let elapsed = Double(scb_now_ns() - start) / 1e9
+                _ = await sent
+                for service in services { await service.stop() }
+                try? FileManager.default.removeItem(atPath: directory)
+                rates.append(Double(topics.count) / elapsed)
+            }
+            ratios.append(rates[1] / rates[0])
+            print("  round \(round): one gateway \(fmt(rates[0] / 1000, 1)) k msg/s, two \(fmt(rates[1] / 1000, 1)) k msg/s, ratio \(fmt(rates[1] / rates[0], 2))")
+        }
+        print("  median ratio two gateways / one: \(fmt(ratios.sorted()[ratios.count / 2], 2))")
+    }
+
     /// The same messages, published by one plain C client at QoS 1, received by the C baseline
     /// subscriber and by the whole gateway (journal, dedup, windows, store flushes).
     func broker(_ scenario: Scenario, _ config: GatewayConfig) async throws {
         let (topics, payloads) = messages(scenario, seconds: 86_400, limit: brokerMessages)
-        var topicBytes: [CChar] = [], topicOffsets: [Int] = [], payloadBytes: [UInt8] = [], payloadOffsets: [Int] = [0]
-        for i in topics.indices {
-            topicOffsets.append(topicBytes.count)
-            topicBytes.append(contentsOf: topics[i].map { CChar(bitPattern: $0) })
-            topicBytes.append(0)
-            payloadBytes.append(contentsOf: payloads[i])
-            payloadOffsets.append(payloadBytes.count)
-        }
+        let input = PublishInput(topics: topics, payloads: payloads)
         let embedded = try await EmbeddedBroker.start()
         defer { embedded.stop() }
         let url = embedded.url
-        let input = PublishInput(topics: topicBytes, topicOffsets: topicOffsets, payloads: payloadBytes, payloadOffsets: payloadOffsets)
         var ratios: [Double] = []
         print("broker ingest (QoS 1, \(topics.count) messages per round, one C publisher, embedded mosquitto):")
         for round in 1...rounds {
@@ -311,10 +359,20 @@ struct BenchGateway: AsyncParsableCommand {
 
 /// The messages of the broker part as the C publisher takes them.
 struct PublishInput: Sendable {
-    var topics: [CChar]
-    var topicOffsets: [Int]
-    var payloads: [UInt8]
-    var payloadOffsets: [Int]
+    var topics: [CChar] = []
+    var topicOffsets: [Int] = []
+    var payloads: [UInt8] = []
+    var payloadOffsets: [Int] = [0]
+
+    init(topics: [[UInt8]], payloads: [[UInt8]]) {
+        for i in topics.indices {
+            topicOffsets.append(self.topics.count)
+            self.topics.append(contentsOf: topics[i].map { CChar(bitPattern: $0) })
+            self.topics.append(0)
+            self.payloads.append(contentsOf: payloads[i])
+            payloadOffsets.append(self.payloads.count)
+        }
+    }
 
     /// Publishes everything on a thread of its own (the C client blocks) and returns the count sent.
     func publish(_ url: BrokerURL) async -> Int {
