@@ -74,6 +74,8 @@ public final class GatewayService: @unchecked Sendable {
     let instance: String
     /// The city-wide merge of the partitions' windows (on the first partition).
     let merger: IndicatorMerger?
+    /// Indicator values that merge wrote so far.
+    public private(set) var mergedIndicators: Int64 = 0
 
     /// Opens the store (SQLite at `config.store` unless another is given) and the journal,
     /// restores the last checkpoint and replays the journal. Counters and gauges go to
@@ -406,7 +408,10 @@ public final class GatewayService: @unchecked Sendable {
         }
         var merged: [IndicatorValue] = []
         if let merger {
-            do { merged = try merger.step(final: false) } catch {
+            do {
+                merged = try merger.step(final: false)
+                mergedIndicators += Int64(merged.count)
+            } catch {
                 logger.error("merging the partitions' windows: \(error)")
             }
         }

@@ -217,12 +217,14 @@ struct Run: AsyncParsableCommand {
             struct Series: Encodable { let intervalSeconds: Double; let sample: Int; let rows: [LatencyProbe.Row] }
             try encoder.encode(Series(intervalSeconds: interval, sample: latencySample, rows: delivery))
                 .write(to: URL(fileURLWithPath: out + "/latency.json"))
+            var counters = services.map { $0.counters().0 }.reduce(IngestCounters(), +)
             if !partitions.isEmpty {
                 // The partitions stopped and wrote their open windows: the city-wide indicators of every window.
                 let merged = try GatewayConfig.merge(config, partitions: gateways)
-                print("run: merged \(merged) indicator values of \(gateways) gateways")
+                print("run: merged \(merged) indicator values of \(gateways) gateways at the end")
+                counters.indicatorsEmitted = service.mergedIndicators + Int64(merged)
             }
-            gateway = (service.store, services.map { $0.counters().0 }.reduce(IngestCounters(), +), services.reduce(0) { $0 + $1.redeliveries })
+            gateway = (service.store, counters, services.reduce(0) { $0 + $1.redeliveries })
         }
         // Through a broker, what was handed to it (publishes refused on a connection that was
         // down never left); direct, everything generated.
