@@ -6,10 +6,11 @@ SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the build and the tests need: the libmosquitto headers, the broker the tool
 # starts, pkg-config to find the library, openssl to make test certificates, iproute2 (ss) to see the sockets,
-# postgresql for the PostgreSQL store's tests (they start a server of their own).
-PACKAGES := libmosquitto-dev mosquitto mosquitto-clients pkg-config openssl iproute2 postgresql
+# postgresql for the PostgreSQL store's tests (they start a server of their own), nats-server
+# for the clustered broker's test (a three-node cluster of its own).
+PACKAGES := libmosquitto-dev mosquitto mosquitto-clients pkg-config openssl iproute2 postgresql nats-server
 
-.PHONY: deps build release run test bench fuzz clean
+.PHONY: deps build release run test bench fuzz clean cluster
 
 deps:
 	@missing=""; \
@@ -48,6 +49,10 @@ fuzz: deps
 	for d in Tests/Corpus/payloads/*/; do for f in $$d*.json; do cp "$$f" ".build/fuzz-corpus/$$(basename $$d)-$$(basename $$f)"; done; done
 	n=0; while IFS=$$'\t' read -r outcome topic; do [[ $$outcome == \#* ]] && continue; n=$$((n+1)); printf '%s' "$$topic" > .build/fuzz-corpus/topic-$$n; done < Tests/Corpus/topics.tsv
 	.build/fuzz/release/SenMLFuzz .build/fuzz-corpus -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -print_final_stats=1 -artifact_prefix=.build/fuzz-
+
+# A three-node NATS cluster with JetStream and MQTT on 1884, 1885 and 1886, until Ctrl-C.
+cluster: deps
+	Scripts/nats-cluster.sh .build/nats-cluster
 
 bench: release
 	$(SWIFT) run -c release smartcity bench mqtt --messages 200000

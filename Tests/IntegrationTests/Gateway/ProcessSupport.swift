@@ -14,17 +14,23 @@ final class ChildProcess: @unchecked Sendable {
     }
 
     /// `openFiles`: the process's limit on open files (`ulimit -n`); its pid stays the tool's.
-    init(_ arguments: [String], openFiles: Int? = nil) throws {
+    convenience init(_ arguments: [String], openFiles: Int? = nil) throws {
         guard FileManager.default.isExecutableFile(atPath: Self.executable.path) else {
             throw TestFailure("\(Self.executable.path) is missing; build it with 'swift build --build-tests'")
         }
         if let openFiles {
-            process.executableURL = URL(fileURLWithPath: "/bin/sh")
-            process.arguments = ["-c", "ulimit -n \(openFiles) && exec \"$0\" \"$@\"", Self.executable.path] + arguments
+            try self.init(executable: URL(fileURLWithPath: "/bin/sh"),
+                          arguments: ["-c", "ulimit -n \(openFiles) && exec \"$0\" \"$@\"", Self.executable.path] + arguments)
         } else {
-            process.executableURL = Self.executable
-            process.arguments = arguments
+            try self.init(executable: Self.executable, arguments: arguments)
         }
+    }
+
+    /// Another program (a server the test runs).
+    init(executable: URL, arguments: [String], environment: [String: String]? = nil) throws {
+        process.executableURL = executable
+        process.arguments = arguments
+        if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
