@@ -387,7 +387,17 @@ public final class GatewayService: @unchecked Sendable {
         } catch {
             batch.checkpoint = nil
             retryBatch = batch
+            // No more acknowledgements while the store fails: the broker keeps what is
+            // published for the persistent session, the journal what was acknowledged.
+            if let client = lock.withLock({ client }), !client.isHeld {
+                client.hold(true)
+                logger.warning("the store fails: the broker connection is held until a write succeeds; the broker keeps the messages meanwhile")
+            }
             throw error
+        }
+        if let client = lock.withLock({ client }), client.isHeld {
+            client.hold(false)
+            logger.notice("the store is back: taking messages again")
         }
         let took = ContinuousClock.now - started
         latency.add(took)

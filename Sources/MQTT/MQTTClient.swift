@@ -38,6 +38,8 @@ public final class MQTTClient: @unchecked Sendable {
         var attempt = 0
         /// When the broker last accepted the connection (nil once its loss was counted).
         var connectedAt: ContinuousClock.Instant?
+        /// Kept off the broker by `hold`: reconnecting waits until it is released.
+        var held = false
         /// Losses in a row, each sooner than `stableAfter` after the connection was accepted.
         var shortLived = 0
         /// Messages unacknowledged when a session was resumed, which are sent again.
@@ -321,9 +323,28 @@ public final class MQTTClient: @unchecked Sendable {
 
     /// Called by the loop when a reconnect timer is due.
     func reopen() {
-        let go = state.withLock { $0.phase == .reconnecting }
-        if go { DispatchQueue.global().async { self.open(initial: false) } }
+        let (go, held) = state.withLock { ($0.phase == .reconnecting, $0.held) }
+        if go, held {
+            loop.send(.reconnect(self, after: .milliseconds(200)))
+        } else if go {
+            DispatchQueue.global().async { self.open(initial: false) }
+        }
     }
+
+    /// Holding: drops the connection (as `dropConnection`) and does not come back until
+    /// released, so nothing more arrives and nothing more is acknowledged; a persistent
+    /// session keeps what is published meanwhile in the broker. Releasing lets the reconnect
+    /// policy bring the connection back.
+    public func hold(_ on: Bool) {
+        let changed = state.withLock { state -> Bool in
+            defer { state.held = on }
+            return state.held != on
+        }
+        if on, changed { dropConnection() }
+    }
+
+    /// Whether `hold` keeps the client off the broker.
+    public var isHeld: Bool { state.withLock { $0.held } }
 
     func failConnect(_ error: MQTTError) {
         let waiter = state.withLock { state -> CheckedContinuation<Bool, any Error>? in

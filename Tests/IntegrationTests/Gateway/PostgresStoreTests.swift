@@ -2,6 +2,7 @@ import EmbeddedBroker
 import Foundation
 @testable import Gateway
 import Logging
+import MQTT
 import PostgresStore
 import Simulator
 import Telemetry
@@ -138,6 +139,75 @@ extension Integration {
                 #expect(got[key]?.partial.count == w.partial.count && got[key]?.partial.sum == w.partial.sum, "\(key)")
             }
             #expect(service.counters().0.accepted == plain.counters.accepted)
+        }
+    
+        /// The store goes away while the gateway takes messages from the broker: it stops
+        /// acknowledging (the connection is held, the broker keeps what is published), and
+        /// when the store is back it takes the rest; every reading counted once.
+        @Test func aStoreThatGoesAwayStopsTheAcknowledgementsUntilItIsBack() async throws {
+            let server = try PostgresServer()
+            defer { server.stop() }
+            let dir = try directory()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let s = try gatewayScenario(duration: "12h")
+            let messages = simulated(s, status: false)
+            let broker = try await EmbeddedBroker.start()
+            defer { broker.stop() }
+            var config = gatewayConfig(s)
+            config.store = server.url
+            config.journal = dir + "/journal"
+            config.httpPort = nil
+            config.statusInterval = 0
+            config.publishIndicators = false
+            config.flushInterval = 0.05
+            config.checkpointInterval = 0.5
+            config.clientID = "held-gateway"
+            try PostgresStore.empty(url: server.url)
+            let service = try GatewayService(config: config, store: try PostgresStore(url: server.url, local: config.journalPath + ".checkpoints.sqlite"),
+                                             logger: Logger(label: "test"))
+            var options = ConnectionOptions(url: broker.url, clientID: config.clientID)
+            options.reconnect = GatewayService.reconnectPolicy
+            try await service.start(broker: options)
+            let device = try MQTTClient(ConnectionOptions(host: broker.host, port: broker.port, clientID: "devices"))
+            try await device.connect()
+            func publish(_ part: ArraySlice<SimMessage>) async throws {
+                for (i, m) in part.enumerated() {
+                    try await device.publish(m.topicString, payload: m.payload, qos: .atLeastOnce, awaitDelivery: i == part.count - 1)
+                }
+            }
+            let half = messages.count / 2
+            try await publish(messages[..<half])
+            await service.waitUntilAccepted(Int64(half))
+            try server.kill()
+            // A few more close windows: their flush fails and the connection is held.
+            try await publish(messages[half..<(half + 300)])
+            let deadline = ContinuousClock.now + .seconds(20)
+            while service.connected, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(!service.connected, "held while the store is away")
+            let taken = service.status().received
+            // The rest goes to the broker, which keeps it for the held session.
+            try await publish(messages[(half + 300)...])
+            #expect(service.status().received == taken && taken < Int64(messages.count), "nothing taken while held")
+            #expect(service.status().storeError?.contains("127.0.0.1:\(server.port)") == true)
+            try server.start()
+            await service.waitUntilAccepted(Int64(messages.count))
+            await service.stop()
+            await device.disconnect()
+            let plain = try Aggregator(config: gatewayConfig(s))
+            var records: [WindowRecord] = []
+            for m in messages {
+                plain.ingest(m)
+                records += plain.drain().windows
+            }
+            plain.emitOpenWindows()
+            records += plain.drain().windows
+            let stored = finalWindows(try service.store.windows(city: nil, resolution: nil))
+            let expected = finalWindows(records)
+            #expect(stored.count == expected.count)
+            for (key, w) in expected {
+                #expect(stored[key]?.partial.count == w.partial.count && abs((stored[key]?.partial.sum ?? .nan) - w.partial.sum) <= 1e-9 * max(1, abs(w.partial.sum)), "\(key)")
+            }
+            #expect(service.counters().0.accepted == plain.counters.accepted, "every reading once")
         }
     }
 }
