@@ -68,6 +68,22 @@ extension Aggregator {
     }
 }
 
+/// One aggregator over every message: its windows and indicator values as emitted, the open
+/// windows last.
+public func aggregated(_ messages: [SimMessage], _ config: GatewayConfig) throws -> (Aggregator, [WindowRecord], [IndicatorValue]) {
+    let aggregator = try Aggregator(config: config)
+    var windows: [WindowRecord] = [], values: [IndicatorValue] = []
+    for m in messages {
+        aggregator.ingest(m)
+        let out = aggregator.drain()
+        windows += out.windows
+        values += out.indicators
+    }
+    aggregator.emitOpenWindows()
+    let last = aggregator.drain()
+    return (aggregator, windows + last.windows, values + last.indicators)
+}
+
 /// Closed windows by key, keeping the highest revision.
 public func finalWindows(_ records: [WindowRecord]) -> [String: WindowRecord] {
     var out: [String: WindowRecord] = [:]

@@ -99,7 +99,7 @@ extension Integration {
                                           "--config", dir + "/gateway.yaml"])
             #expect(await merge.waitForExit() == 0, "\(merge.output)")
 
-            let (reference, windows, values) = try PartitionTests.aggregate(messages, gatewayConfig(s, lateness: 3 * 86_400))
+            let (reference, windows, values) = try aggregated(messages, gatewayConfig(s, lateness: 3 * 86_400))
             #expect(reference.counters.accepted == Int64(expected.reduce(0, +)))
             let store = try PostgresStore(url: server.url, local: dir + "/reader.sqlite", definitions: [])
             let w = PartitionTests.windowMismatches(try store.windows(city: nil, resolution: nil), windows)

@@ -31,22 +31,6 @@ extension Integration {
             return (1...count).first { Partition(index: $0, count: count)!.owns(district: district, of: facts) }!
         }
 
-        /// One aggregator over every message: its windows and indicator values as emitted,
-        /// the open windows last.
-        static func aggregate(_ messages: [SimMessage], _ config: GatewayConfig) throws -> (Aggregator, [WindowRecord], [IndicatorValue]) {
-            let reference = try Aggregator(config: config)
-            var windows: [WindowRecord] = [], values: [IndicatorValue] = []
-            for m in messages {
-                reference.ingest(m)
-                let out = reference.drain()
-                windows += out.windows
-                values += out.indicators
-            }
-            reference.emitOpenWindows()
-            let last = reference.drain()
-            return (reference, windows + last.windows, values + last.indicators)
-        }
-
         static func sameWindow(_ a: WindowPartial, _ b: WindowPartial) -> Bool {
             a.count == b.count && abs(a.sum - b.sum) <= 1e-9 * max(1, abs(a.sum)) && a.min == b.min && a.max == b.max
                 && a.firstValue == b.firstValue && a.lastValue == b.lastValue && abs(a.increment - b.increment) <= 1e-9 * max(1, abs(a.increment))
@@ -100,7 +84,7 @@ extension Integration {
             let s = try Scenario(yaml: partitionScenarioYAML(duration: "12h"), file: "partition-test.yaml")
             let facts = s.cities[0].facts
             let messages = simulated(s)
-            let (reference, windows, values) = try Self.aggregate(messages, gatewayConfig(s))
+            let (reference, windows, values) = try aggregated(messages, gatewayConfig(s))
             let codes = reference.indicators.map(\.code)
 
             for n in [2, 3] {
@@ -241,7 +225,7 @@ extension Integration {
             let merge = try ChildProcess(["gateway", "merge", "--partitions", "3", "--store", server.url, "--scenario", dir + "/s.yaml", "--lateness", "3d"])
             #expect(await merge.waitForExit() == 0, "\(merge.output)")
 
-            let (reference, windows, values) = try Self.aggregate(messages, gatewayConfig(s, lateness: 3 * 86_400))
+            let (reference, windows, values) = try aggregated(messages, gatewayConfig(s, lateness: 3 * 86_400))
             #expect(reference.counters.accepted == Int64(expected.reduce(0, +)))
             let store = try PostgresStore(url: server.url, local: dir + "/reader.sqlite", definitions: [])
             let w = Self.windowMismatches(try store.windows(city: nil, resolution: nil), windows)

@@ -124,14 +124,7 @@ extension Integration {
             try service.flush(checkpoint: true, provisional: true)
             let stored = try service.store.windows(city: nil, resolution: nil)
             // Against the same messages aggregated without a store.
-            let plain = try Aggregator(config: gatewayConfig(s))
-            var records: [WindowRecord] = []
-            for m in messages {
-                plain.ingest(m)
-                records += plain.drain().windows
-            }
-            plain.emitOpenWindows()
-            records += plain.drain().windows
+            let (plain, records, _) = try aggregated(messages, gatewayConfig(s))
             let expected = finalWindows(records)
             let got = finalWindows(stored)
             #expect(got.count == expected.count && got.count > 100)
@@ -193,14 +186,7 @@ extension Integration {
             await service.waitUntilAccepted(Int64(messages.count))
             await service.stop()
             await device.disconnect()
-            let plain = try Aggregator(config: gatewayConfig(s))
-            var records: [WindowRecord] = []
-            for m in messages {
-                plain.ingest(m)
-                records += plain.drain().windows
-            }
-            plain.emitOpenWindows()
-            records += plain.drain().windows
+            let (plain, records, _) = try aggregated(messages, gatewayConfig(s))
             let stored = finalWindows(try service.store.windows(city: nil, resolution: nil))
             let expected = finalWindows(records)
             #expect(stored.count == expected.count)
