@@ -74,8 +74,9 @@ public final class GatewayService: @unchecked Sendable {
     let instance: String
     /// The city-wide merge of the partitions' windows (on the first partition).
     let merger: IndicatorMerger?
-    /// Indicator values that merge wrote so far.
+    /// Indicator values that merge wrote so far, and the merge's last failure (under the flush lock).
     public private(set) var mergedIndicators: Int64 = 0
+    private var lastMergeError: String?
 
     /// Opens the store (SQLite at `config.store` unless another is given) and the journal,
     /// restores the last checkpoint and replays the journal. Counters and gauges go to
@@ -421,8 +422,11 @@ public final class GatewayService: @unchecked Sendable {
             do {
                 merged = try merger.step(final: false)
                 mergedIndicators += Int64(merged.count)
+                lastMergeError = nil
             } catch {
-                logger.error("merging the partitions' windows: \(error)")
+                // Once per kind of failure, not with every flush.
+                if lastMergeError != "\(error)" { logger.error("merging the partitions' windows: \(error)") }
+                lastMergeError = "\(error)"
             }
         }
         queueForPublishing(batch.indicators + merged, alarms: batch.alarms)

@@ -92,7 +92,7 @@ public struct PartitionReport: Sendable, Codable, Equatable {
         count = partition.count
         self.instance = instance
         self.clientID = clientID
-        host = ProcessInfo.processInfo.hostName
+        host = Self.host
         pid = Int(ProcessInfo.processInfo.processIdentifier)
         self.clocks = clocks
         self.devices = devices
@@ -100,6 +100,9 @@ public struct PartitionReport: Sendable, Codable, Equatable {
     }
 
     public var partition: Partition { Partition(index: index, count: count)! }
+
+    /// Looked up once: a report goes with every flush.
+    private static let host = ProcessInfo.processInfo.hostName
 }
 
 /// A partition's last report as the store has it, and how long ago it came (by the store's clock).
