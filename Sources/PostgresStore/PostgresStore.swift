@@ -26,12 +26,14 @@ public final class PostgresStore: SharedStore, @unchecked Sendable {
     private var reader: PostgresConnection?
     private var nextID = 1
     private var closed = false
-    /// Checkpoints of this instance.
-    public let local: SQLiteStore
+    /// Checkpoints of this instance; nil for a store opened to read, empty or merge, which
+    /// keeps none.
+    public let local: SQLiteStore?
 
     /// Connects (within `connectTimeout` seconds, or fails naming the address), creates the
-    /// tables that are missing and records the indicator definitions.
-    public init(url: String, local localPath: String, definitions: [IndicatorDefinition] = IndicatorCatalog.all,
+    /// tables that are missing and records the indicator definitions. `local`: the file of this
+    /// instance's checkpoints (beside its journal), or nil when it writes none.
+    public init(url: String, local localPath: String?, definitions: [IndicatorDefinition] = IndicatorCatalog.all,
                 connectTimeout: Double = 5) throws {
         guard let parts = URLComponents(string: url), let host = parts.host, !host.isEmpty else {
             throw GatewayError.store("'\(url)' is not a PostgreSQL URL; write postgres://user[:password]@host[:port]/database")
@@ -43,12 +45,12 @@ public final class PostgresStore: SharedStore, @unchecked Sendable {
         configuration.options.connectTimeout = .milliseconds(Int64(connectTimeout * 1000))
         self.configuration = configuration
         address = "\(host):\(port)/\(database)"
-        let existed = FileManager.default.fileExists(atPath: localPath)
-        local = try SQLiteStore(path: localPath, definitions: [])
+        let existed = localPath.map { FileManager.default.fileExists(atPath: $0) } ?? true
+        local = try localPath.map { try SQLiteStore(path: $0, definitions: []) }
         // A store that cannot be reached leaves no local file behind.
         func abandon() {
             close()
-            if !existed { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: localPath + suffix) } }
+            if !existed, let localPath { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: localPath + suffix) } }
         }
         do {
             _ = try connection(writer: true)
@@ -66,8 +68,7 @@ public final class PostgresStore: SharedStore, @unchecked Sendable {
     /// Empties the tables a run writes (windows, indicators, dead letters, alarms), for a run
     /// that starts afresh on a database of its own.
     public static func empty(url: String) throws {
-        let store = try PostgresStore(url: url, local: NSTemporaryDirectory() + "/smartcity-empty-\(UUID().uuidString).sqlite", definitions: [])
-        defer { try? FileManager.default.removeItem(atPath: store.local.path) }
+        let store = try PostgresStore(url: url, local: nil, definitions: [])
         try store.execute("TRUNCATE windows, indicators, dead_letters, alarms, gateway_partitions", writer: true)
     }
 
@@ -240,9 +241,10 @@ public final class PostgresStore: SharedStore, @unchecked Sendable {
         // The checkpoint after the rows it covers: a crash between the two replays the journal
         // from the older checkpoint, whose rows the upserts take again without change.
         if let checkpoint = batch.checkpoint {
-            var local = StoreBatch()
-            local.checkpoint = checkpoint
-            try self.local.write(local)
+            guard let local else { throw GatewayError.store("the PostgreSQL store at \(address) was opened without a checkpoint file; open it with the instance's (local:)") }
+            var batch = StoreBatch()
+            batch.checkpoint = checkpoint
+            try local.write(batch)
         }
     }
 
@@ -369,7 +371,7 @@ public final class PostgresStore: SharedStore, @unchecked Sendable {
 
     // MARK: Reading
 
-    public func latestCheckpoint() throws -> Checkpoint? { try local.latestCheckpoint() }
+    public func latestCheckpoint() throws -> Checkpoint? { try local?.latestCheckpoint() }
 
     private static let indicatorColumns = """
         i.city, i.code, d.name, d.unit, d.domain, i.resolution, i.start_ms, i.end_ms, i.value, i.revision, i.closed

@@ -118,7 +118,6 @@ struct Score: ParsableCommand {
         guard let seconds = Durations.parse(tolerance), seconds >= 0 else {
             throw ValidationError("--tolerance: \(Durations.problem(tolerance) ?? "'\(tolerance)' is not a duration")")
         }
-        guard FileManager.default.fileExists(atPath: store) else { throw ValidationError("no store at \(store); give the gateway's --store file") }
         let truth = try GroundTruthLabel.read(path: labels)
         let alarms = try GatewayConfig.readStore(store).alarms(activeOnly: false, city: nil, kind: nil)
         let scores = AlarmScore.score(alarms: alarms, labels: truth, tolerance: seconds)

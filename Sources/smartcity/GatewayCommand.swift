@@ -229,8 +229,7 @@ extension GatewayConfig {
     /// The final merge of a split into `partitions` (every window in the store): the number of
     /// indicator values written.
     static func merge(_ config: GatewayConfig, partitions: Int) throws -> Int {
-        let store = try PostgresStore(url: config.store, local: NSTemporaryDirectory() + "/smartcity-merge-\(UUID().uuidString).sqlite", definitions: [])
-        defer { try? FileManager.default.removeItem(atPath: store.local.path) }
+        let store = try PostgresStore(url: config.store, local: nil, definitions: [])
         let definitions = try config.indicatorDefinitions()
         try store.define(definitions)
         let merger = IndicatorMerger(store: store, config: config, partitions: partitions, definitions: definitions)
@@ -254,11 +253,6 @@ struct GatewayExport: ParsableCommand {
 
     func run() throws {
         guard let r = Resolution(name: resolution) else { throw ValidationError("--resolution must be window, hour or day") }
-        var config = GatewayConfig()
-        config.store = store
-        guard config.storeIsServer || FileManager.default.fileExists(atPath: store) else {
-            throw ValidationError("\(store): no such store; run 'smartcity gateway' first or pass --store")
-        }
         let source = try GatewayConfig.readStore(store)
         let csv = try source.indicatorTable(try source.indicatorMeans(resolution: r), names: [:])
         if output == "-" { print(csv, terminator: "") } else {

@@ -1,3 +1,5 @@
+import ArgumentParser
+import Foundation
 import Gateway
 import PostgresStore
 
@@ -9,10 +11,15 @@ extension GatewayConfig {
         return try PostgresStore(url: store, local: journalPath + ".checkpoints.sqlite", definitions: [])
     }
 
-    /// A store to read from (`gateway export`, `score`): a SQLite file or a PostgreSQL URL.
+    /// A store to read from (`gateway export`, `score`): a SQLite file that exists, or a
+    /// PostgreSQL URL (read without a checkpoint file of its own).
     static func readStore(_ location: String) throws -> any TelemetryStore {
         var config = GatewayConfig()
         config.store = location
-        return try config.openStore()
+        if config.storeIsServer { return try PostgresStore(url: location, local: nil, definitions: []) }
+        guard FileManager.default.fileExists(atPath: location) else {
+            throw ValidationError("\(location): no such store; run 'smartcity gateway' first, or give the gateway's --store file or postgres:// URL")
+        }
+        return try SQLiteStore(path: location)
     }
 }

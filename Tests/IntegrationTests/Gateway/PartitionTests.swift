@@ -227,7 +227,7 @@ extension Integration {
 
             let (reference, windows, values) = try aggregated(messages, gatewayConfig(s, lateness: 3 * 86_400))
             #expect(reference.counters.accepted == Int64(expected.reduce(0, +)))
-            let store = try PostgresStore(url: server.url, local: dir + "/reader.sqlite", definitions: [])
+            let store = try PostgresStore(url: server.url, local: nil, definitions: [])
             let w = Self.windowMismatches(try store.windows(city: nil, resolution: nil), windows)
             #expect(w.isEmpty, "\(w.prefix(5))")
             let v = try Self.indicatorMismatches(store, values, codes: reference.indicators.map(\.code))

@@ -61,7 +61,7 @@ extension Integration {
             #expect(replaced.partial.min == 0 && replaced.partial.max == 10 && replaced.partial.lastValue == 10)
             #expect(try store.indicatorSeries(city: "almaty", code: "ISO37120_8_1", resolution: .base, from: nil, to: nil).map(\.value) == [42.5])
             // The checkpoint is the instance's own, in its local file.
-            #expect(try store.latestCheckpoint()?.position == 99 && store.local.latestCheckpoint()?.state.count == 10_000)
+            #expect(try store.latestCheckpoint()?.position == 99 && store.local?.latestCheckpoint()?.state.count == 10_000)
         }
 
         @Test func anUnreachableServerFailsAtOnceNamingItsAddress() async throws {
