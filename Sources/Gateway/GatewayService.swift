@@ -87,26 +87,30 @@ public final class GatewayService: @unchecked Sendable {
         self.logger = logger
         self.metrics = GatewayMetrics(factory: metrics)
         self.store = try store ?? SQLiteStore(path: config.store)
+        let shared: (any SharedStore)?
         if let partition = config.partition {
             if let problem = config.partitionProblem { throw GatewayError.partition(problem) }
-            guard let shared = self.store as? any SharedStore else {
+            guard let store = self.store as? any SharedStore else {
                 throw GatewayError.partition("partition \(partition) needs a store every instance shares: --store postgres://user@host:port/database")
             }
+            shared = store
             journal = try Journal(directory: config.journalPath, exclusive: true)
             instance = try InstanceToken.load(directory: config.journalPath)
-            // Until its first flush, its cities' clocks are at the beginning: the merge waits for it.
-            let owned = config.cities.filter { !partition.districts(of: $0).isEmpty }.map { ($0.id, Int64.min) }
-            try shared.claim(PartitionReport(partition: partition, instance: instance, clientID: config.clientID,
-                                             clocks: Dictionary(owned, uniquingKeysWith: { a, _ in a })), lease: config.partitionLease)
         } else {
+            shared = nil
             journal = try Journal(directory: config.journalPath)
             instance = ""
         }
         aggregator = try Aggregator(config: config)
+        if let partition = config.partition, let shared {
+            // Before any reading its cities' clocks are at the beginning: the merge waits for it.
+            try shared.claim(PartitionReport(partition: partition, instance: instance, clientID: config.clientID,
+                                             clocks: aggregator.partitionClocks().clocks), lease: config.partitionLease)
+        }
         try self.store.define(aggregator.indicators)
         definitions = Dictionary(uniqueKeysWithValues: aggregator.indicators.map { ($0.code, $0) })
         // The first partition merges the city-wide indicators.
-        if let partition = config.partition, partition.index == 1, let shared = self.store as? any SharedStore {
+        if let partition = config.partition, partition.index == 1, let shared {
             merger = IndicatorMerger(store: shared, config: config, partitions: partition.count, definitions: aggregator.indicators)
         } else {
             merger = nil
