@@ -162,6 +162,7 @@ public final class EmbeddedBroker: @unchecked Sendable {
         max_inflight_messages 0
         max_queued_messages 1000000
         max_queued_bytes 0
+        set_tcp_nodelay true
         user root
         log_dest stderr
         log_type error

@@ -278,8 +278,16 @@ public final class Aggregator {
         var state = registry.devices[device]
         let entity = schema.entities[reading.entity]
         if state.entity < 0 { state.entity = Int16(reading.entity) }
-        // At-least-once delivery: count each (device, seq) once.
-        switch state.sequence.observe(reading.sequence) {
+        // At-least-once delivery: count each (device, seq) once. A copy carries its original's
+        // event time, so a number seen before on a reading newer than any of the device's is
+        // no copy: the device's counter started again (a restarted device or simulator), and
+        // its numbers are counted anew.
+        var seen = state.sequence.observe(reading.sequence)
+        if seen != .fresh, state.newest != .min, reading.time > state.newest {
+            state.sequence = SequenceWindow()
+            seen = state.sequence.observe(reading.sequence)
+        }
+        switch seen {
         case .fresh: break
         case .duplicate:
             registry.devices[device] = state

@@ -286,7 +286,7 @@ public final class GatewayService: @unchecked Sendable {
 
     /// What a waiter counts: accepted telemetry, every message, or distinct readings (telemetry
     /// messages but the duplicates: a broker's redeliveries do not count twice).
-    private enum Tally { case accepted, received, readings }
+    private enum Tally { case accepted, received, readings, statuses }
     private var waiters: [(id: UInt64, count: Int64, tally: Tally, continuation: CheckedContinuation<Void, Never>)] = []
     private var nextWaiter: UInt64 = 0
 
@@ -298,6 +298,7 @@ public final class GatewayService: @unchecked Sendable {
             case .accepted: counters.accepted
             case .received: counters.received
             case .readings: counters.received - counters.duplicates - counters.statusMessages
+            case .statuses: counters.statusMessages
             }
             guard reached >= waiter.count else { return false }
             waiter.continuation.resume()
@@ -322,6 +323,13 @@ public final class GatewayService: @unchecked Sendable {
     /// statuses, so the broker's redeliveries after an outage do not count), or when the task
     /// is cancelled.
     public func waitUntilReadings(_ count: Int64) async { await wait(count, .readings) }
+
+    /// Status messages so far (what `waitUntilStatuses` counts).
+    public var statuses: Int64 { lock.withLock { aggregator.counters.statusMessages } }
+
+    /// Returns once `count` status messages (the devices' own and the broker's last wills)
+    /// arrived, or when the task is cancelled.
+    public func waitUntilStatuses(_ count: Int64) async { await wait(count, .statuses) }
 
     private func wait(_ count: Int64, _ tally: Tally) async {
         let id = lock.withLock {

@@ -40,7 +40,7 @@ extension MQTTClient {
             }
         }
         guard rc == MOSQ_ERR_SUCCESS.rawValue else {
-            releaseSlots(1)
+            releaseSlots(1, settled: false)
             if awaitDelivery { state.withLock { $0.acks.abandon() } }
             throw MQTTError.mosquitto(rc, "publish to '\(String(decoding: topic.dropLast(), as: UTF8.self))' via \(options.endpoint)")
         }
@@ -96,10 +96,10 @@ extension MQTTClient {
                 try await acquireSlot()
                 holdsSlot = true
             case .notConnected:
-                if holdsSlot { releaseSlots(1) }
+                if holdsSlot { releaseSlots(1, settled: false) }
                 throw MQTTError.mosquitto(Int32(MOSQ_ERR_NO_CONN.rawValue), "publish to '\(String(decoding: topic.dropLast(), as: UTF8.self))' via \(options.endpoint)")
             case .tooLarge:
-                if holdsSlot { releaseSlots(1) }
+                if holdsSlot { releaseSlots(1, settled: false) }
                 return false
             }
         }
@@ -166,11 +166,20 @@ extension MQTTClient {
 
     /// Waits until the connection is up: true at once when it is, true when a (re)connect
     /// succeeds; false when it cannot come back (closed, no reconnect policy, given up).
-    public func waitUntilConnected() async -> Bool {
+    public func waitUntilConnected() async -> Bool { await waitUntilConnected(after: -1) }
+
+    /// `waitUntilConnected` for a connection newer than the one the broker accepted as
+    /// `connections` number `count`: after `dropConnection`, the next one (the drop is done on
+    /// the loop thread, so the old connection may still be up when this is called).
+    public func waitUntilConnected(after count: Int) async -> Bool {
         await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
             let now = state.withLock { state -> Bool? in
                 switch state.phase {
-                case .connected: return true
+                case .connected where connectionCount.load(ordering: .relaxed) > count: return true
+                case .connected:
+                    guard !state.gaveUp else { return false }
+                    state.connectedWaiters.append(continuation)
+                    return nil
                 case .connecting, .reconnecting:
                     guard !state.gaveUp else { return false }
                     state.connectedWaiters.append(continuation)
@@ -215,7 +224,9 @@ extension MQTTClient {
     }
 
     /// Frees `count` slots of the in-flight window: each goes to a waiting publisher, if any.
-    func releaseSlots(_ count: Int) {
+    /// `settled`: the slots' messages are done with (acknowledged, written or dropped), not
+    /// refused before they were queued.
+    func releaseSlots(_ count: Int, settled: Bool = true) {
         let (next, drains) = state.withLock { state -> ([CheckedContinuation<Void, any Error>], [CheckedContinuation<Void, Never>]) in
             let handed = min(count, state.windowWaiters.count - state.windowHead)
             let next = handed == 0 ? [] : Array(state.windowWaiters[state.windowHead ..< state.windowHead + handed])
@@ -225,12 +236,38 @@ extension MQTTClient {
                 state.windowWaiters.removeFirst(state.windowHead)
                 state.windowHead = 0
             }
-            guard state.inflight == 0, !state.drainWaiters.isEmpty else { return (next, []) }
+            var woken: [CheckedContinuation<Void, Never>] = []
+            if settled {
+                state.settled += count
+                if !state.settleWaiters.isEmpty {
+                    let total = state.settled
+                    woken = state.settleWaiters.filter { $0.count <= total }.map(\.continuation)
+                    state.settleWaiters.removeAll { $0.count <= total }
+                }
+            }
+            guard state.inflight == 0, !state.drainWaiters.isEmpty else { return (next, woken) }
             defer { state.drainWaiters.removeAll() }
-            return (next, state.drainWaiters)
+            return (next, state.drainWaiters + woken)
         }
         for waiter in next { waiter.resume() }
         for drain in drains { drain.resume() }
+    }
+
+    /// Publishes done with so far (see `waitUntilSettled`).
+    public var settled: Int { state.withLock { $0.settled } }
+
+    /// Waits until `count` publishes of this client are done with: acknowledged by the broker
+    /// at QoS 1 and 2 (so the broker has queued them for its subscribers), written to the socket
+    /// or dropped at QoS 0. Returns at once when the client was given up or closed.
+    public func waitUntilSettled(_ count: Int) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { state -> Bool in
+                if state.settled >= count || state.gaveUp || state.phase == .closed { return true }
+                state.settleWaiters.append((count, continuation))
+                return false
+            }
+            if now { continuation.resume() }
+        }
     }
 
     func didPublish(mid: Int32, reason: Int32) {

@@ -51,6 +51,10 @@ public final class MQTTClient: @unchecked Sendable {
         var windowWaiters: [CheckedContinuation<Void, any Error>] = []
         var windowHead = 0
         var drainWaiters: [CheckedContinuation<Void, Never>] = []
+        /// Publishes done with: acknowledged by the broker (QoS 1/2), written or dropped (QoS 0),
+        /// counted from the start; and callers of `waitUntilSettled`, by the count they wait for.
+        var settled = 0
+        var settleWaiters: [(count: Int, continuation: CheckedContinuation<Void, Never>)] = []
         /// Callers of `waitUntilConnected`; and whether the caller gave the connection up.
         var connectedWaiters: [CheckedContinuation<Bool, Never>] = []
         var gaveUp = false
@@ -386,9 +390,10 @@ public final class MQTTClient: @unchecked Sendable {
             state.maximumPacket = maximumPacket
             state.everConnected = true
             state.connectedAt = .now
+            // Counted with the phase, so `waitUntilConnected(after:)` never sees one without the other.
+            connectionCount.add(1, ordering: .relaxed)
             return (waiter, wasReconnect && !sessionPresent ? state.subscriptions : [:], connected)
         }
-        connectionCount.add(1, ordering: .relaxed)
         for (filter, qos) in resubscribe {
             _ = mosquitto_subscribe(handle, nil, filter, qos.rawValue)
         }
@@ -543,7 +548,9 @@ public final class MQTTClient: @unchecked Sendable {
             state.drainWaiters.removeAll()
             let connected = state.connectedWaiters
             state.connectedWaiters.removeAll()
-            return (acks, waiters, drains, connected)
+            let settling = state.settleWaiters.map(\.continuation)
+            state.settleWaiters.removeAll()
+            return (acks, waiters, drains + settling, connected)
         }
         for ack in acks { ack.resume(throwing: error) }
         for waiter in windowWaiters { waiter.resume(throwing: error) }

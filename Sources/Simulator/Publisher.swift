@@ -44,6 +44,12 @@ public final class Publisher {
         public var resent = 0
         /// Readings among `refusedByBroker` (the rest are statuses).
         public var readingsRefusedByBroker = 0
+        /// Connections a fault cut, each with a last will the broker publishes for it.
+        public var wills = 0
+        /// Status messages a subscriber gets: those published and not refused, and the wills.
+        public var statusesDelivered: Int {
+            published - publishedReadings - (refusedByBroker.values.reduce(0, +) - readingsRefusedByBroker) + wills
+        }
         /// Connections the broker closed again and again right after accepting them (see
         /// `MQTTClient.takeovers`): another client probably uses the same client ids.
         public var takenOver = 0
@@ -220,8 +226,11 @@ public final class Publisher {
         var batchTime = Int64.min / 2
         if span > 0 { loop.holdWakes() }
         defer { loop.releaseWakes() }
-        // Connections a fault cut (their devices lose readings until they are back).
+        // Connections a fault cut: the device is back when the generator says (it holds its
+        // readings until then), so the next message waits for the connection to come back.
         var cut = [Bool](repeating: false, count: clients.count)
+        var cutAt = [Int](repeating: 0, count: clients.count)
+        var barrier = StepBarrier(maximumDrift: scenario.mqtt.maxDrift * 1000, connections: clients.count)
         let watchdog = Watchdog(clients: clients, outageLimit: outageLimit, stopGrace: stopGrace, stop: self, report: onBrokerEvent)
         let watching = Task { await watchdog.watch() }
         defer { watching.cancel() }
@@ -249,6 +258,16 @@ public final class Publisher {
                 due = .milliseconds(Int64(Double(generator.message.sendTime - startMs) / speed))
             }
             if let due { await schedule.wait(until: due) { loop.flush() } }
+            if let target = barrier.enter(generator.message.sendTime) {
+                let waiting = barrier.unsettled(target)
+                if !waiting.isEmpty {
+                    loop.flush()
+                    for (c, n) in waiting {
+                        if clients[c].settled < n { await clients[c].waitUntilSettled(n) }
+                        barrier.seen(c, settled: n)
+                    }
+                }
+            }
             let fleet = generator.message.fleet
             let connection = Int(connectionOf[fleet][generator.message.device])
             let client = clients[connection]
@@ -263,7 +282,9 @@ public final class Publisher {
                 // The device loses its link: the broker publishes its will. What it sent before
                 // leaves first (the drop queues behind the flushed writes).
                 loop.flush()
+                cutAt[connection] = client.connections
                 client.dropConnection()
+                outcome.wills += 1
                 cut[connection] = true
                 continue
             }
@@ -271,15 +292,22 @@ public final class Publisher {
             topic.append(contentsOf: generator.message.topic)
             topic.append(0)
             // A device keeps its reading while its connection is down and sends it when the
-            // broker is back (bounded by the outage limit, after which the client is given up);
-            // one whose link a fault cut loses what it reads until it reconnects.
+            // broker is back (bounded by the outage limit, after which the client is given up).
+            // One whose link a fault cut is back at the simulated time the fault says; its
+            // connection comes back in wall time, which is waited for, so what arrives does
+            // not depend on how fast the machine reconnects.
             var attempts = 0
+            if cut[connection] {
+                loop.flush()
+                _ = await client.waitUntilConnected(after: cutAt[connection])
+            }
             while true {
                 do {
                     // Statuses are marked, so the broker's refusals of readings are told apart.
                     try await client.publish(terminatedTopic: topic, payload: generator.message.payload, qos: qos,
                                              retain: generator.message.retain, marked: generator.message.kind != .telemetry)
                     outcome.published += 1
+                    barrier.hand(connection)
                     if generator.message.kind == .telemetry { outcome.publishedReadings += 1 }
                     cut[connection] = false
                     if let onPublished, generator.message.kind == .telemetry {
@@ -288,10 +316,10 @@ public final class Publisher {
                     }
                 } catch where error.kind == .notConnected || error.kind == .connectionLost {
                     attempts += 1
-                    if !cut[connection], attempts < 4 {
+                    if attempts < 4 {
                         loop.flush()
                         if await client.waitUntilConnected() {
-                            outcome.held += 1
+                            if !cut[connection] { outcome.held += 1 }
                             continue
                         }
                     }

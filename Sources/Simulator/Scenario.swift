@@ -78,6 +78,10 @@ public struct MQTTSettings: Sendable {
     /// once). Messages of one connection stay in order; those of different connections may
     /// arrive out of order by up to this span, in exchange for fewer, fuller TCP segments.
     public var coalesce: Int64 = 60
+    /// Simulated seconds by which one connection's messages may run ahead of another's on their
+    /// way through the broker (`StepBarrier`); a gateway's lateness must cover it and the
+    /// longest fault delay.
+    public var maxDrift: Int64 = 300
     /// New connections per second at the start (nil: as fast as the handshakes go), and how
     /// many handshakes may be under way at once.
     public var connectRate: Double?
@@ -369,6 +373,33 @@ public struct FaultSpec: Sendable {
         case .batterySag: 0.5
         default: 0
         }
+    }
+
+    /// How long, at most, the fault holds a reading back after its event time, s: the delay of
+    /// a delayed message, the time a rebooting or disconnected device takes to come back.
+    public var holdsBack: Int64 {
+        switch kind {
+        case .delayed, .reboot, .reconnectStorm: Int64(magnitude.rounded(.up)) + 1
+        default: 0
+        }
+    }
+}
+
+extension Scenario {
+    /// The longest time any of the scenario's faults holds a reading back, s (see `FaultSpec.holdsBack`).
+    public var longestFaultDelay: Int64 { faults.map(\.holdsBack).max() ?? 0 }
+
+    /// Why a gateway with `lateness` (s) would drop readings of this scenario by construction:
+    /// the lateness must cover the longest fault delay and, through a broker (`throughBroker`),
+    /// how far connections may drift apart (`mqtt.max-drift`). Nil when it does.
+    public func latenessProblem(_ lateness: Int64, throughBroker: Bool) -> String? {
+        let drift = throughBroker ? mqtt.maxDrift : 0
+        let needed = drift + longestFaultDelay
+        guard lateness < needed else { return nil }
+        if !throughBroker {
+            return "a lateness of \(lateness) s is shorter than the scenario's longest fault delay of \(longestFaultDelay) s: readings would be dropped by construction; allow at least \(needed) s"
+        }
+        return "a lateness of \(lateness) s is shorter than the \(mqtt.maxDrift) s the scenario's connections may drift apart (mqtt.max-drift) plus its longest fault delay of \(longestFaultDelay) s: readings would be dropped by construction; allow at least \(needed) s, or lower mqtt.max-drift"
     }
 }
 

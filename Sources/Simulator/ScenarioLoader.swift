@@ -78,7 +78,7 @@ extension Scenario {
 
     static func parseMQTT(_ field: YAMLField) throws(ScenarioError) -> MQTTSettings {
         let map = try field.mapping(allowed: ["broker", "qos", "protocol", "keep-alive", "username", "password", "tls",
-                                              "client-prefix", "topic", "inflight", "coalesce", "connect-rate", "handshakes", "source-addresses",
+                                              "client-prefix", "topic", "inflight", "coalesce", "max-drift", "connect-rate", "handshakes", "source-addresses",
                                               "connections-per-address"])
         var settings = MQTTSettings()
         settings.broker = try map["broker"]?.string()
@@ -114,6 +114,7 @@ extension Scenario {
         }
         settings.inflight = try map["inflight"]?.int(in: 1...65535) ?? 100
         settings.coalesce = try map["coalesce"]?.duration(minimum: 0) ?? 60
+        settings.maxDrift = try map["max-drift"]?.duration(minimum: 1) ?? 300
         if let f = map["connect-rate"] {
             let text = try f.string()
             guard let rate = MQTTSettings.rate(parsing: text) else {

@@ -52,26 +52,33 @@ final class CitySimulation: Service, @unchecked Sendable {
         // again after an outage, so they are not counted); readings the broker refused (an
         // ACL's MQTT 5 "Not authorized") never come.
         let readings = Int64(outcome.publishedReadings - outcome.readingsRefusedByBroker - generator.stats.faults[.duplicate, default: 0])
-        let arrived = outcome.brokerLost ? false : await waitForArrivals(readings)
+        var arrived = false
+        if !outcome.brokerLost {
+            // Statuses too (the devices' and the broker's last wills), so that what the gateway
+            // received is all of what was sent, whatever the timing.
+            arrived = await waitForArrivals(readings, count: \.readings) { await $0.waitUntilReadings($1) }
+            if arrived { arrived = await waitForArrivals(Int64(outcome.statusesDelivered), count: \.statuses) { await $0.waitUntilStatuses($1) } }
+        }
         result.withLock { $0 = (Outcome(run: outcome, publishSeconds: published), arrived) }
     }
 
     /// Everything sent must arrive; give up after a quiet spell (QoS 0 may lose messages).
-    private func waitForArrivals(_ count: Int64) async -> Bool {
+    private func waitForArrivals(_ count: Int64, count tally: @escaping @Sendable (GatewayService) -> Int64,
+                                 wait: @escaping @Sendable (GatewayService, Int64) async -> Void) async -> Bool {
         let gateways = self.gateways
         func received() -> Int64 { gateways.reduce(0) { $0 + $1.status().received } }
         return await withTaskGroup(of: Bool.self) { group in
             group.addTask {
-                // Woken when any gateway has taken a share of what is missing: of R readings
+                // Woken when any gateway has taken a share of what is missing: of R messages
                 // still to come, one of N gateways takes at least R/N, so one wakes with
                 // R/2N; the rounds are logarithmic in the messages.
                 while !Task.isCancelled {
-                    let counts = gateways.map(\.readings)
+                    let counts = gateways.map(tally)
                     let missing = count - counts.reduce(0, +)
                     if missing <= 0 { return true }
                     let step = max(1, missing / Int64(2 * gateways.count))
                     await withTaskGroup(of: Void.self) { any in
-                        for (gateway, n) in zip(gateways, counts) { any.addTask { await gateway.waitUntilReadings(n + step) } }
+                        for (gateway, n) in zip(gateways, counts) { any.addTask { await wait(gateway, n + step) } }
                         await any.next()
                         any.cancelAll()
                     }

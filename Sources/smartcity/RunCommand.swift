@@ -71,6 +71,7 @@ struct Run: AsyncParsableCommand {
         try credentials.apply(to: &scenario.mqtt)
         let definition = try SmartCityDefinition(contentsOf: index)
         guard let late = Durations.parse(lateness) else { throw ValidationError("--lateness: \(Durations.problem(lateness) ?? lateness)") }
+        if let problem = scenario.latenessProblem(late, throughBroker: !direct) { throw ValidationError("--lateness \(lateness): \(problem)") }
         guard let outage = Durations.parse(brokerOutage), outage > 0 else {
             throw ValidationError("--broker-outage: \(Durations.problem(brokerOutage) ?? "'\(brokerOutage)' must be longer than 0 s")")
         }

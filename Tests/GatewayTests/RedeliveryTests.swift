@@ -27,6 +27,29 @@ import TestSupport
     }
 }
 
+/// A device whose counter starts again (a restarted simulator, a device that lost its memory)
+/// is no source of duplicates; a true copy still is.
+@Suite struct SequenceRestartTests {
+    @Test func aSecondRunContinuingThePeriodIsAcceptedWhole() throws {
+        let first = try gatewayScenario(duration: "6h")
+        var second = first
+        second.start = first.start + first.duration
+        let before = simulated(first, status: false), after = simulated(second, status: false)
+        let aggregator = try Aggregator(config: gatewayConfig(first))
+        for m in before { aggregator.ingest(m) }
+        #expect(aggregator.counters.accepted == Int64(before.count))
+        // The second run numbers its messages from the start again.
+        #expect(after.first.map { String(decoding: $0.payload, as: UTF8.self).contains("\"n\":\"seq\",\"v\":1}") } == true)
+        for m in after { aggregator.ingest(m) }
+        #expect(aggregator.counters.accepted == Int64(before.count + after.count))
+        #expect(aggregator.counters.duplicates == 0 && aggregator.counters.tooLate == 0)
+        // Copies of the second run's messages, old and newest, are still duplicates.
+        for m in after.suffix(20) + after.prefix(5) { aggregator.ingest(m) }
+        #expect(aggregator.counters.duplicates == 25)
+        #expect(aggregator.counters.accepted == Int64(before.count + after.count))
+    }
+}
+
 /// The detectors follow their thresholds from the configuration.
 @Suite struct DetectorSettingsTests {
     func stuckAlarms(_ settings: DetectorSettings) throws -> Int {
