@@ -86,10 +86,22 @@ let package = Package(
         .target(name: "IndexEngine", dependencies: ["YAMLReader"], swiftSettings: upcoming),
         // The smart-city index on top of it: pillars, goalposts, SDG stages and the HTML report.
         .target(name: "SmartCityIndex", dependencies: ["IndexEngine", "YAMLReader"], swiftSettings: upcoming),
+        // The main job: simulate, carry (in process or through a broker), aggregate, score, report.
+        .target(
+            name: "CityRun",
+            dependencies: [
+                "MQTT", "EmbeddedBroker", "Telemetry", "Simulator", "Gateway", "PostgresStore", "SmartCityIndex", "CPlatform",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: upcoming
+        ),
         .executableTarget(
             name: "smartcity",
             dependencies: [
-                "MQTT", "EmbeddedBroker", "Telemetry", "Simulator", "Gateway", "PostgresStore", "IndexEngine", "SmartCityIndex", "CMosquittoBaseline", "CPlatform",
+                "CityRun", "MQTT", "EmbeddedBroker", "Telemetry", "Simulator", "Gateway", "PostgresStore", "IndexEngine", "SmartCityIndex", "CMosquittoBaseline", "CPlatform",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -118,7 +130,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "MQTT", "EmbeddedBroker", "CMosquitto", "CPlatform", "Telemetry", "Simulator", "Gateway", "PostgresStore", "IndexEngine",
-                "SmartCityIndex", "TestSupport",
+                "SmartCityIndex", "TestSupport", "CityRun",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],

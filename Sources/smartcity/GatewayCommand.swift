@@ -1,4 +1,5 @@
 import ArgumentParser
+import CityRun
 import Foundation
 import Gateway
 import Logging
@@ -18,26 +19,6 @@ struct GatewayCommand: AsyncParsableCommand {
         abstract: "Ingest city telemetry, aggregate it into windows and indicators, store and serve them.",
         subcommands: [GatewayServe.self, GatewayReplay.self, GatewayExport.self, GatewayMerge.self],
         defaultSubcommand: GatewayServe.self)
-}
-
-/// Options every gateway subcommand shares.
-extension GatewayConfig {
-    /// Settings for a gateway that takes this scenario's cities and devices, and only them.
-    init(scenario: Scenario) {
-        self.init()
-        cities = scenario.cities.map(\.facts)
-        roster = scenario.roster
-        adopt(scenario)
-    }
-
-    /// What the scenario's devices send besides the cities' facts: its families and
-    /// indicators, the payload formats of its fleets and its topic layout.
-    mutating func adopt(_ scenario: Scenario) {
-        schema = scenario.schema
-        indicators = scenario.indicators
-        payloadFormats += scenario.payloadFormatRules
-        if let mapping = scenario.topicMapping { topicMappings.append(mapping) }
-    }
 }
 
 struct GatewayOptions: ParsableArguments {
@@ -222,18 +203,6 @@ struct GatewayMerge: ParsableCommand {
         guard partitions >= 1 else { throw ValidationError("--partitions must be 1 or more") }
         let merged = try GatewayConfig.merge(config, partitions: partitions)
         print("gateway merge: \(merged) indicator values of \(partitions) partitions written to \(config.store)")
-    }
-}
-
-extension GatewayConfig {
-    /// The final merge of a split into `partitions` (every window in the store): the number of
-    /// indicator values written.
-    static func merge(_ config: GatewayConfig, partitions: Int) throws -> Int {
-        let store = try PostgresStore(url: config.store, local: nil, definitions: [])
-        let definitions = try config.indicatorDefinitions()
-        try store.define(definitions)
-        let merger = IndicatorMerger(store: store, config: config, partitions: partitions, definitions: definitions)
-        return try merger.step(final: true).count
     }
 }
 

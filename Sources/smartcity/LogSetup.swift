@@ -1,4 +1,5 @@
 import ArgumentParser
+import Gateway
 import Logging
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
@@ -15,4 +16,8 @@ enum LogSetup {
         logger.logLevel = level
         return logger
     }
+}
+
+extension Resolution: ExpressibleByArgument {
+    public init?(argument: String) { self.init(name: argument) }
 }

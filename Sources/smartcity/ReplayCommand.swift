@@ -1,4 +1,5 @@
 import ArgumentParser
+import CityRun
 import EmbeddedBroker
 import Foundation
 @_spi(FastPath) import MQTT

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CityRun
 import Foundation
 import MQTT
 import EmbeddedBroker
@@ -189,46 +190,4 @@ struct Simulate: AsyncParsableCommand {
     }
 
     static func fixed(_ value: Double, _ decimals: Int) -> String { String(format: "%.\(decimals)f", value) }
-}
-
-/// The broker at `address`, or a private embedded mosquitto (returned, for the caller to stop)
-/// when there is none; starting one is announced with `announce` before the message.
-func brokerFor(_ address: String?, announce: String = "") async throws -> (BrokerURL, EmbeddedBroker?) {
-    if let address { return (try BrokerURL(parsing: address), nil) }
-    let started = try await EmbeddedBroker.start()
-    print("\(announce)started a private mosquitto on \(started.url)")
-    return (started.url, started)
-}
-
-/// A progress line every few seconds on long runs: simulated time, messages, msg/s, lag.
-struct ProgressReporter {
-    let every: Double
-    let scenario: Scenario
-    private let clock = ContinuousClock()
-    private let began: ContinuousClock.Instant
-    private var last: ContinuousClock.Instant
-    private var printed = false
-
-    init(every: Double, scenario: Scenario) {
-        self.every = every
-        self.scenario = scenario
-        began = clock.now
-        last = began
-    }
-
-    mutating func tick(generator: Generator, lag: Double?) {
-        guard every > 0 else { return }
-        let now = clock.now
-        guard (now - last).seconds >= every else { return }
-        last = now
-        printed = true
-        let elapsed = (now - began).seconds
-        let messages = generator.stats.messages
-        let done = min(100, Double(generator.simulatedTime - scenario.start) / Double(max(1, scenario.duration)) * 100)
-        var line = "sim \(Timestamps.format(generator.simulatedTime)) (\(Int(done))%)  \(messages) messages  \(Int(Double(messages) / max(elapsed, 1e-9))) msg/s"
-        if let lag { line += "  lag \(Simulate.fixed(lag, 2)) s" }
-        print(line)
-    }
-
-    mutating func finish() {}
 }

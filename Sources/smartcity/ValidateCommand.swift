@@ -1,4 +1,5 @@
 import ArgumentParser
+import CityRun
 import Simulator
 import Telemetry
 
@@ -39,21 +40,5 @@ struct Validate: ParsableCommand {
             let window = fault.duration.map { "for \(Durations.format($0))" } ?? "to the end"
             print("fault \(fault.kind.rawValue): \(Int(fault.share * 100 * 10) / 10)% of \(fault.family?.rawValue ?? "all") devices from +\(Durations.format(fault.start)) \(window)")
         }
-    }
-}
-
-/// A plain-text table with columns padded to their widest cell.
-final class TextTable {
-    private var rows: [[String]]
-    init(_ header: [String]) { rows = [header] }
-    func add(_ row: [String]) { rows.append(row) }
-    func render() -> String {
-        let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
-        return rows.map { row in
-            row.enumerated().map { column, cell in
-                let pad = String(repeating: " ", count: widths[column] - cell.count)
-                return column == 0 || column == 1 ? cell + pad : pad + cell
-            }.joined(separator: "  ")
-        }.joined(separator: "\n")
     }
 }

@@ -1,3 +1,4 @@
+import CityRun
 import Foundation
 import Gateway
 import MQTT

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CityRun
 import Foundation
 import Gateway
 import MQTT

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CityRun
 import CMosquittoBaseline
 import CPlatform
 import Foundation

@@ -1,4 +1,3 @@
-import ArgumentParser
 import CPlatform
 import Dispatch
 import Foundation
@@ -12,15 +11,15 @@ import Telemetry
 /// with no broker and no journal, and what the aggregation emits is written to the store in
 /// batches. The same validation, deduplication, windows and indicators as the broker path;
 /// what it leaves out is the network (and its losses), so a simulated year takes minutes.
-struct DirectRun {
-    struct Outcome {
-        var store: any TelemetryStore
-        var counters: IngestCounters
-        var seconds: Double
-        var interrupted: Bool
+public struct DirectRun {
+    public struct Outcome {
+        public var store: any TelemetryStore
+        public var counters: IngestCounters
+        public var seconds: Double
+        public var interrupted: Bool
         /// Heap in use (bytes) at every tenth of the simulated period, from the start.
-        var heap: [(fraction: Double, bytes: Int)] = []
-        var messages = 0
+        public var heap: [(fraction: Double, bytes: Int)] = []
+        public var messages = 0
     }
 
     let generator: Generator
@@ -30,10 +29,18 @@ struct DirectRun {
     let progress: Double
     let scenario: Scenario
 
+    public init(generator: Generator, config: GatewayConfig, keep: Resolution, progress: Double, scenario: Scenario) {
+        self.generator = generator
+        self.config = config
+        self.keep = keep
+        self.progress = progress
+        self.scenario = scenario
+    }
+
     /// Messages between two writes of what the aggregation emitted.
     static let batch = 1 << 18
 
-    func run() throws -> Outcome {
+    public func run() throws -> Outcome {
         let store = try config.openStore()
         let aggregator = try Aggregator(config: config)
         try store.define(aggregator.indicators)
@@ -215,8 +222,4 @@ final class Interruption: @unchecked Sendable {
         signal(SIGINT, SIG_DFL)
         signal(SIGTERM, SIG_DFL)
     }
-}
-
-extension Resolution: ExpressibleByArgument {
-    public init?(argument: String) { self.init(name: argument) }
 }

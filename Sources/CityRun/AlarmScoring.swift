@@ -1,4 +1,3 @@
-import ArgumentParser
 import Foundation
 import Gateway
 import Simulator
@@ -11,21 +10,21 @@ import Telemetry
 /// episode's start and its end plus `tolerance`. Precision: the share of alarms that answer
 /// some episode; recall: the share of episodes some alarm answers; the delay of a found
 /// episode: its first answering alarm's time minus its start.
-struct AlarmScore: Codable, Sendable, Equatable {
-    var kind: String
-    var episodes: Int
-    var alarms: Int
-    var found: Int
-    var answering: Int
-    var precision: Double?
-    var recall: Double?
-    var f1: Double?
-    var delayP50Seconds: Double?
-    var delayP95Seconds: Double?
+public struct AlarmScore: Codable, Sendable, Equatable {
+    public var kind: String
+    public var episodes: Int
+    public var alarms: Int
+    public var found: Int
+    public var answering: Int
+    public var precision: Double?
+    public var recall: Double?
+    public var f1: Double?
+    public var delayP50Seconds: Double?
+    public var delayP95Seconds: Double?
 
-    static let tolerance: Int64 = 900
+    public static let tolerance: Int64 = 900
 
-    static func score(alarms: [Alarm], labels: [GroundTruthLabel], tolerance: Int64 = AlarmScore.tolerance) -> [AlarmScore] {
+    public static func score(alarms: [Alarm], labels: [GroundTruthLabel], tolerance: Int64 = AlarmScore.tolerance) -> [AlarmScore] {
         AlarmKind.allCases.compactMap { kind in
             let mine = alarms.filter { $0.kind == kind.name }
             let truth = labels.filter { $0.kind == kind.label }
@@ -60,7 +59,7 @@ struct AlarmScore: Codable, Sendable, Equatable {
         }
     }
 
-    var line: String {
+    public var line: String {
         func fixed(_ v: Double?) -> String { v.map { String(format: "%.3f", $0) } ?? "-" }
         func seconds(_ v: Double?) -> String { v.map { String(Int($0.rounded())) + " s" } ?? "-" }
         return "\(kind): \(episodes) episodes, \(alarms) alarms; precision \(fixed(precision)), recall \(fixed(recall)), F1 \(fixed(f1)); delay p50 \(seconds(delayP50Seconds)), p95 \(seconds(delayP95Seconds))"
@@ -69,9 +68,9 @@ struct AlarmScore: Codable, Sendable, Equatable {
 
 extension GroundTruthLabel {
     /// Reads a labels file as `simulate --labels` writes it: CSV with its header, or JSON Lines.
-    static func read(path: String) throws -> [GroundTruthLabel] {
+    public static func read(path: String) throws -> [GroundTruthLabel] {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw ValidationError("cannot read the labels file \(path); write one with 'smartcity simulate --labels' or take run's labels.csv")
+            throw RunFailure("cannot read the labels file \(path); write one with 'smartcity simulate --labels' or take run's labels.csv")
         }
         var labels: [GroundTruthLabel] = []
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
@@ -82,52 +81,17 @@ extension GroundTruthLabel {
                 let f = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
                 guard f.count == 9, let labelClass = LabelClass(rawValue: f[5]), let start = Timestamps.parse(f[6]),
                       let end = Timestamps.parse(f[7]), let magnitude = Double(f[8]) else {
-                    throw ValidationError("\(place): not a label row (\(GroundTruthLabel.csvHeader), times in ISO 8601)")
+                    throw RunFailure("\(place): not a label row (\(GroundTruthLabel.csvHeader), times in ISO 8601)")
                 }
                 labels.append(GroundTruthLabel(city: f[0], domain: f[1], district: f[2], device: f[3], kind: f[4], labelClass: labelClass,
                                                start: start, end: end, magnitude: magnitude))
             } else {
                 guard let label = try? JSONDecoder().decode(GroundTruthLabel.self, from: Data(line.utf8)) else {
-                    throw ValidationError("\(place): not a label (a JSON object with city, domain, district, device, kind, class, start, end, magnitude), nor is the file CSV with the header \(GroundTruthLabel.csvHeader)")
+                    throw RunFailure("\(place): not a label (a JSON object with city, domain, district, device, kind, class, start, end, magnitude), nor is the file CSV with the header \(GroundTruthLabel.csvHeader)")
                 }
                 labels.append(label)
             }
         }
         return labels
-    }
-}
-
-/// `smartcity score`: a store's alarms against a labels file.
-struct Score: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Score a gateway store's alarms against the ground truth (simulate --labels, or run's labels.csv): precision, recall, F1 and detection delay per kind.")
-
-    @Option(help: "SQLite store the gateway wrote.")
-    var store: String
-
-    @Option(help: "Labels file (CSV with its header, or JSON Lines).")
-    var labels: String
-
-    @Option(help: "How long after an episode's end an alarm still answers it, e.g. 15m.")
-    var tolerance: String = "15m"
-
-    @Flag(help: "Print the scores as JSON.")
-    var json = false
-
-    func run() throws {
-        guard let seconds = Durations.parse(tolerance), seconds >= 0 else {
-            throw ValidationError("--tolerance: \(Durations.problem(tolerance) ?? "'\(tolerance)' is not a duration")")
-        }
-        let truth = try GroundTruthLabel.read(path: labels)
-        let alarms = try GatewayConfig.readStore(store).alarms(activeOnly: false, city: nil, kind: nil)
-        let scores = AlarmScore.score(alarms: alarms, labels: truth, tolerance: seconds)
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(scores), as: UTF8.self))
-        } else {
-            print("\(alarms.count) alarms against \(truth.count) labels (raised between an episode's start and its end + \(tolerance)):")
-            for score in scores { print("  " + score.line) }
-        }
     }
 }

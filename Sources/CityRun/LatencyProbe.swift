@@ -11,7 +11,7 @@ import Telemetry
 /// device's duplicate counted as the publish it is, a broker's redelivery not),
 /// the latency percentiles of the messages received in the interval, and the messages lost so
 /// far (sent `lostAfter` or longer ago and not received; at the end, all not received).
-final class LatencyProbe: @unchecked Sendable {
+public final class LatencyProbe: @unchecked Sendable {
     /// One interval of one domain (or `all`).
     struct Row: Codable, Equatable {
         var interval: Int
@@ -30,13 +30,13 @@ final class LatencyProbe: @unchecked Sendable {
         var lostSoFar: Int
     }
 
-    struct Summary: Encodable {
-        var samples: UInt64
-        var p50Ms: Double
-        var p90Ms: Double
-        var p99Ms: Double
-        var p999Ms: Double
-        var maxMs: Double
+    public struct Summary: Encodable, Sendable {
+        public var samples: UInt64
+        public var p50Ms: Double
+        public var p90Ms: Double
+        public var p99Ms: Double
+        public var p999Ms: Double
+        public var maxMs: Double
     }
 
     /// A message handed to the broker and not yet received: when, its domain, its interval, and

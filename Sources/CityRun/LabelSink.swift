@@ -2,14 +2,14 @@ import Simulator
 
 /// Writes a generator's ground-truth labels to a file (CSV for `.csv`, else JSON Lines) as
 /// the episodes close; `close` ends the ones still open and reports how many were written.
-final class LabelSink: @unchecked Sendable {
+public final class LabelSink: @unchecked Sendable {
     private let writer: LabelWriter
     private var failure: SimulationError?
-    let path: String
+    public let path: String
     /// Every label written, kept for scoring when `keep` is set.
-    private(set) var labels: [GroundTruthLabel] = []
+    public private(set) var labels: [GroundTruthLabel] = []
 
-    init(path: String, generator: Generator, keep: Bool = false) throws {
+    public init(path: String, generator: Generator, keep: Bool = false) throws {
         self.path = path
         writer = try LabelWriter(path: path)
         generator.recordLabels { [unowned self] label in
@@ -21,7 +21,7 @@ final class LabelSink: @unchecked Sendable {
 
     /// Closes the episodes still open at the simulated time reached and the file.
     @discardableResult
-    func close(generator: Generator) throws -> Int {
+    public func close(generator: Generator) throws -> Int {
         generator.finishLabels()
         if let failure { throw failure }
         try writer.close()

@@ -1,0 +1,40 @@
+import Foundation
+import MQTT
+import Simulator
+import Telemetry
+
+/// A progress line every few seconds on long runs: simulated time, messages, msg/s, lag.
+public struct ProgressReporter {
+    let every: Double
+    let scenario: Scenario
+    private let clock = ContinuousClock()
+    private let began: ContinuousClock.Instant
+    private var last: ContinuousClock.Instant
+    private var printed = false
+
+    public init(every: Double, scenario: Scenario) {
+        self.every = every
+        self.scenario = scenario
+        began = clock.now
+        last = began
+    }
+
+    public mutating func tick(generator: Generator, lag: Double?) {
+        guard every > 0 else { return }
+        let now = clock.now
+        guard (now - last).seconds >= every else { return }
+        last = now
+        printed = true
+        let elapsed = (now - began).seconds
+        let messages = generator.stats.messages
+        let done = min(100, Double(generator.simulatedTime - scenario.start) / Double(max(1, scenario.duration)) * 100)
+        var line = "sim \(Timestamps.format(generator.simulatedTime)) (\(Int(done))%)  \(messages) messages  \(Int(Double(messages) / max(elapsed, 1e-9))) msg/s"
+        if let lag { line += "  lag \(fixed(lag, 2)) s" }
+        print(line)
+    }
+
+    public mutating func finish() {}
+}
+
+/// A number with a fixed count of decimals.
+func fixed(_ value: Double, _ decimals: Int) -> String { String(format: "%.\(decimals)f", value) }
