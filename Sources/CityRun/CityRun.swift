@@ -93,7 +93,7 @@ public struct CityRun: Sendable {
         settings.say(summary.text())
         settings.say("run: wrote \(out)/report.html, indicators.csv, index.csv, summary.json\(settings.transport.isDirect ? "" : ", latency.csv, latency.json"), labels.csv (\(labelCount) fault episodes and events) and the store \(config.store)")
         if path.brokerLost {
-            throw RunFailure("the broker stayed unreachable for \(fixed(settings.brokerOutage, 0)) s (--broker-outage); the outputs cover what was sent until then and are marked interrupted")
+            throw RunFailure("the broker stayed unreachable for \(Durations.format(Int64(settings.brokerOutage.rounded()))) (--broker-outage); the outputs cover what was sent until then and are marked interrupted")
         }
         return summary
     }

@@ -4,7 +4,7 @@ import Telemetry
 
 /// Where every message of a run went, per class, in terms that add up exactly:
 ///
-/// - readings: `generated = notSent + sent`, `sent = refusedByBroker + copies + delivered + lost`,
+/// - readings: `generated = notSent + sent`, `sent = refusedByBroker + delivered + copiesDelivered + lost`,
 ///   `delivered = accepted + tooLate + invalid`; the gateway's duplicates are the copies that
 ///   arrived and the broker's redeliveries.
 /// - statuses: `generated = notSent + sent + wills` (a device whose link a fault cut says
@@ -24,8 +24,10 @@ public struct MessageBalance: Encodable, Sendable, Equatable {
         /// Published, and acknowledged by the broker with a failure (MQTT 5, e.g. an ACL's "Not
         /// authorized"): never delivered, not lost.
         public var refusedByBroker: Int64 = 0
-        /// Second copies the duplicate fault sent (the gateway counts them as duplicates).
+        /// Second copies the duplicate fault made, and those of them that reached the gateway
+        /// (it drops them as duplicates).
         public var copies: Int64 = 0
+        public var copiesDelivered: Int64 = 0
         /// Distinct readings that reached the gateway, and what it made of them.
         public var delivered: Int64 = 0
         public var accepted: Int64 = 0
@@ -86,7 +88,8 @@ public struct MessageBalance: Encodable, Sendable, Equatable {
         readings.late = c.late
         readings.duplicates = c.duplicates
         readings.redeliveries = path.redeliveries
-        readings.lost = readings.sent - readings.refusedByBroker - readings.copies - readings.delivered
+        readings.copiesDelivered = c.duplicates - path.redeliveries
+        readings.lost = readings.sent - readings.refusedByBroker - readings.delivered - readings.copiesDelivered
         statuses.delivered = c.statusMessages
         statuses.lost = statuses.sent + statuses.wills - statuses.refusedByBroker - statuses.delivered
         received = c.received
@@ -97,7 +100,7 @@ public struct MessageBalance: Encodable, Sendable, Equatable {
         let r = readings, s = statuses
         let invalid = r.invalidByReason.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         return [
-            "readings: generated \(r.generated) = not sent \(r.notSent) + sent \(r.sent); sent = refused by the broker \(r.refusedByBroker) + copies \(r.copies) + delivered \(r.delivered) + lost \(r.lost)",
+            "readings: generated \(r.generated) = not sent \(r.notSent) + sent \(r.sent); sent = refused by the broker \(r.refusedByBroker) + delivered \(r.delivered) + copies delivered \(r.copiesDelivered) (of \(r.copies) made) + lost \(r.lost)",
             "  delivered \(r.delivered) = accepted \(r.accepted) (late, corrected a window: \(r.late)) + too late \(r.tooLate) + invalid \(r.invalid)\(invalid.isEmpty ? "" : " (\(invalid))"); duplicates dropped \(r.duplicates) (redelivered by the broker \(r.redeliveries))",
             "statuses: generated \(s.generated) = not sent \(s.notSent) + sent \(s.sent) + last wills \(s.wills); sent + wills = refused by the broker \(s.refusedByBroker) + delivered \(s.delivered) + lost \(s.lost)",
             "received by the gateway \(received) = readings delivered \(r.delivered) + duplicates \(r.duplicates) + statuses delivered \(s.delivered)",

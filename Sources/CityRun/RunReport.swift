@@ -50,10 +50,11 @@ struct RunReport {
             return [d.rawValue, String(sent), String(accepted), String(duplicates), String(t.lateByDomain[d.rawValue] ?? 0),
                     String(Int64(sent) - accepted - duplicates), average("HEALTH_\(d.rawValue)_reporting"), average("HEALTH_\(d.rawValue)_faulty")]
         }
-        // The whole fleet from the balance: what was not accepted, but for the devices' copies, by reason.
+        // The whole fleet from the balance: what was not accepted, by reason (the copies that
+        // arrived and were dropped as duplicates aside).
         let b = summary.balance.readings
         rows.append(["all", String(b.generated), String(b.accepted), String(b.duplicates), String(b.late),
-                     "\(b.generated - b.copies - b.accepted) (not sent \(b.notSent), refused by the broker \(b.refusedByBroker), lost \(b.lost), invalid \(b.invalid), too late \(b.tooLate))", "", ""])
+                     "\(b.generated - b.copiesDelivered - b.accepted) (not sent \(b.notSent), refused by the broker \(b.refusedByBroker), lost \(b.lost), invalid \(b.invalid), too late \(b.tooLate))", "", ""])
         var html = HTMLReport(title: "\(result.definition.indexName): \(sim.scenario)", settings: shown, result: result,
                               rankIntervals: try result.rankIntervals(seed: sim.seed), series: series,
                               health: (["domain", "readings sent", "accepted", "duplicates", "late (corrected a window)", "not accepted (lost, invalid, too late)",
