@@ -30,7 +30,7 @@ public final class Aggregator {
     public let schema: TelemetrySchema
     /// Other topic layouts and payload formats into the city scheme and SenML.
     private let translator: PayloadTranslator
-    public private(set) var counters = IngestCounters()
+    public internal(set) var counters = IngestCounters()
     /// Duplicates whose original came before the broker connection was last lost: copies
     /// at-least-once delivery made across the outage (the broker's re-sends of what it had
     /// not seen acknowledged, the devices' re-sends after their own reconnect). The rest of
@@ -39,27 +39,27 @@ public final class Aggregator {
     /// Each device's highest sequence number when the broker connection was last lost.
     private var highestAtLoss: [Int64] = []
     /// Output not yet drained.
-    private(set) var pending = AggregatorOutput()
+    var pending = AggregatorOutput()
 
     private var validator: ReadingValidator
-    private var registry = DeviceRegistry()
+    var registry = DeviceRegistry()
     /// The detectors and their alarms.
     private(set) var alarms: AlarmStage
     /// Per registry city: latitude and longitude when known, and the minute whose darkness
     /// was worked out last.
-    private var coordinates: [(latitude: Double, longitude: Double)?] = []
-    private var darkMinute: [(minute: Int64, dark: Bool)] = []
+    var coordinates: [(latitude: Double, longitude: Double)?] = []
+    var darkMinute: [(minute: Int64, dark: Bool)] = []
     private let lampEntity: Int
     private var meters: [MeterHistory] = []
     private var freeFlow = FreeFlowProfiles()
-    private(set) var store: WindowStore
-    private var indicatorStage: IndicatorStage
+    var store: WindowStore
+    var indicatorStage: IndicatorStage
     private let familyRules: FamilyRules
     private var values: [ReadingValue] = []
     let lengths: [Int64]
     /// Series per (city, domain, district) group: every attribute, one `devices` series per
     /// entity type, and the derived series.
-    private let seriesPerGroup: Int
+    let seriesPerGroup: Int
     private let meterAttribute: [Int]
     private let attributeKinds: [AttributeSchema.Kind]
     private let attributeFaultBelow: [Double]
@@ -69,7 +69,7 @@ public final class Aggregator {
 
     public var indicators: [IndicatorDefinition] { indicatorStage.definitions }
     /// One partition of several: its windows go out, the indicators are merged elsewhere.
-    private var partitioned: Bool { config.partition != nil }
+    var partitioned: Bool { config.partition != nil }
 
     /// `indicators`: the configuration's (`indicatorDefinitions()`) unless given.
     public init(config: GatewayConfig, indicators given: [IndicatorDefinition]? = nil) throws(Formula.Problem) {
@@ -406,90 +406,6 @@ public final class Aggregator {
 
     @inline(__always)
     private func derivedOffset(_ d: Derived) -> Int { schema.attributeCount + schema.entities.count + d.rawValue }
-
-    // MARK: windows out
-
-    /// Emits corrections and indicator updates that are pending (the periodic flush calls this).
-    public func flushCorrections() { sweep(city: nil, final: false) }
-
-    /// Emits every open window as provisional (at shutdown or at the end of a run).
-    public func emitOpenWindows() { sweep(city: nil, final: true) }
-
-    private func sweep(city: Int?, final: Bool) {
-        if let city, !final { alarms.sweepSilence(city: city, now: store.newest(city: city)) }
-        for window in store.sweep(city: city, final: final) {
-            if window.closed { if window.revision == 1 { counters.windowsEmitted += 1 } else { counters.corrections += 1 } }
-            let record = self.record(window)
-            pending.windows.append(record)
-            if !partitioned { indicatorStage.consume(record) }
-        }
-        // A partition's windows cover some districts: the city-wide indicators are merged in the store.
-        guard !partitioned else { return }
-        let values = indicatorStage.compute(newest: { [registry, store] in
-            registry.city(named: $0).map { store.newest(city: $0) } ?? .min
-        }, devices: { [registry] city, domain in
-            registry.city(named: city).map { registry.devices(city: $0, domain: domain) } ?? 0
-        })
-        counters.indicatorsEmitted += Int64(values.count)
-        pending.indicators += values
-    }
-
-    /// Names a window of the store: city, domain, district and series.
-    private func record(_ w: EmittedWindow) -> WindowRecord {
-        let group = Int(w.series) / seriesPerGroup
-        let g = registry.groups[group]
-        return WindowRecord(city: registry.cities[Int(g.city)], domain: Domain.allCases[Int(g.domain)], district: registry.district(ofGroup: group),
-                            attribute: seriesName(Int(w.series) % seriesPerGroup), resolution: w.resolution, start: w.start, end: w.end,
-                            partial: w.partial, revision: w.revision, closed: w.closed)
-    }
-
-    /// `Entity.attribute`, `Entity.devices`, or a derived series' name.
-    func seriesName(_ offset: Int) -> String {
-        if offset < schema.attributeCount {
-            let (e, a) = schema.attribute(offset)
-            return "\(e.type).\(a.name)"
-        }
-        if offset < schema.attributeCount + schema.entities.count {
-            return "\(schema.entities[offset - schema.attributeCount].type).devices"
-        }
-        return Derived(rawValue: offset - schema.attributeCount - schema.entities.count)!.name
-    }
-
-    /// Whether street lamps of a city must burn at `time` (ms): the sun under
-    /// `detectors.lampSunElevation` at its coordinates (nil when they are not known).
-    private func isDark(city: Int, at time: Int64) -> Bool? {
-        while coordinates.count <= city {
-            let facts = config.city(registry.cities[coordinates.count])
-            coordinates.append(facts.flatMap { f in f.latitude.flatMap { lat in f.longitude.map { (lat, $0) } } })
-            darkMinute.append((-1, false))
-        }
-        guard let place = coordinates[city] else { return nil }
-        let minute = time / 60_000
-        if darkMinute[city].minute != minute {
-            darkMinute[city] = (minute, Solar.elevation(at: Double(minute * 60), latitude: place.latitude, longitude: place.longitude)
-                < config.detectors.lampSunElevation)
-        }
-        return darkMinute[city].dark
-    }
-
-    private func text(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> String {
-        String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)
-    }
-
-    /// Per city the partition owns districts of: its newest event time (`.min` before any
-    /// reading); and the devices registered per domain.
-    public func partitionClocks() -> (clocks: [String: Int64], devices: [String: [String: Int]]) {
-        guard let partition = config.partition else { return ([:], [:]) }
-        var clocks: [String: Int64] = [:], devices: [String: [String: Int]] = [:]
-        for facts in config.cities where !partition.districts(of: facts).isEmpty {
-            let city = registry.city(named: facts.id)
-            clocks[facts.id] = city.map { store.newest(city: $0) } ?? .min
-            if let city {
-                for domain in Domain.allCases { devices[facts.id, default: [:]][domain.rawValue] = registry.devices(city: city, domain: domain) }
-            }
-        }
-        return (clocks, devices)
-    }
 
     // MARK: checkpoint
 

@@ -30,23 +30,23 @@ public final class GatewayService: @unchecked Sendable {
     let aggregator: Aggregator
     let logger: Logger
     let metrics: GatewayMetrics
-    private let lock = NSLock()
+    let lock = NSLock()
     /// One flush at a time (the flusher's and an explicit one): guards the retry batch, the
     /// checkpoint bookkeeping, the latency summary and the published-indicator table.
     private let flushLock = NSLock()
     private var client: MQTTClient?
     private var retryBatch = StoreBatch()
-    private var lastCheckpointPosition: UInt64 = 0
+    var lastCheckpointPosition: UInt64 = 0
     private var lastCheckpointWall = Date()
     /// Messages the aggregation had taken at the last checkpoint: none since, none to write.
     private var checkpointedMessages: Int64 = -1
     /// Checkpoints written and skipped (nothing changed since the last), pages rewritten.
     public private(set) var checkpointsWritten = 0, checkpointsSkipped = 0
     private var lastFlushWall = Date()
-    private var lastStatusWall = Date()
-    private var lastStatusReceived: Int64 = 0
-    private var lastStoreError: String?
-    private var lastJournalError: String?
+    var lastStatusWall = Date()
+    var lastStatusReceived: Int64 = 0
+    var lastStoreError: String?
+    var lastJournalError: String?
     private var published: [String: Int64] = [:]
     private var latency = LatencySummary()
     /// Indicator batches on their way to the publisher, in flush order.
@@ -64,7 +64,7 @@ public final class GatewayService: @unchecked Sendable {
     /// `Aggregator.redeliveries`), since the gateway started.
     public var redeliveries: Int64 { lock.withLock { aggregator.redeliveries } }
     private let connectedFlag = Atomic(false)
-    private var lastMessageMs: Int64 = 0
+    var lastMessageMs: Int64 = 0
     /// Called on the network thread with every payload received (set before the services run).
     public var onReceived: (@Sendable (UnsafeBufferPointer<UInt8>) -> Void)?
     public private(set) var replayed = 0
@@ -284,76 +284,9 @@ public final class GatewayService: @unchecked Sendable {
         onReceived?(payload)
     }
 
-    /// What a waiter counts: accepted telemetry, every message, or distinct readings (telemetry
-    /// messages but the duplicates: a broker's redeliveries do not count twice).
-    private enum Tally { case accepted, received, readings, statuses }
-    private var waiters: [(id: UInt64, count: Int64, tally: Tally, continuation: CheckedContinuation<Void, Never>)] = []
-    private var nextWaiter: UInt64 = 0
+    var waiters: [(id: UInt64, count: Int64, tally: Tally, continuation: CheckedContinuation<Void, Never>)] = []
+    var nextWaiter: UInt64 = 0
 
-    /// Resumes the waiters whose count was reached (under the lock).
-    private func resumeWaiters() {
-        let counters = aggregator.counters
-        waiters.removeAll { waiter in
-            let reached = switch waiter.tally {
-            case .accepted: counters.accepted
-            case .received: counters.received
-            case .readings: counters.received - counters.duplicates - counters.statusMessages
-            case .statuses: counters.statusMessages
-            }
-            guard reached >= waiter.count else { return false }
-            waiter.continuation.resume()
-            return true
-        }
-    }
-
-    /// Distinct telemetry messages so far (what `waitUntilReadings` counts).
-    public var readings: Int64 {
-        lock.withLock { aggregator.counters.received - aggregator.counters.duplicates - aggregator.counters.statusMessages }
-    }
-
-    /// Returns once `count` telemetry messages have been accepted (counted once each), or
-    /// when the task is cancelled.
-    public func waitUntilAccepted(_ count: Int64) async { await wait(count, .accepted) }
-
-    /// Returns once `count` messages (of any outcome) have been received since the state
-    /// began, or when the task is cancelled (a caller that gave up waiting is not held).
-    public func waitUntilReceived(_ count: Int64) async { await wait(count, .received) }
-
-    /// Returns once `count` distinct telemetry messages arrived (received minus duplicates and
-    /// statuses, so the broker's redeliveries after an outage do not count), or when the task
-    /// is cancelled.
-    public func waitUntilReadings(_ count: Int64) async { await wait(count, .readings) }
-
-    /// Status messages so far (what `waitUntilStatuses` counts).
-    public var statuses: Int64 { lock.withLock { aggregator.counters.statusMessages } }
-
-    /// Returns once `count` status messages (the devices' own and the broker's last wills)
-    /// arrived, or when the task is cancelled.
-    public func waitUntilStatuses(_ count: Int64) async { await wait(count, .statuses) }
-
-    private func wait(_ count: Int64, _ tally: Tally) async {
-        let id = lock.withLock {
-            nextWaiter += 1
-            return nextWaiter
-        }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in
-                lock.lock()
-                defer { lock.unlock() }
-                guard !Task.isCancelled else { return continuation.resume() }
-                waiters.append((id, count, tally, continuation))
-                resumeWaiters()
-            }
-        } onCancel: {
-            lock.lock()
-            let waiter = waiters.firstIndex { $0.id == id }.map { waiters.remove(at: $0) }
-            lock.unlock()
-            waiter?.continuation.resume()
-        }
-    }
-
-    /// Feeds one message as if it came from the broker (file replay, tests), arriving now or
-    /// at `arrivalMs` (a recording's send time).
     public func receive(topic: String, payload: [UInt8], arrivalMs: Int64? = nil) {
         var t = topic
         t.withUTF8 { tb in payload.withUnsafeBufferPointer { receive(topic: tb, payload: $0, arrivalMs: arrivalMs.flatMap { $0 > 0 ? $0 : nil }) } }
@@ -470,101 +403,4 @@ public final class GatewayService: @unchecked Sendable {
                        activeAlarms: lock.withLock { aggregator.activeAlarms })
     }
 
-    // MARK: status
-
-    public struct Status: Sendable, Codable {
-        public var ok: Bool
-        public var connected: Bool
-        public var received: Int64
-        public var accepted: Int64
-        public var duplicates: Int64
-        /// Duplicates that at-least-once delivery made across a lost connection (since the gateway started).
-        public var redeliveries: Int64
-        public var late: Int64
-        public var tooLate: Int64
-        public var rejected: Int64
-        public var openWindows: Int
-        public var devices: Int
-        public var journalPosition: UInt64
-        public var checkpointPosition: UInt64
-        public var secondsSinceLastMessage: Double?
-        public var storeError: String?
-        public var journalError: String?
-    }
-
-    public func status() -> Status {
-        lock.lock()
-        defer { lock.unlock() }
-        let c = aggregator.counters
-        return Status(ok: lastStoreError == nil && lastJournalError == nil, connected: connected, received: c.received,
-                      accepted: c.accepted, duplicates: c.duplicates, redeliveries: aggregator.redeliveries, late: c.late, tooLate: c.tooLate, rejected: c.rejected,
-                      openWindows: aggregator.openWindows, devices: aggregator.knownDevices, journalPosition: journal.end,
-                      checkpointPosition: lastCheckpointPosition,
-                      secondsSinceLastMessage: lastMessageMs > 0 ? Date().timeIntervalSince1970 - Double(lastMessageMs) / 1000 : nil,
-                      storeError: lastStoreError, journalError: lastJournalError)
-    }
-
-    public func counters() -> (IngestCounters, openWindows: Int, devices: Int) {
-        lock.lock()
-        defer { lock.unlock() }
-        return (aggregator.counters, aggregator.openWindows, aggregator.knownDevices)
-    }
-
-    public func statusLine() -> String {
-        let (c, open, devices) = counters()
-        let now = Date()
-        let rate = Double(c.received - lastStatusReceived) / max(0.001, now.timeIntervalSince(lastStatusWall))
-        lastStatusReceived = c.received
-        lastStatusWall = now
-        return "gateway: \(c.received) msgs (\(Int(rate))/s) accepted \(c.accepted) dup \(c.duplicates) (redelivered \(redeliveries)) late \(c.late) too-late \(c.tooLate) "
-            + "invalid \(c.rejected) windows \(c.windowsEmitted)+\(c.corrections) corrections, open \(open), devices \(devices), "
-            + "store \(String(format: "%.1f", storeLatency.meanMs)) ms"
-    }
-}
-
-/// Mean and maximum of store transaction times.
-public struct LatencySummary: Sendable {
-    public var count = 0
-    public var totalSeconds = 0.0
-    public var maxSeconds = 0.0
-    mutating func add(_ d: Duration) {
-        let s = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-        count += 1
-        totalSeconds += s
-        maxSeconds = max(maxSeconds, s)
-    }
-    public var meanMs: Double { count > 0 ? totalSeconds / Double(count) * 1000 : 0 }
-}
-
-/// The retained message of an indicator on `city/{city}/indicators/{slug}[/hour|/day]`.
-struct IndicatorMessage: Encodable {
-    var city: String
-    var code: String
-    var name: String
-    var unit: String
-    var value: Double
-    var resolution: String
-    var start: String
-    var end: String
-    var revision: Int32
-    var closed: Bool
-
-    init(_ v: IndicatorValue, _ d: IndicatorDefinition) {
-        city = v.city
-        code = v.code
-        name = d.name
-        unit = d.unit
-        value = v.value
-        resolution = v.resolution.name
-        start = Timestamps.format(v.start / 1000)
-        end = Timestamps.format(v.end / 1000)
-        revision = v.revision
-        closed = v.closed
-    }
-
-    var json: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-    }
 }

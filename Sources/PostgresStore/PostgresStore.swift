@@ -142,7 +142,7 @@ public final class PostgresStore: SharedStore, @unchecked Sendable {
     }
 
     /// Runs `body` in one transaction on the writer's connection.
-    private func transaction(_ body: () throws -> Void) throws {
+    func transaction(_ body: () throws -> Void) throws {
         try run("BEGIN", writer: true)
         do {
             try body()
@@ -156,7 +156,7 @@ public final class PostgresStore: SharedStore, @unchecked Sendable {
     // MARK: Connections
 
     /// The writer's or the reader's connection, opened again when it was lost.
-    private func connection(writer isWriter: Bool) throws -> PostgresConnection {
+    func connection(writer isWriter: Bool) throws -> PostgresConnection {
         lock.lock()
         defer { lock.unlock() }
         if let c = isWriter ? writer : reader, !c.isClosed { return c }
@@ -172,12 +172,12 @@ public final class PostgresStore: SharedStore, @unchecked Sendable {
     }
 
     @discardableResult
-    private func run(_ query: PostgresQuery, writer isWriter: Bool = false) throws -> PostgresQueryResult {
+    func run(_ query: PostgresQuery, writer isWriter: Bool = false) throws -> PostgresQueryResult {
         try connection(writer: isWriter).query(query, logger: logger).wait()
     }
 
     /// Statements without parameters, one after the other.
-    private func execute(_ sql: String, writer isWriter: Bool = true) throws {
+    func execute(_ sql: String, writer isWriter: Bool = true) throws {
         for statement in sql.split(separator: ";") where !statement.allSatisfy(\.isWhitespace) {
             try run(PostgresQuery(unsafeSQL: String(statement)), writer: isWriter)
         }
@@ -369,203 +369,4 @@ public final class PostgresStore: SharedStore, @unchecked Sendable {
         return q
     }
 
-    // MARK: Reading
-
-    public func latestCheckpoint() throws -> Checkpoint? { try local?.latestCheckpoint() }
-
-    private static let indicatorColumns = """
-        i.city, i.code, d.name, d.unit, d.domain, i.resolution, i.start_ms, i.end_ms, i.value, i.revision, i.closed
-        """
-
-    private func indicatorRows(_ q: PostgresQuery) throws -> [IndicatorRow] {
-        try run(q).map { row in
-            let (city, code, name, unit, domain, resolution, start, end, value, revision, closed) =
-                try row.decode((String, String, String?, String?, String?, String, Int64, Int64, Double, Int32, Bool).self)
-            return IndicatorRow(city: city, code: code, name: name ?? "", unit: unit ?? "", domain: domain ?? "", resolution: resolution,
-                                start: start, end: end, value: value, revision: Int(revision), closed: closed)
-        }
-    }
-
-    public func latestIndicators(city: String?, domain: String?) throws -> [IndicatorRow] {
-        var q = PostgresQuery(unsafeSQL: """
-            SELECT \(Self.indicatorColumns) FROM indicators i LEFT JOIN indicator_definitions d ON d.code = i.code
-            WHERE i.start_ms = (SELECT MAX(j.start_ms) FROM indicators j WHERE j.city = i.city AND j.code = i.code AND j.resolution = i.resolution)
-              AND ($1::text IS NULL OR i.city = $1) AND ($2::text IS NULL OR d.domain = $2)
-            ORDER BY i.city, d.domain, i.code, i.resolution
-            """)
-        try q.binds.append(city)
-        try q.binds.append(domain)
-        return try indicatorRows(q)
-    }
-
-    public func indicatorSeries(city: String, code: String, resolution: Resolution, from: Int64?, to: Int64?) throws -> [IndicatorRow] {
-        var q = PostgresQuery(unsafeSQL: """
-            SELECT \(Self.indicatorColumns) FROM indicators i LEFT JOIN indicator_definitions d ON d.code = i.code
-            WHERE i.city = $1 AND (i.code = $2 OR d.slug = $2) AND i.resolution = $3 AND i.start_ms >= $4 AND i.start_ms < $5
-            ORDER BY i.start_ms
-            """)
-        try q.binds.append(city)
-        try q.binds.append(code)
-        try q.binds.append(resolution.name)
-        try q.binds.append(from ?? Int64.min)
-        try q.binds.append(to ?? Int64.max)
-        return try indicatorRows(q)
-    }
-
-    public func alarms(activeOnly: Bool, city: String?, kind: String?) throws -> [Alarm] {
-        var q = PostgresQuery(unsafeSQL: """
-            SELECT city, domain, district, device, kind, severity, raised_ms, cleared_ms, value FROM alarms
-            WHERE (NOT $1 OR cleared_ms IS NULL) AND ($2::text IS NULL OR city = $2) AND ($3::text IS NULL OR kind = $3)
-            ORDER BY raised_ms, device, kind
-            """)
-        try q.binds.append(activeOnly)
-        try q.binds.append(city)
-        try q.binds.append(kind)
-        return try run(q).map { row in
-            let (city, domain, district, device, kind, severity, raised, cleared, value) =
-                try row.decode((String, String, String, String, String, String, Int64, Int64?, Double).self)
-            return Alarm(city: city, domain: domain, district: district, device: device, kind: kind, severity: severity,
-                         raised: raised, cleared: cleared, value: value)
-        }
-    }
-
-    public func windows(city: String?, resolution: Resolution?) throws -> [WindowRecord] {
-        var q = PostgresQuery(unsafeSQL: Self.windowColumns + " WHERE ($1::text IS NULL OR city = $1) AND ($2::text IS NULL OR resolution = $2)")
-        try q.binds.append(city)
-        try q.binds.append(resolution?.name)
-        return try windowRecords(q)
-    }
-
-    public func windows(endingAfter time: Int64) throws -> [WindowRecord] {
-        var q = PostgresQuery(unsafeSQL: Self.windowColumns + " WHERE end_ms > $1")
-        try q.binds.append(time)
-        return try windowRecords(q)
-    }
-
-    private static let windowColumns = """
-        SELECT city, domain, district, attribute, resolution, start_ms, end_ms, count, sum, sum_squares, min, max,
-               first_ms, first_value, last_ms, last_value, increment, revision, closed FROM windows
-        """
-
-    private func windowRecords(_ q: PostgresQuery) throws -> [WindowRecord] {
-        try run(q).map { row in
-            let r = row.makeRandomAccess()
-            var p = WindowPartial()
-            p.count = try r[7].decode(Int64.self)
-            p.sum = try r[8].decode(Double.self)
-            p.sumSquares = try r[9].decode(Double.self)
-            p.min = try r[10].decode(Double?.self) ?? .infinity
-            p.max = try r[11].decode(Double?.self) ?? -.infinity
-            p.firstTime = try r[12].decode(Int64?.self) ?? .max
-            p.firstValue = try r[13].decode(Double?.self) ?? 0
-            p.lastTime = try r[14].decode(Int64?.self) ?? .min
-            p.lastValue = try r[15].decode(Double?.self) ?? 0
-            p.increment = try r[16].decode(Double.self)
-            return WindowRecord(city: try r[0].decode(String.self), domain: Domain(rawValue: try r[1].decode(String.self)) ?? .mobility,
-                                district: try r[2].decode(String.self), attribute: try r[3].decode(String.self),
-                                resolution: Resolution(name: try r[4].decode(String.self)) ?? .base,
-                                start: try r[5].decode(Int64.self), end: try r[6].decode(Int64.self), partial: p,
-                                revision: Int32(try r[17].decode(Int32.self)), closed: try r[18].decode(Bool.self))
-        }
-    }
-
-    public func indicatorMeans(resolution: Resolution) throws -> [String: [String: Double]] {
-        var q = PostgresQuery(unsafeSQL: """
-            SELECT i.city, d.slug, i.closed, AVG(i.value) FROM indicators i JOIN indicator_definitions d ON d.code = i.code
-            WHERE i.resolution = $1 GROUP BY i.city, d.slug, i.closed
-            """)
-        try q.binds.append(resolution.name)
-        var values: [String: [String: (closed: Bool, value: Double)]] = [:]
-        for row in try run(q) {
-            let (city, slug, closed, value) = try row.decode((String, String, Bool, Double).self)
-            if let old = values[city]?[slug], old.closed, !closed { continue }
-            values[city, default: [:]][slug] = (closed, value)
-        }
-        return values.mapValues { $0.mapValues(\.value) }
-    }
-
-    public func indicatorTable(_ values: [String: [String: Double]], names: [String: String]) throws -> String {
-        let slugs = try run(PostgresQuery(unsafeSQL: "SELECT slug FROM indicator_definitions ORDER BY domain, code")).map { try $0.decode(String.self) }
-        return IndicatorTable.csv(values, slugs: slugs, names: names)
-    }
-
-    // MARK: Partitions
-
-    public func claim(_ report: PartitionReport, lease: Double) throws {
-        let leaseMs = Int64(lease * 1000)
-        let me = report.partition
-        do {
-            try transaction {
-                // One claim at a time: two instances starting together see each other.
-                try run("LOCK TABLE gateway_partitions IN EXCLUSIVE MODE", writer: true)
-                let rows = try run(PostgresQuery(unsafeSQL: "SELECT report, stopped, \(Self.nowMs) - heartbeat_ms, instance FROM gateway_partitions"), writer: true)
-                for row in rows {
-                    let (text, stopped, age, instance) = try row.decode((String, Bool, Int64, String).self)
-                    guard !stopped, age < leaseMs, let other = try? JSONDecoder().decode(PartitionReport.self, from: Data(text.utf8)) else { continue }
-                    let who = "instance \(instance.prefix(8)) (pid \(other.pid) on \(other.host), client id '\(other.clientID)', last report \(age / 1000) s ago)"
-                    let wait = "stop it, or wait until its lease of \(Int(lease)) s has passed since its last report"
-                    if other.partition == me, instance != report.instance {
-                        throw GatewayError.partition("partition \(me) is held by \(who); \(wait)")
-                    }
-                    if other.count != me.count {
-                        throw GatewayError.partition("this store is split \(other.count) ways by live gateways (\(other.partition) is \(who)), not \(me.count); start every instance with --partition k/\(other.count), or \(wait)")
-                    }
-                    if other.partition != me, other.clientID == report.clientID {
-                        throw GatewayError.partition("client id '\(report.clientID)' is used by partition \(other.partition), \(who); the broker would end one session with the other: give each instance its own --client-id")
-                    }
-                }
-                var q = PostgresQuery(unsafeSQL: """
-                    INSERT INTO gateway_partitions AS g VALUES ($1, $2, $3, $4, \(Self.nowMs), false, $5)
-                    ON CONFLICT (partitions, partition) DO UPDATE SET instance = excluded.instance, client_id = excluded.client_id,
-                      heartbeat_ms = excluded.heartbeat_ms, stopped = false,
-                      report = CASE WHEN g.instance = excluded.instance THEN g.report ELSE excluded.report END
-                    """)
-                try q.binds.append(Int32(me.count))
-                try q.binds.append(Int32(me.index))
-                try q.binds.append(report.instance)
-                try q.binds.append(report.clientID)
-                try q.binds.append(Self.text(report))
-                try run(q, writer: true)
-            }
-        } catch let error as GatewayError {
-            throw error
-        } catch {
-            throw GatewayError.store("cannot claim partition \(me) in the PostgreSQL store at \(address) (\(String(reflecting: error).prefix(300)))")
-        }
-    }
-
-    /// A partition's report, in the flush's transaction; refused when another instance took
-    /// the partition meanwhile (this one was gone longer than the lease).
-    private func heartbeat(_ report: PartitionReport) throws {
-        var q = PostgresQuery(unsafeSQL: """
-            UPDATE gateway_partitions SET heartbeat_ms = \(Self.nowMs), stopped = $4, report = $5, client_id = $6
-            WHERE partitions = $1 AND partition = $2 AND instance = $3 RETURNING 1
-            """)
-        try q.binds.append(Int32(report.count))
-        try q.binds.append(Int32(report.index))
-        try q.binds.append(report.instance)
-        try q.binds.append(report.stopped)
-        try q.binds.append(Self.text(report))
-        try q.binds.append(report.clientID)
-        guard try run(q, writer: true).map({ _ in 1 }).count == 1 else {
-            throw GatewayError.partition("partition \(report.partition) was taken by another instance while this one was away longer than the lease; this instance writes nothing more: stop it")
-        }
-    }
-
-    public func partitions(count: Int) throws -> [PartitionState] {
-        var q = PostgresQuery(unsafeSQL: "SELECT report, stopped, \(Self.nowMs) - heartbeat_ms FROM gateway_partitions WHERE partitions = $1 ORDER BY partition")
-        try q.binds.append(Int32(count))
-        return try run(q).compactMap { row in
-            let (text, stopped, age) = try row.decode((String, Bool, Int64).self)
-            guard var report = try? JSONDecoder().decode(PartitionReport.self, from: Data(text.utf8)) else { return nil }
-            report.stopped = stopped
-            return PartitionState(report: report, secondsSinceReport: Double(age) / 1000)
-        }
-    }
-
-    private static func text(_ report: PartitionReport) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return String(decoding: try encoder.encode(report), as: UTF8.self)
-    }
 }
