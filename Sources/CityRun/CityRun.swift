@@ -51,8 +51,10 @@ public struct CityRun: Sendable {
         let labels = try LabelSink(path: out + "/labels.csv", generator: generator, keep: true)
         let path: PathOutcome
         switch settings.transport {
-        case .direct(let keep):
-            let outcome = try DirectRun(generator: generator, config: config, keep: keep, progress: settings.progress, scenario: scenario).run()
+        case .direct(let keep), .recording(_, let keep):
+            var file: String?
+            if case .recording(let f, _) = settings.transport { file = f }
+            let outcome = try DirectRun(generator: generator, config: config, keep: keep, progress: settings.progress, scenario: scenario, recording: file).run()
             path = PathOutcome(store: outcome.store, counters: outcome.counters,
                                simulation: RunSummary(scenario: scenario, shard: shard, stats: generator.stats, wallSeconds: outcome.seconds),
                                interrupted: outcome.interrupted)
@@ -84,7 +86,7 @@ public struct CityRun: Sendable {
         summary.labels = labelCount
         summary.detection = AlarmScore.score(alarms: try store.alarms(activeOnly: false, city: nil, kind: nil), labels: labels.labels)
         summary.latency = path.latency
-        summary.path = settings.transport.isDirect ? "direct" : "broker"
+        summary.path = settings.transport.name
         summary.annual = annual.methods
         summary.simulatedUntil = Timestamps.format(generator.simulatedTime)
         try summary.json().write(toFile: out + "/summary.json", atomically: true, encoding: .utf8)

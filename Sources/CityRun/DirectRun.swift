@@ -28,13 +28,17 @@ public struct DirectRun {
     let keep: Resolution
     let progress: Double
     let scenario: Scenario
+    /// A message file of `simulate --output` to ingest instead of the generator's messages
+    /// (the generator still runs, for the ground truth and what it would have sent).
+    let recording: String?
 
-    public init(generator: Generator, config: GatewayConfig, keep: Resolution, progress: Double, scenario: Scenario) {
+    public init(generator: Generator, config: GatewayConfig, keep: Resolution, progress: Double, scenario: Scenario, recording: String? = nil) {
         self.generator = generator
         self.config = config
         self.keep = keep
         self.progress = progress
         self.scenario = scenario
+        self.recording = recording
     }
 
     /// Messages between two writes of what the aggregation emitted.
@@ -53,7 +57,10 @@ public struct DirectRun {
         let full = BatchQueue(), empty = BatchQueue()
         for _ in 0..<3 { empty.put(MessageBatch()) }
         let producer = Producer(generator: generator, progress: progress, scenario: scenario, stop: stop)
-        Thread.detachNewThread { producer.run(full: full, empty: empty) }
+        producer.reader = try recording.map { try MessageFile.Reader(path: $0) }
+        Thread.detachNewThread {
+            if let reader = producer.reader { producer.run(reading: reader, full: full, empty: empty) } else { producer.run(full: full, empty: empty) }
+        }
         var pending = 0, messages = 0
         var heap: [(fraction: Double, bytes: Int)] = [(0, Int(csys_heap_bytes()))]
         while let batch = full.take() {
@@ -70,6 +77,7 @@ public struct DirectRun {
                 try write(aggregator.drain(), to: store)
             }
         }
+        if let failure = producer.failure { throw failure }
         if producer.interrupted { print("run: interrupted; finishing with what was simulated") }
         aggregator.flushCorrections()
         try write(aggregator.drain(), to: store)
@@ -114,6 +122,15 @@ final class MessageBatch: @unchecked Sendable {
         bytes.append(contentsOf: message.payload)
         ends.append((topic, bytes.count, message.sendTime))
         simulatedTime = max(simulatedTime, message.eventTime)
+    }
+
+    /// A recorded message: its send time stands for its simulated time.
+    func append(topic: String, payload: [UInt8], sent: Int64) {
+        bytes.append(contentsOf: topic.utf8)
+        let end = bytes.count
+        bytes.append(contentsOf: payload)
+        ends.append((end, bytes.count, sent))
+        simulatedTime = max(simulatedTime, sent / 1000)
     }
 
     func clear() {
@@ -170,6 +187,10 @@ private final class Producer: @unchecked Sendable {
     let scenario: Scenario
     let stop: Interruption
     private(set) var interrupted = false
+    /// Why reading a recording stopped short (a line that is no message).
+    private(set) var failure: (any Error)?
+    /// The recording to read, if the messages come from a file.
+    var reader: MessageFile.Reader?
 
     init(generator: Generator, progress: Double, scenario: Scenario, stop: Interruption) {
         self.generator = generator
@@ -193,6 +214,32 @@ private final class Producer: @unchecked Sendable {
             if done { break }
         }
         full.close()
+    }
+
+    /// Fills batches from a recording until it ends, then runs the generator to the end of the
+    /// scenario without handing on its messages (the ground truth and its counts).
+    func run(reading reader: MessageFile.Reader, full: BatchQueue, empty: BatchQueue) {
+        defer { full.close() }
+        var line = ProgressReporter(every: progress, scenario: scenario)
+        var more = true
+        while more, let batch = empty.take() {
+            batch.clear()
+            do {
+                while !batch.isFull, let (topic, payload, sent) = try reader.next() { batch.append(topic: topic, payload: payload, sent: sent) }
+            } catch {
+                failure = error
+                more = false
+            }
+            if !batch.isFull { more = false }
+            full.put(batch)
+            line.tick(messages: reader.count, simulatedTime: batch.simulatedTime)
+            if stop.requested {
+                interrupted = true
+                return
+            }
+        }
+        while !stop.requested, generator.next() {}
+        interrupted = stop.requested
     }
 }
 

@@ -33,6 +33,16 @@ public struct ProgressReporter {
         print(line)
     }
 
+    /// A line of a run that reads its messages from a file.
+    mutating func tick(messages: Int, simulatedTime: Int64) {
+        guard every > 0 else { return }
+        let now = clock.now
+        guard (now - last).seconds >= every else { return }
+        last = now
+        let done = min(100, Double(simulatedTime - scenario.start) / Double(max(1, scenario.duration)) * 100)
+        print("recorded \(Timestamps.format(simulatedTime)) (\(Int(done))%)  \(messages) messages  \(Int(Double(messages) / max((now - began).seconds, 1e-9))) msg/s")
+    }
+
     public mutating func finish() {}
 }
 

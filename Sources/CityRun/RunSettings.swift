@@ -12,8 +12,21 @@ public enum RunTransport: Sendable, Equatable {
     /// `gateways` gateway instances that split the city by district (more than one needs a
     /// shared PostgreSQL store).
     case broker(url: String?, gateways: Int)
+    /// From a message file that `simulate --output` wrote (jsonl), in file order, each message
+    /// arriving at its send time, into the byte-level ingest of `.direct`.
+    case recording(file: String, storeWindows: Resolution)
 
-    var isDirect: Bool { if case .direct = self { return true } else { return false } }
+    /// No broker: the messages go into the ingest in process.
+    var isDirect: Bool { if case .broker = self { return false } else { return true } }
+
+    /// The path's name in the summary and the report.
+    var name: String {
+        switch self {
+        case .direct: "direct"
+        case .broker: "broker"
+        case .recording(let file, _): "recording \(file)"
+        }
+    }
 }
 
 /// Everything a run takes besides its scenario.
@@ -60,8 +73,8 @@ public struct RunSettings: Sendable {
         }
         guard latencySample >= 1 else { throw RunFailure("--latency-sample: \(latencySample) must be 1 (every message) or more") }
         switch transport {
-        case .direct:
-            if httpPort != nil { throw RunFailure("--http-port serves the live view of a run through a broker; leave out --direct or --http-port") }
+        case .direct, .recording:
+            if httpPort != nil { throw RunFailure("--http-port serves the live view of a run through a broker; leave out --direct, --recording or --http-port") }
         case .broker(_, let gateways):
             guard (1...64).contains(gateways) else { throw RunFailure("--gateways \(gateways): give 1 to 64 instances") }
             if gateways > 1, httpPort != nil { throw RunFailure("--http-port serves one gateway's live view; leave it out with --gateways") }

@@ -94,6 +94,9 @@ extension MessageFile {
 
         public init(path: String) throws { lines = try LineFile(path: path) }
 
+        /// Messages read so far.
+        public private(set) var count = 0
+
         /// The next message: topic, exact payload and send time (ms, 0 when the line has none).
         public func next() throws -> (String, [UInt8], Int64)? {
             while let line = lines.next() {
@@ -115,6 +118,7 @@ extension MessageFile {
                         at = at * 10 + Int64(byte - 48)
                     }
                 }
+                count += 1
                 return (topic, payload, at)
             }
             return nil

@@ -51,7 +51,10 @@ struct Run: AsyncParsableCommand {
     @Flag(help: "No broker: the simulator's messages go straight into the gateway's byte-level ingest (a year of seasons in minutes).")
     var direct = false
 
-    @Option(help: "With --direct: the finest windows stored, base, hour or day (a year of 15-minute windows is a large store).")
+    @Option(help: "No broker: the messages of this file (from 'smartcity simulate --output', jsonl) go into the gateway's ingest, each arriving at its send time; the scenario gives the ground truth and what was sent.")
+    var recording: String?
+
+    @Option(help: "With --direct or --recording: the finest windows stored, base, hour or day (a year of 15-minute windows is a large store).")
     var storeWindows: Resolution = .base
 
     @Option(help: "Through a broker: gateway instances that split the city by district (partitions) and merge their windows in a PostgreSQL store (--store).")
@@ -67,9 +70,11 @@ struct Run: AsyncParsableCommand {
         guard let interval = Durations.seconds(latencyInterval) else {
             throw ValidationError("--latency-interval: \(Durations.problem(latencyInterval) ?? latencyInterval), e.g. 1s or 1m")
         }
-        if direct, gateways > 1 { throw ValidationError("--gateways splits the stream a broker delivers; leave out --direct") }
-        var settings = RunSettings(scenarioFile: options.scenario,
-                                   transport: direct ? .direct(storeWindows: storeWindows) : .broker(url: broker, gateways: gateways))
+        if direct || recording != nil, gateways > 1 { throw ValidationError("--gateways splits the stream a broker delivers; leave out --direct and --recording") }
+        if direct, recording != nil { throw ValidationError("--direct simulates the messages, --recording reads them from a file: give one of them") }
+        let transport: RunTransport = if let recording { .recording(file: recording, storeWindows: storeWindows) }
+            else if direct { .direct(storeWindows: storeWindows) } else { .broker(url: broker, gateways: gateways) }
+        var settings = RunSettings(scenarioFile: options.scenario, transport: transport)
         settings.out = out
         settings.store = store
         settings.indexDefinition = index
