@@ -87,7 +87,7 @@ public struct CityRun: Sendable {
         summary.detection = AlarmScore.score(alarms: try store.alarms(activeOnly: false, city: nil, kind: nil), labels: labels.labels)
         summary.latency = path.latency
         summary.path = settings.transport.name
-        summary.annual = annual.methods
+        summary.annual = annual.methods(scenario.cities)
         summary.simulatedUntil = Timestamps.format(generator.simulatedTime)
         try summary.json().write(toFile: out + "/summary.json", atomically: true, encoding: .utf8)
         let report = RunReport(settings: settings, summary: summary, result: result, store: store, means: means, cities: scenario.cities.map(\.id))

@@ -336,7 +336,22 @@ extension City {
                   kmPerNetworkSensor: fleets.water?.kmPerNetworkSensor ?? 10, districts: districts.map(\.id),
                   latitude: latitude, longitude: longitude,
                   entityInventory: Dictionary(fleets.defined.compactMap { f in f.fleet.inventory.map { (f.type.schema.type, $0) } }) { $0 + $1 },
-                  entityDevices: Dictionary(fleets.defined.map { ($0.type.schema.type, $0.fleet.count) }) { $0 + $1 })
+                  entityDevices: connectedByEntity)
+    }
+
+    /// The connected devices of each entity type, built-in and scenario-defined: what a total
+    /// of the city is scaled to from the devices reporting when the scenario gives no inventory.
+    var connectedByEntity: [String: Int] {
+        var out = Dictionary(fleets.defined.map { ($0.type.schema.type, $0.fleet.count) }) { $0 + $1 }
+        if let f = fleets.traffic { out["TrafficFlowObserved"] = f.fleet.count }
+        if let f = fleets.lighting { out["Streetlight"] = f.fleet.count }
+        if let f = fleets.waste { out["WasteContainer"] = f.fleet.count }
+        if let f = fleets.water {
+            out["WaterConsumptionObserved"] = f.fleet.count
+            out["WaterObserved"] = f.networkSensorsPerDistrict * districts.count
+        }
+        if let f = fleets.environment { out["AirQualityObserved"] = f.fleet.count }
+        return out
     }
 
     /// The devices this city's fleets run, as the gateway admits them: the same ids and

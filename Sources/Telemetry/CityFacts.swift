@@ -31,7 +31,9 @@ public struct CityFacts: Sendable, Equatable {
     /// The assets of each scenario-defined device type (by entity type), connected or not;
     /// they are not part of their domain's `inventory`, which the built-in indicators read.
     public var entityInventory: [String: Int]
-    /// The connected devices of each scenario-defined device type (by entity type).
+    /// The connected devices of each device type (by entity type, built-in and
+    /// scenario-defined): a city total is scaled to them from the devices reporting when the
+    /// inventory is not known.
     public var entityDevices: [String: Int]
 
     public init(id: String, name: String? = nil, utcOffset: Double = 0, population: Double, areaKm2: Double,

@@ -37,16 +37,32 @@ public struct IndicatorInputs {
     public var seconds: Double
     let lookup: (String) -> WindowPartial
     let seen: (Domain) -> Int
+    let byDistrict: (String) -> [String: WindowPartial]
 
-    public init(facts: CityFacts?, seconds: Double, lookup: @escaping (String) -> WindowPartial, seen: @escaping (Domain) -> Int) {
+    public init(facts: CityFacts?, seconds: Double, lookup: @escaping (String) -> WindowPartial, seen: @escaping (Domain) -> Int,
+                byDistrict: @escaping (String) -> [String: WindowPartial] = { _ in [:] }) {
         self.facts = facts
         self.seconds = seconds
         self.lookup = lookup
         self.seen = seen
+        self.byDistrict = byDistrict
     }
 
     /// The city-wide partial of a series (`Entity.attribute`, `Entity.devices`, `faulty@domain`, ...).
     public func partial(_ series: String) -> WindowPartial { lookup(series) }
+
+    /// The partials of a series by district.
+    public func districts(_ series: String) -> [String: WindowPartial] { byDistrict(series) }
+
+    /// The partial of `series` merged over the districts where `covered` has data (in district
+    /// name order): a balance taken over the zones whose meters reported.
+    public func partial(_ series: String, where covered: String) -> WindowPartial {
+        let zones = byDistrict(covered).filter { $0.value.count > 0 }
+        let parts = byDistrict(series)
+        var merged = WindowPartial()
+        for district in zones.keys.sorted() { if let p = parts[district] { merged.merge(p) } }
+        return merged
+    }
 
     /// Scales an amount over this window to a year.
     public func perYear(_ amount: Double) -> Double { amount * 365 * 86_400 / seconds }
@@ -57,11 +73,12 @@ public struct IndicatorInputs {
         return Double(n)
     }
 
-    /// An amount measured by the `reporting` devices of a domain, scaled to the whole
-    /// inventory (the unconnected assets are assumed to behave like the connected ones);
-    /// unscaled when the inventory is not known.
-    public func overInventory(_ amount: Double, reporting: Double, _ domain: Domain) -> Double {
-        guard let assets = inventory(domain), reporting > 0, assets > reporting else { return amount }
+    /// An amount measured by the `reporting` devices of a domain (of type `entity`), scaled to
+    /// the whole inventory (the unconnected assets are assumed to behave like the connected
+    /// ones), or, when the inventory is not known, to the connected devices of that type: a
+    /// silent device's share is estimated from those that report, never left out as zero.
+    public func overInventory(_ amount: Double, reporting: Double, _ domain: Domain, entity: String) -> Double {
+        guard let assets = inventory(domain) ?? facts?.entityDevices[entity].map(Double.init), reporting > 0, assets > reporting else { return amount }
         return amount * assets / reporting
     }
 

@@ -92,7 +92,8 @@ struct IndicatorStage {
                 for district in districts.keys.sorted() { merged.merge(districts[district]!) }
                 return merged
             },
-            seen: { devices(key.city, $0) })
+            seen: { devices(key.city, $0) },
+            byDistrict: { series[$0] ?? [:] })
         var out: [IndicatorValue] = []
         for definition in definitions {
             guard let value = definition.compute(inputs), value.isFinite else { continue }

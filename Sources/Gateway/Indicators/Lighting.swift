@@ -8,13 +8,16 @@ enum LightingIndicators {
             // total length of lighted streets (km), per year.
             code: "ISO37120:7.6", name: "Electricity consumption of public street lighting per km of lighted street",
             unit: "kWh/km/year", domain: .lighting,
-            formula: "sum of per-lamp energy-meter increments in the window, scaled from the lamps reporting to the pole inventory, / lit-street-km, scaled to a year",
-            needs: "Streetlight.energy (cumulative), lighting inventory, lit-street-km",
+            formula: "sum of per-lamp energy-meter increments in the window, scaled from the working lamps reporting (those not in fault) to the pole inventory, / lit-street-km, scaled to a year",
+            needs: "Streetlight.energy (cumulative), faulty lamps, lighting inventory, lit-street-km",
             higherIsBetter: false) { i in
                 guard let km = i.facts?.litStreetKm, km > 0 else { return nil }
                 let energy = i.partial("Streetlight.energy")
-                guard energy.count > 0 else { return nil }
-                return i.perYear(i.overInventory(energy.increment, reporting: i.reporting("Streetlight"), .lighting)) / km
+                // A failed lamp draws (next to) nothing: the city's lighting is what its working
+                // lamps draw, so failures do not make the lit street look cheaper to light.
+                let working = i.reporting("Streetlight") - Double(i.partial("faulty@lighting").count)
+                guard energy.count > 0, working > 0 else { return nil }
+                return i.perYear(i.overInventory(energy.increment, reporting: working, .lighting, entity: "Streetlight")) / km
             },
         IndicatorDefinition(
             // ISO 37122:2019 7.6: number of street lights managed by a light performance

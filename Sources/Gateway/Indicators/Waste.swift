@@ -12,7 +12,7 @@ enum WasteIndicators {
             higherIsBetter: false) { i in
                 let reporting = i.reporting("WasteContainer")
                 guard let population = i.facts?.population, population > 0, reporting > 0 else { return nil }
-                return i.perYear(i.overInventory(i.partial("collected@waste").increment, reporting: reporting, .waste) / 1000) / population
+                return i.perYear(i.overInventory(i.partial("collected@waste").increment, reporting: reporting, .waste, entity: "WasteContainer") / 1000) / population
             },
         IndicatorDefinition(
             // ISO 37122:2019 16.4: number of waste containers equipped with remote fill-level

@@ -8,14 +8,12 @@ enum WaterIndicators {
             // ISO 37120:2018 23.7: (volume of water supplied - volume of water utilised) / volume
             // supplied x 100, from the district balance.
             code: "ISO37120:23.7", name: "Percentage of water loss (unaccounted-for water)", unit: "%", domain: .water,
-            formula: "100 x (district inflow increments - consumption meter increments scaled to the meter inventory) / district inflow increments",
+            formula: "100 x (district inflow increments - consumption meter increments scaled to the meter inventory) / district inflow increments, over the districts whose inflow meter reported in the window",
             needs: "WaterObserved.inflow (cumulative), WaterConsumptionObserved.waterConsumption (cumulative), water inventory",
             higherIsBetter: false) { i in
-                let inflow = i.partial("WaterObserved.inflow").increment
-                let used = i.overInventory(i.partial("WaterConsumptionObserved.waterConsumption").increment,
-                                           reporting: i.reporting("WaterConsumptionObserved"), .water)
-                guard inflow > 0 else { return nil }
-                return 100 * (inflow - used) / inflow
+                let zones = i.balanceZones()
+                guard zones.inflow > 0 else { return nil }
+                return 100 * (zones.inflow - zones.used) / zones.inflow
             },
         IndicatorDefinition(
             // The same water loss estimated the way a utility without complete metering does it:
@@ -25,15 +23,17 @@ enum WaterIndicators {
             // pressure equivalent to the day, 24 x (mean pressure / night pressure)^1.15 (FAVAD).
             code: "ISO37120:23.7:MNF", name: "Percentage of water loss estimated from the minimum night flow", unit: "%",
             domain: .water,
-            formula: "100 x (night inflow - night metered use scaled to the meter inventory) / 2 h x 24 x (mean pressure / night pressure)^1.15 / the day's inflow; daily windows only",
+            formula: "100 x (night inflow - night metered use scaled to the meter inventory) / 2 h x 24 x (mean pressure / night pressure)^1.15 / the day's inflow, over the districts whose inflow meter reported; daily windows only",
             needs: "WaterObserved.inflow and pressure, WaterConsumptionObserved.waterConsumption, water inventory, utc-offset",
             higherIsBetter: false) { i in
                 guard i.seconds >= 86_400 else { return nil }
-                let inflow = i.partial("WaterObserved.inflow").increment
-                let nightInflow = i.partial("nightInflow@water").increment
+                let zones = i.balanceZones()
+                let inflow = zones.inflow
+                let nightInflow = i.partial("nightInflow@water", where: WaterIndicators.inflow).increment
                 guard inflow > 0, nightInflow > 0, let nightPressure = i.partial("nightPressure@water").mean,
                       let pressure = i.partial("WaterObserved.pressure").mean, nightPressure > 0 else { return nil }
-                let nightUse = i.overInventory(i.partial("nightUse@water").increment, reporting: i.reporting("WaterConsumptionObserved"), .water)
+                let nightUse = i.overInventory(i.partial("nightUse@water", where: WaterIndicators.inflow).increment,
+                                               reporting: i.reporting("WaterConsumptionObserved"), .water, entity: "WaterConsumptionObserved")
                 let leakPerHour = max(0, nightInflow - nightUse) / 2
                 let nightDayFactor = 24 * pow(pressure / nightPressure, 1.15)
                 return 100 * leakPerHour * nightDayFactor * (i.seconds / 86_400) / inflow
@@ -47,7 +47,7 @@ enum WaterIndicators {
                 guard let population = i.facts?.population, population > 0 else { return nil }
                 let used = i.partial("WaterConsumptionObserved.waterConsumption")
                 guard used.count > 0 else { return nil }
-                let total = i.overInventory(used.increment, reporting: i.reporting("WaterConsumptionObserved"), .water)
+                let total = i.overInventory(used.increment, reporting: i.reporting("WaterConsumptionObserved"), .water, entity: "WaterConsumptionObserved")
                 return total * 1000 / population / (i.seconds / 86_400)
             },
         IndicatorDefinition(
@@ -70,4 +70,22 @@ enum WaterIndicators {
             needs: "WaterConsumptionObserved.devices, water inventory",
             higherIsBetter: true) { i in percent(i.reporting("WaterConsumptionObserved"), of: i.inventory(.water)) },
     ]
+
+    /// The district inflow meters' series: a district is in the water balance of a window when
+    /// its inflow meter reported in it.
+    static let inflow = "WaterObserved.inflow"
+}
+
+extension IndicatorInputs {
+    /// The water balance over the zones (districts) whose inflow meter reported, as the IWA
+    /// balance is drawn for the metered zones only: their inflow, and the consumption their
+    /// meters measured, scaled from the meters reporting in the city to the meter inventory.
+    /// A zone whose inflow meter is silent leaves the balance with its consumption, so a
+    /// broken meter takes no water out of the loss.
+    func balanceZones() -> (inflow: Double, used: Double) {
+        let inflow = partial(WaterIndicators.inflow, where: WaterIndicators.inflow).increment
+        let used = overInventory(partial("WaterConsumptionObserved.waterConsumption", where: WaterIndicators.inflow).increment,
+                                 reporting: reporting("WaterConsumptionObserved"), .water, entity: "WaterConsumptionObserved")
+        return (inflow, used)
+    }
 }
