@@ -15,7 +15,7 @@ struct SmartCity: AsyncParsableCommand {
             ISO 37120/37122 indicators; an index engine turns indicators into a composite
             smart-city index. Without --broker, commands start a private mosquitto broker.
             """,
-        subcommands: [Run.self, Simulate.self, GatewayCommand.self, IndexCommand.self, Score.self, Export.self, Replay.self, Contract.self, SummaryCommand.self, Bench.self, Validate.self]
+        subcommands: [Run.self, Simulate.self, Calibrate.self, GatewayCommand.self, IndexCommand.self, Score.self, Export.self, Replay.self, Contract.self, SummaryCommand.self, Bench.self, Validate.self]
     )
 
     static func main() async {
