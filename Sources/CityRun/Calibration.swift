@@ -45,7 +45,7 @@ public struct Calibration: Sendable {
                 let fields = [f.id, f.indicator, f.months.map(String.init).joined(separator: " "), r.simulated.map { String($0) } ?? "",
                               String(f.value), f.unit, r.ratio.map { String($0) } ?? "", f.tolerance.description, r.inside ? "true" : "false",
                               String(r.days), String(f.year), f.source]
-                out += fields.map(Self.csvField).joined(separator: ",") + "\n"
+                out += fields.map(csvField).joined(separator: ",") + "\n"
             }
             return out
         }
@@ -56,10 +56,6 @@ public struct Calibration: Sendable {
         }
 
         static func number(_ v: Double) -> String { abs(v) >= 100 ? fixed(v, 1) : abs(v) >= 1 ? fixed(v, 2) : fixed(v, 4) }
-
-        static func csvField(_ s: String) -> String {
-            s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
-        }
     }
 
     public let scenario: Scenario
@@ -75,7 +71,9 @@ public struct Calibration: Sendable {
         guard let city = scenario.cities.first(where: { $0.id == reference.city }) else {
             throw RunFailure("\(reference.file): city: '\(reference.city)' is no city of the scenario (\(scenario.cities.map(\.id).joined(separator: ", ")))")
         }
-        let codes = Set(((try? GatewayConfig(scenario: scenario).indicatorDefinitions()) ?? []).map(\.code))
+        let definitions: [IndicatorDefinition]
+        do { definitions = try GatewayConfig(scenario: scenario).indicatorDefinitions() } catch { throw RunFailure("\(error)") }
+        let codes = Set(definitions.map(\.code))
         for figure in reference.figures where !codes.contains(figure.indicator) {
             throw RunFailure("\(reference.file): figure '\(figure.id)': the gateway computes no indicator '\(figure.indicator)' for this scenario; `smartcity gateway --help` and docs/commands.md list the codes")
         }

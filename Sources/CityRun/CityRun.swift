@@ -52,9 +52,8 @@ public struct CityRun: Sendable {
         let path: PathOutcome
         switch settings.transport {
         case .direct(let keep), .recording(_, let keep):
-            var file: String?
-            if case .recording(let f, _) = settings.transport { file = f }
-            let outcome = try DirectRun(generator: generator, config: config, keep: keep, progress: settings.progress, scenario: scenario, recording: file).run()
+            let outcome = try DirectRun(generator: generator, config: config, keep: keep, progress: settings.progress, scenario: scenario,
+                                        recording: settings.transport.recordingFile).run()
             path = PathOutcome(store: outcome.store, counters: outcome.counters,
                                simulation: RunSummary(scenario: scenario, shard: shard, stats: generator.stats, wallSeconds: outcome.seconds),
                                interrupted: outcome.interrupted)

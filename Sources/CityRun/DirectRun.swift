@@ -56,11 +56,9 @@ public struct DirectRun {
         // ingests the previous batch; batches go round between the two (three in flight).
         let full = BatchQueue(), empty = BatchQueue()
         for _ in 0..<3 { empty.put(MessageBatch()) }
-        let producer = Producer(generator: generator, progress: progress, scenario: scenario, stop: stop)
-        producer.reader = try recording.map { try MessageFile.Reader(path: $0) }
-        Thread.detachNewThread {
-            if let reader = producer.reader { producer.run(reading: reader, full: full, empty: empty) } else { producer.run(full: full, empty: empty) }
-        }
+        let producer = Producer(generator: generator, progress: progress, scenario: scenario, stop: stop,
+                                reader: try recording.map { try MessageFile.Reader(path: $0) })
+        Thread.detachNewThread { producer.run(full: full, empty: empty) }
         var pending = 0, messages = 0
         var heap: [(fraction: Double, bytes: Int)] = [(0, Int(csys_heap_bytes()))]
         while let batch = full.take() {
@@ -190,16 +188,18 @@ private final class Producer: @unchecked Sendable {
     /// Why reading a recording stopped short (a line that is no message).
     private(set) var failure: (any Error)?
     /// The recording to read, if the messages come from a file.
-    var reader: MessageFile.Reader?
+    let reader: MessageFile.Reader?
 
-    init(generator: Generator, progress: Double, scenario: Scenario, stop: Interruption) {
+    init(generator: Generator, progress: Double, scenario: Scenario, stop: Interruption, reader: MessageFile.Reader?) {
         self.generator = generator
         self.progress = progress
         self.scenario = scenario
         self.stop = stop
+        self.reader = reader
     }
 
     func run(full: BatchQueue, empty: BatchQueue) {
+        if let reader { return run(reading: reader, full: full, empty: empty) }
         var line = ProgressReporter(every: progress, scenario: scenario)
         while let batch = empty.take() {
             batch.clear()
@@ -218,7 +218,7 @@ private final class Producer: @unchecked Sendable {
 
     /// Fills batches from a recording until it ends, then runs the generator to the end of the
     /// scenario without handing on its messages (the ground truth and its counts).
-    func run(reading reader: MessageFile.Reader, full: BatchQueue, empty: BatchQueue) {
+    private func run(reading reader: MessageFile.Reader, full: BatchQueue, empty: BatchQueue) {
         defer { full.close() }
         var line = ProgressReporter(every: progress, scenario: scenario)
         var more = true
@@ -238,6 +238,8 @@ private final class Producer: @unchecked Sendable {
                 return
             }
         }
+        // A recording that is not one ends the run with its error: nothing left to count.
+        guard failure == nil else { return }
         while !stop.requested, generator.next() {}
         interrupted = stop.requested
     }

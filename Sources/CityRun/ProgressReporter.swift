@@ -20,27 +20,25 @@ public struct ProgressReporter {
     }
 
     public mutating func tick(generator: Generator, lag: Double?) {
-        guard every > 0 else { return }
-        let now = clock.now
-        guard (now - last).seconds >= every else { return }
-        last = now
-        printed = true
-        let elapsed = (now - began).seconds
-        let messages = generator.stats.messages
-        let done = min(100, Double(generator.simulatedTime - scenario.start) / Double(max(1, scenario.duration)) * 100)
-        var line = "sim \(Timestamps.format(generator.simulatedTime)) (\(Int(done))%)  \(messages) messages  \(Int(Double(messages) / max(elapsed, 1e-9))) msg/s"
+        guard var line = line("sim", messages: generator.stats.messages, simulatedTime: generator.simulatedTime) else { return }
         if let lag { line += "  lag \(fixed(lag, 2)) s" }
         print(line)
     }
 
     /// A line of a run that reads its messages from a file.
     mutating func tick(messages: Int, simulatedTime: Int64) {
-        guard every > 0 else { return }
+        if let line = line("recorded", messages: messages, simulatedTime: simulatedTime) { print(line) }
+    }
+
+    /// The progress line when one is due: simulated time, share of the period, messages, rate.
+    private mutating func line(_ what: String, messages: Int, simulatedTime: Int64) -> String? {
+        guard every > 0 else { return nil }
         let now = clock.now
-        guard (now - last).seconds >= every else { return }
+        guard (now - last).seconds >= every else { return nil }
         last = now
+        printed = true
         let done = min(100, Double(simulatedTime - scenario.start) / Double(max(1, scenario.duration)) * 100)
-        print("recorded \(Timestamps.format(simulatedTime)) (\(Int(done))%)  \(messages) messages  \(Int(Double(messages) / max((now - began).seconds, 1e-9))) msg/s")
+        return "\(what) \(Timestamps.format(simulatedTime)) (\(Int(done))%)  \(messages) messages  \(Int(Double(messages) / max((now - began).seconds, 1e-9))) msg/s"
     }
 
     public mutating func finish() {}

@@ -19,6 +19,9 @@ public enum RunTransport: Sendable, Equatable {
     /// No broker: the messages go into the ingest in process.
     var isDirect: Bool { if case .broker = self { return false } else { return true } }
 
+    /// The message file of a `.recording`.
+    var recordingFile: String? { if case .recording(let file, _) = self { file } else { nil } }
+
     /// The path's name in the summary and the report.
     var name: String {
         switch self {

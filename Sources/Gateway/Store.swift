@@ -435,7 +435,8 @@ public enum IndicatorTable {
     }
 }
 
-func csvField(_ s: String) -> String {
+/// A CSV field, quoted when it holds a comma, a quote or a line break.
+public func csvField(_ s: String) -> String {
     s.contains(",") || s.contains("\"") || s.contains("\n") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
 }
 

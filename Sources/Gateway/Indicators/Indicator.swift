@@ -51,9 +51,6 @@ public struct IndicatorInputs {
     /// The city-wide partial of a series (`Entity.attribute`, `Entity.devices`, `faulty@domain`, ...).
     public func partial(_ series: String) -> WindowPartial { lookup(series) }
 
-    /// The partials of a series by district.
-    public func districts(_ series: String) -> [String: WindowPartial] { byDistrict(series) }
-
     /// The partial of `series` merged over the districts where `covered` has data (in district
     /// name order): a balance taken over the zones whose meters reported.
     public func partial(_ series: String, where covered: String) -> WindowPartial {
